@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Red Heart launcher: the commands users of the original system know.
+#
+#   ./run_learning.sh setup        create .venv and install the project (idempotent)
+#   ./run_learning.sh test [ARGS]  setup with dev extras, then pytest ARGS
+#
+# Torch build: REDHEART_TORCH=auto|cpu|cuda (default auto: cuda when
+# `nvidia-smi -L` lists a GPU, cpu otherwise). REDHEART_TORCH_INDEX=URL makes
+# pip take torch from that index (for example a specific CUDA wheel index).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="${REDHEART_VENV:-$ROOT/.venv}"
+PYTHON_BIN="${PYTHON:-python3}"
+TORCH_VERSION="2.13.0"
+CPU_WHEEL_INDEX="https://download.pytorch.org/whl/cpu"
+
+die() { echo "run_learning.sh: $*" >&2; exit 2; }
+
+has_nvidia_gpu() {
+    command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU'
+}
+
+torch_flavour() {
+    case "${REDHEART_TORCH:-auto}" in
+        cpu|cuda) echo "$REDHEART_TORCH" ;;
+        auto) if has_nvidia_gpu; then echo cuda; else echo cpu; fi ;;
+        *) die "REDHEART_TORCH must be auto, cpu or cuda (got '${REDHEART_TORCH}')" ;;
+    esac
+}
+
+pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check -q "$@"; }
+
+# Prints "<version> <cpu|cuda>" of the torch in the venv, or nothing.
+installed_torch() {
+    "$VENV/bin/python" - <<'PY' 2>/dev/null || true
+import torch
+print(torch.__version__.split("+")[0], "cuda" if torch.version.cuda else "cpu")
+PY
+}
+
+install_torch() {
+    local flavour="$1"
+    if [ "$(installed_torch)" = "$TORCH_VERSION $flavour" ]; then
+        return
+    fi
+    echo "setup: installing torch $TORCH_VERSION ($flavour build)"
+    if [ -n "${REDHEART_TORCH_INDEX:-}" ]; then
+        pip_install "torch==$TORCH_VERSION" --extra-index-url "$REDHEART_TORCH_INDEX"
+    elif [ "$flavour" = cpu ] && [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
+        # PyPI's Linux x86_64 torch is a multi-GB CUDA build: take the +cpu
+        # wheel, from a local wheel directory or mirror when pip has one
+        # configured, else from PyTorch's CPU index.
+        pip_install "torch==$TORCH_VERSION+cpu" 2>/dev/null \
+            || pip_install "torch==$TORCH_VERSION+cpu" --extra-index-url "$CPU_WHEEL_INDEX"
+    else
+        # CUDA on Linux x86_64, and the CPU builds PyPI serves elsewhere.
+        pip_install "torch==$TORCH_VERSION"
+    fi
+}
+
+# Installs the project (with the given extras) unless the stamp says this
+# exact pyproject.toml and torch flavour are already installed.
+setup() {
+    local extras="${1:-}"
+    local flavour
+    flavour="$(torch_flavour)"
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "setup: creating $VENV"
+        "$PYTHON_BIN" -m venv "$VENV"
+    fi
+    local stamp_file="$VENV/.redheart-setup${extras:+-$extras}"
+    local stamp
+    stamp="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1) $flavour"
+    if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
+        return
+    fi
+    install_torch "$flavour"
+    echo "setup: installing redheart${extras:+[$extras]} into $VENV"
+    pip_install -e "$ROOT${extras:+[$extras]}"
+    echo "$stamp" > "$stamp_file"
+}
+
+usage() {
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+cmd="${1:-}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    setup)
+        setup ""
+        echo "setup: ready ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
+        ;;
+    test)
+        setup dev
+        cd "$ROOT"
+        exec "$VENV/bin/python" -m pytest "$@"
+        ;;
+    -h|--help|help)
+        usage
+        ;;
+    *)
+        usage >&2
+        die "unknown command '${cmd}' (available: setup, test)"
+        ;;
+esac
