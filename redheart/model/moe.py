@@ -1,0 +1,60 @@
+"""Top-k mixture of experts with the Switch-Transformer load-balance loss."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from redheart.model.layers import mlp
+
+
+def load_balance_loss(router_probs: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+    """E * sum_e f_e * P_e (Fedus et al. 2021, generalised to top-k).
+
+    f_e is the share of routing slots given to expert e and P_e its mean
+    router probability. It equals 1 for perfectly uniform routing and grows
+    as routing concentrates, so adding it keeps every expert in use.
+    router_probs[N, E]; chosen[N, k] expert indices.
+    """
+    n_experts = router_probs.shape[-1]
+    counts = torch.zeros(n_experts, device=router_probs.device, dtype=router_probs.dtype)
+    counts.scatter_add_(0, chosen.reshape(-1), torch.ones_like(chosen, dtype=counts.dtype).reshape(-1))
+    share = counts / chosen.numel()
+    return n_experts * torch.sum(share * router_probs.mean(0))
+
+
+@dataclass
+class MoEOutput:
+    """Result of one MoE pass."""
+
+    output: torch.Tensor
+    """[N, d] mixture of the chosen experts' outputs."""
+    aux_loss: torch.Tensor
+    """Scalar load-balance loss."""
+    router_probs: torch.Tensor
+    """[N, E] softmax of the router logits."""
+    chosen: torch.Tensor
+    """[N, k] indices of the experts each row went to."""
+
+
+class MixtureOfExperts(nn.Module):
+    """Routes each row to its top-k experts; gates renormalised over the k chosen."""
+
+    def __init__(self, d: int, hidden: int, n_experts: int, top_k: int, dropout: float) -> None:
+        super().__init__()
+        self.top_k = top_k
+        self.router = nn.Linear(d, n_experts, bias=False)
+        self.experts = nn.ModuleList(mlp(d, hidden, d, dropout) for _ in range(n_experts))
+
+    def forward(self, x: torch.Tensor) -> MoEOutput:
+        probs = torch.softmax(self.router(x).float(), dim=-1)
+        gates, chosen = probs.topk(self.top_k, dim=-1)
+        gates = (gates / gates.sum(-1, keepdim=True)).to(x.dtype)
+        out = torch.zeros_like(x)
+        for index, expert in enumerate(self.experts):
+            rows, slot = torch.nonzero(chosen == index, as_tuple=True)
+            if rows.numel():
+                out = out.index_add(0, rows, expert(x[rows]) * gates[rows, slot].unsqueeze(-1))
+        return MoEOutput(out, load_balance_loss(probs, chosen), probs, chosen)
