@@ -1,0 +1,108 @@
+"""The `redheart` command line (typer).
+
+Every command takes `--set section.key=value` overrides and `--debug`. User
+errors print one line and exit 2; `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from redheart.config import Config, load_profile
+from redheart.errors import RedHeartError
+from redheart.model.catalog import ExecutionMode
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Red Heart training console: profiles, model summary, training and tools.",
+)
+
+ProfileArg = Annotated[Path, typer.Argument(help="TOML run profile, e.g. profiles/quickstart.toml")]
+SetOpt = Annotated[list[str], typer.Option(
+    "--set", help="Override a profile value: section.key=value (repeatable).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@contextmanager
+def user_errors(debug: bool) -> Iterator[None]:
+    """Turn a RedHeartError into one stderr line and exit 2 (traceback with --debug)."""
+    try:
+        yield
+    except RedHeartError as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _load(profile: Path, overrides: list[str]) -> Config:
+    return load_profile(profile, overrides)
+
+
+@app.command()
+def summary(
+    profile: ProfileArg,
+    json_out: JsonOpt = False,
+    mode: Annotated[ExecutionMode, typer.Option(
+        "--mode", help="Which modules are built: training, evaluation or inference.")
+    ] = ExecutionMode.TRAINING,
+    set_: SetOpt = [],
+    debug: DebugOpt = False,
+) -> None:
+    """Parameters per module, counted without allocating the model."""
+    with user_errors(debug):
+        from redheart.model.summary import model_summary  # imports torch
+
+        config = _load(profile, set_)
+        result = model_summary(config.model, mode, config.source)
+        if json_out:
+            typer.echo(json.dumps(result, indent=2))
+        else:
+            from redheart.render.summary_table import print_summary
+
+            print_summary(result, title=f"{profile} ({mode.value})")
+
+
+@app.command("config")
+def show_config(
+    profile: ProfileArg,
+    set_: SetOpt = [],
+    debug: DebugOpt = False,
+) -> None:
+    """Print the fully resolved profile (defaults and overrides applied) as TOML."""
+    with user_errors(debug):
+        from redheart.config_toml import dumps
+
+        typer.echo(dumps(_load(profile, set_)), nl=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; usage errors are one line and exit 2 as well."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv if argv is not None else sys.argv[1:],
+                              prog_name="redheart", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except typer.TyperException as exc:  # typer's (vendored click's) usage errors
+        ctx = getattr(exc, "ctx", None)
+        if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+            typer.echo(ctx.get_help())
+            return 2
+        where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        typer.echo(f"error: {exc.format_message()}{where}", err=True)
+        return getattr(exc, "exit_code", 2) or 2
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
