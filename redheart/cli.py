@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 ProfileArg = Annotated[Path, typer.Argument(help="TOML run profile, e.g. profiles/quickstart.toml")]
-SetOpt = Annotated[list[str], typer.Option(
+SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="Override a profile value: section.key=value (repeatable).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -43,8 +43,8 @@ def user_errors(debug: bool) -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
 
 
-def _load(profile: Path, overrides: list[str]) -> Config:
-    return load_profile(profile, overrides)
+def _load(profile: Path, overrides: list[str] | None) -> Config:
+    return load_profile(profile, overrides or ())
 
 
 @app.command()
@@ -54,7 +54,7 @@ def summary(
     mode: Annotated[ExecutionMode, typer.Option(
         "--mode", help="Which modules are built: training, evaluation or inference.")
     ] = ExecutionMode.TRAINING,
-    set_: SetOpt = [],
+    set_: SetOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Parameters per module, counted without allocating the model."""
@@ -74,7 +74,7 @@ def summary(
 @app.command("config")
 def show_config(
     profile: ProfileArg,
-    set_: SetOpt = [],
+    set_: SetOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Print the fully resolved profile (defaults and overrides applied) as TOML."""

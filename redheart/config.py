@@ -69,7 +69,11 @@ class ModelConfig:
     ffn_dim: int = _field(3072, min=1)
     """Hidden width of each backbone layer's feed-forward block."""
     dropout: float = _field(0.1, min=0.0, max=0.9)
-    """Dropout probability used throughout the model."""
+    """Dropout on activations and residual branches throughout the model."""
+    attention_dropout: float = _field(0.0, min=0.0, max=0.9)
+    """Dropout on attention probabilities. Off by default: it forces the
+    unfused attention path on CPU and GPU, and residual dropout regularises
+    enough (as in Llama and ModernBERT)."""
     task_proj_dim: int = _field(512, min=1)
     """Bottleneck width of each task projection."""
     adapter_dim: int = _field(320, min=1)
@@ -466,10 +470,19 @@ def _range_text(meta: Mapping[str, Any]) -> str:
 
 
 def _unknown(where: str, what: str, value: str, valid: Iterable[str]) -> str:
-    """"<where> unknown <what> '<value>'; did you mean '<closest>'?" (or the valid list)."""
+    """"<where> unknown <what> '<value>'; did you mean '<closest>'?" (or the valid list).
+
+    Short lists (choices of a value) are always shown whole, and suggested
+    from only when the match is near ('goemotion'), not merely similar
+    ('gpu' is not a misspelt 'cpu').
+    """
     valid = list(valid)
-    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.5)
-    hint = f"did you mean '{close[0]}'?" if close else f"valid: {', '.join(valid)}"
+    short = len(valid) <= 6
+    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.8 if short else 0.5)
+    if close:
+        hint = f"did you mean '{close[0]}'?"
+    else:
+        hint = f"valid: {', '.join(valid)}"
     sep = " " if where.endswith(("]", ":")) else ": "
     return f"{where}{sep}unknown {what} '{value}'; {hint}"
 
@@ -501,7 +514,8 @@ def validate(config: Config) -> None:
     m, t, src = config.model, config.train, config.source
     if m.d_model % m.n_heads:
         raise ConfigError(f"{src}: [model] n_heads = {m.n_heads} must divide d_model = "
-                          f"{m.d_model}; pick a divisor such as {_divisor_near(m.d_model, m.n_heads)}")
+                          f"{m.d_model}; pick a divisor such as "
+                          f"{_divisor_near(m.d_model, m.n_heads)}")
     if m.moe_top_k > m.moe_experts:
         raise ConfigError(f"{src}: [model] moe_top_k = {m.moe_top_k} exceeds moe_experts = "
                           f"{m.moe_experts}; lower moe_top_k")
@@ -532,8 +546,12 @@ def check_module_names(model: ModelConfig, source: str) -> None:
                                   f"(it consumes its outputs); add '{needed}' or remove '{name}'")
 
 
-def _divisor_near(n: int, k: int) -> int:
-    return min((d for d in range(1, n + 1) if n % d == 0), key=lambda d: abs(d - k))
+def _divisor_near(n: int, k: int) -> str:
+    """The divisors of n just below and above k, e.g. "4 or 6"."""
+    divisors = [d for d in range(1, n + 1) if n % d == 0]
+    below = [d for d in divisors if d < k][-1:]
+    above = [d for d in divisors if d > k][:1]
+    return " or ".join(str(d) for d in below + above)
 
 
 def with_overrides(config: Config, **sections: Mapping[str, Any]) -> Config:

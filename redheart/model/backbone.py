@@ -14,6 +14,7 @@ from torch import nn
 
 from redheart.config import ModelConfig
 from redheart.model.catalog import TASKS
+from redheart.model.layers import EncoderLayer
 
 
 class InputProjection(nn.Sequential):
@@ -30,17 +31,15 @@ class InputProjection(nn.Sequential):
 class Transformer(nn.Module):
     """Pre-LN encoder layers plus the final LayerNorm pre-LN needs.
 
-    The layers are a plain ModuleList (not nn.TransformerEncoder) so that
-    activation checkpointing can wrap each layer on its own.
+    The layers are a plain ModuleList so that activation checkpointing can
+    wrap each layer on its own.
     """
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                cfg.d_model, cfg.n_heads, cfg.ffn_dim, cfg.dropout, activation="gelu",
-                batch_first=True, norm_first=True,
-            )
+            EncoderLayer(cfg.d_model, cfg.n_heads, cfg.ffn_dim, cfg.dropout,
+                         cfg.attention_dropout)
             for _ in range(cfg.n_layers)
         )
         self.final_norm = nn.LayerNorm(cfg.d_model)
@@ -50,11 +49,9 @@ class Transformer(nn.Module):
     def forward(self, x: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
             if self.checkpoint_layers and self.training and torch.is_grad_enabled():
-                x = torch.utils.checkpoint.checkpoint(
-                    layer, x, src_key_padding_mask=padding, use_reentrant=False
-                )
+                x = torch.utils.checkpoint.checkpoint(layer, x, padding, use_reentrant=False)
             else:
-                x = layer(x, src_key_padding_mask=padding)
+                x = layer(x, padding)
         return self.final_norm(x)
 
 
@@ -64,7 +61,8 @@ class AttentionPool(nn.Module):
     def __init__(self, d: int, hidden: int) -> None:
         super().__init__()
         # No bias on the last layer: softmax is shift-invariant, so it would get no gradient.
-        self.score = nn.Sequential(nn.Linear(d, hidden), nn.Tanh(), nn.Linear(hidden, 1, bias=False))
+        self.score = nn.Sequential(nn.Linear(d, hidden), nn.Tanh(),
+                                   nn.Linear(hidden, 1, bias=False))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         scores = self.score(x).squeeze(-1).masked_fill(~mask, float("-inf"))

@@ -19,9 +19,10 @@ def load_balance_loss(router_probs: torch.Tensor, chosen: torch.Tensor) -> torch
     router_probs[N, E]; chosen[N, k] expert indices.
     """
     n_experts = router_probs.shape[-1]
+    flat = chosen.reshape(-1)
     counts = torch.zeros(n_experts, device=router_probs.device, dtype=router_probs.dtype)
-    counts.scatter_add_(0, chosen.reshape(-1), torch.ones_like(chosen, dtype=counts.dtype).reshape(-1))
-    share = counts / chosen.numel()
+    counts.scatter_add_(0, flat, torch.ones_like(flat, dtype=counts.dtype))
+    share = counts / flat.numel()
     return n_experts * torch.sum(share * router_probs.mean(0))
 
 

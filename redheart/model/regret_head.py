@@ -32,7 +32,7 @@ class RegretHead(nn.Module):
     def forward(self, z: torch.Tensor) -> HeadOutput:
         t = z + self.trunk(self.trunk_norm(z))
         views = [self.view_norm(t + view(t)) for view in self.views]
-        view_raw = torch.cat([out(v) for out, v in zip(self.view_out, views)], dim=-1)
+        view_raw = torch.cat([out(v) for out, v in zip(self.view_out, views, strict=True)], dim=-1)
         regret_raw = self.regret_out(torch.cat(views, dim=-1))
         hidden = torch.stack(views, 0).mean(0)
         return HeadOutput(torch.cat([regret_raw, view_raw], dim=-1), hidden)

@@ -30,6 +30,6 @@ class SurdHead(nn.Module):
     def forward(self, z: torch.Tensor) -> HeadOutput:
         x = self.norm(z)
         parts = [component(x) for component in self.components]
-        raw = torch.cat([score(p) for score, p in zip(self.scores, parts)], dim=-1)
+        raw = torch.cat([score(p) for score, p in zip(self.scores, parts, strict=True)], dim=-1)
         hidden = self.out_norm(z + torch.stack(parts, 0).sum(0))
         return HeadOutput(raw, hidden)

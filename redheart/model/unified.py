@@ -4,20 +4,23 @@
 
 | key | shape | meaning |
 |---|---|---|
-| emotion_logits | [B,7] | final Ekman logits (anger, disgust, fear, joy, sadness, surprise, neutral) |
+| emotion_logits | [B,7] | final Ekman logits (anger, disgust, fear, joy, sadness, |
+| | | surprise, neutral) |
 | sentiment_logits | [B,4] | positive, negative, ambiguous, neutral |
 | fine_logits | [B,28] | GoEmotions' 28 labels (multi-label logits) |
 | cultural | [B,3] | jeong, han, chemyeon intensities in (0,1) |
 | moe_aux_loss | [] | load-balance loss of the emotion experts (1 when uniform) |
 | moe_router_probs | [B,E] | router probabilities of the emotion experts |
-| bentham_dims | [B,7] | intensity, duration, certainty, propinquity, fecundity, purity, extent in (0,1) |
+| bentham_dims | [B,7] | intensity, duration, certainty, propinquity, fecundity, purity, |
+| | | extent, each in (0,1) |
 | hedonic_value | [B] | in (-1,1) |
 | bentham_ethics_gate | [B,4] | weights of the utilitarian, deontological, virtue, care experts |
 | regret | [B] | in (0,1) |
 | regret_views | [B,3] | 10/50/90% quantiles of regret, ascending |
 | surd | [B,4] | redundant, unique, synergistic, leak shares, summing to 1 |
 | emotion_uncertainty | [B,7] | Kalman posterior variance (kalman_filter only) |
-| head/<key>, analyzer/<key> | as above | each task's head-only and analyzer-only predictions, for deep supervision (tasks whose analyzer is built) |
+| head/<key>, analyzer/<key> | as above | the head-only and analyzer-only predictions of each |
+| | | task whose analyzer is built, for deep supervision |
 """
 
 from __future__ import annotations

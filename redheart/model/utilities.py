@@ -9,6 +9,7 @@ from torch import nn
 
 from redheart.config import ModelConfig
 from redheart.model.catalog import TASKS
+from redheart.model.layers import EncoderLayer
 
 
 class Utilities(nn.Module):
@@ -25,8 +26,7 @@ class Utilities(nn.Module):
         d = cfg.d_model
         self.task_embedding = nn.Parameter(torch.zeros(len(TASKS), d))
         self.fusion = nn.ModuleList(
-            nn.TransformerEncoderLayer(d, cfg.n_heads, cfg.ffn_dim, cfg.dropout,
-                                       activation="gelu", batch_first=True, norm_first=True)
+            EncoderLayer(d, cfg.n_heads, cfg.ffn_dim, cfg.dropout, cfg.attention_dropout)
             for _ in range(cfg.fusion_layers)
         )
         self.norm = nn.LayerNorm(d)
