@@ -71,10 +71,13 @@ setup() {
     fi
     local stamp_file="$VENV/.redheart-setup${extras:+-$extras}"
     local stamp
-    stamp="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1) $flavour"
-    if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
-        return
-    fi
+    stamp="$(sha256sum < "$ROOT/pyproject.toml" | cut -d' ' -f1) $flavour"
+    # An install with the dev extras also satisfies a plain setup.
+    for done_file in "$stamp_file" "$VENV/.redheart-setup-dev"; do
+        if [ -f "$done_file" ] && [ "$(cat "$done_file")" = "$stamp" ]; then
+            return
+        fi
+    done
     install_torch "$flavour"
     echo "setup: installing redheart${extras:+[$extras]} into $VENV"
     pip_install -e "$ROOT${extras:+[$extras]}"
