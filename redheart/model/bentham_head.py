@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 from redheart.config import ModelConfig
-from redheart.model.decode import ETHICS, RAW_DIM
+from redheart.model.decode import RAW_DIM
 from redheart.model.head_output import HeadOutput
+from redheart.model.labels import ETHICS
 from redheart.model.layers import mlp
 
 

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from redheart.config import ModelConfig
-from redheart.model.decode import CULTURAL, EKMAN, N_FINE, SENTIMENTS
 from redheart.model.head_output import HeadOutput
+from redheart.model.labels import CULTURAL, EKMAN, N_FINE, SENTIMENTS
 from redheart.model.layers import mlp
 from redheart.model.moe import MixtureOfExperts
 

@@ -1,0 +1,78 @@
+"""Canonical training examples: text plus whichever targets its source gives.
+
+A target a row does not carry is None, and becomes a zero mask in the batch:
+missing labels are masked, never invented.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from redheart.data.taxonomy import SENTIMENT_OF_EKMAN
+from redheart.model.labels import EKMAN, SENTIMENTS
+
+Vector = tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One text and its targets (see DESIGN §5 for each)."""
+
+    text: str
+    origin: str
+    """`path:line` of the row, for messages."""
+    emotion: Vector | None = None
+    """7-way Ekman distribution, EKMAN order."""
+    sentiment: Vector | None = None
+    """4-way sentiment distribution, SENTIMENTS order."""
+    fine: Vector | None = None
+    """28 GoEmotions labels, multi-hot, FINE_LABELS order."""
+    cultural: Vector | None = None
+    """jeong, han, chemyeon in [0, 1]."""
+    bentham: Vector | None = None
+    """7 hedonic-calculus dimensions in [0, 1], BENTHAM_DIMS order."""
+    hedonic: float | None = None
+    """Hedonic value in [-1, 1]."""
+    regret: float | None = None
+    """Regret in [0, 1]."""
+    regret_views: Vector | None = None
+    """10/50/90% quantiles of regret, ascending."""
+    surd: Vector | None = None
+    """(redundant, unique, synergistic, leak) shares, summing to 1."""
+
+    def tasks(self) -> tuple[str, ...]:
+        """Tasks this example supervises."""
+        present = []
+        if self.emotion is not None:
+            present.append("emotion")
+        if self.bentham is not None or self.hedonic is not None:
+            present.append("bentham")
+        if self.regret is not None:
+            present.append("regret")
+        if self.surd is not None:
+            present.append("surd")
+        return tuple(present)
+
+
+TARGET_FIELDS = tuple(f.name for f in fields(Example) if f.name not in ("text", "origin"))
+
+
+@dataclass(frozen=True)
+class DilemmaPair:
+    """Two actions; annotators judged which is the less ethical (Bradley-Terry target)."""
+
+    first: str
+    second: str
+    less_ethical: int
+    """0 or 1: the action with the lower hedonic value."""
+    annotations: tuple[int, int]
+    """Annotators who judged each action the less ethical one."""
+    origin: str
+
+
+def sentiment_of(emotion: Vector) -> Vector:
+    """Sentiment distribution implied by an Ekman distribution (exact in GoEmotions)."""
+    out = dict.fromkeys(SENTIMENTS, 0.0)
+    for name, weight in zip(EKMAN, emotion, strict=True):
+        out[SENTIMENT_OF_EKMAN[name]] += weight
+    return tuple(out[name] for name in SENTIMENTS)

@@ -1,0 +1,70 @@
+"""Task targets derived from annotation counts (DESIGN §5).
+
+Everything here is a pure function of the votes a data set publishes, so a
+target is exactly reproducible from its row and never invented.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from scipy.stats import beta
+
+from redheart.analysis.surd import decompose
+
+VOTE_LABELS = ("AUTHOR", "OTHER", "EVERYBODY", "NOBODY", "INFO")
+# (author at fault, other at fault) implied by each vote; INFO implies nothing.
+_FAULT = {"AUTHOR": (1, 0), "OTHER": (0, 1), "EVERYBODY": (1, 1), "NOBODY": (0, 0)}
+
+
+def right_wrong(votes: Mapping[str, int]) -> tuple[int, int]:
+    """Scruples' binarisation: RIGHT = OTHER + NOBODY, WRONG = AUTHOR + EVERYBODY."""
+    return votes["OTHER"] + votes["NOBODY"], votes["AUTHOR"] + votes["EVERYBODY"]
+
+
+def regret(right: int, wrong: int) -> float:
+    """Share of judges who found the author in the wrong: WRONG / (RIGHT + WRONG)."""
+    return wrong / (right + wrong)
+
+
+def regret_views(right: int, wrong: int) -> tuple[float, float, float]:
+    """10/50/90% quantiles of Beta(WRONG + 1, RIGHT + 1): optimistic, realistic, pessimistic.
+
+    The posterior of the wrong-vote rate under a uniform prior: few votes give
+    wide views, many votes narrow ones around the observed share.
+    """
+    q = beta.ppf([0.1, 0.5, 0.9], wrong + 1, right + 1)
+    return float(q[0]), float(q[1]), float(q[2])
+
+
+def hedonic_value(right: int, wrong: int) -> float:
+    """(RIGHT - WRONG) / (RIGHT + WRONG) in [-1, 1]."""
+    return (right - wrong) / (right + wrong)
+
+
+def vote_joint(votes: Mapping[str, int | float]) -> np.ndarray:
+    """Counts n[y, a, o] of (vote label, author at fault, other at fault) samples.
+
+    Each vote is one sample. An INFO vote says nothing about fault, so its
+    (a, o) is uniform: it adds 1/4 to each of the four cells, the exact
+    expectation of sampling them at random (and deterministic).
+    """
+    joint = np.zeros((len(VOTE_LABELS), 2, 2))
+    for y, label in enumerate(VOTE_LABELS):
+        count = votes.get(label, 0)
+        if label == "INFO":
+            joint[y] += count / 4.0
+        else:
+            a, o = _FAULT[label]
+            joint[y, a, o] += count
+    return joint
+
+
+def surd_target(votes: Mapping[str, int | float]) -> tuple[float, float, float, float]:
+    """(redundant, unique, synergistic, leak) shares of H(vote) for one anecdote (§5.1).
+
+    Add-1/2 smoothing on every cell keeps every label possible (a handful of
+    votes is a small sample), then the decomposition is normalised by H(Y).
+    """
+    return decompose(vote_joint(votes) + 0.5).shares()
