@@ -174,6 +174,13 @@ class DataConfig:
     """Frozen text encoder: the bundled all-MiniLM-L6-v2, or a local HF model directory."""
     max_tokens: int = _field(128, min=8, max=8192)
     """Token states kept per text; longer texts are truncated."""
+    cache_dir: str = ".cache/redheart"
+    """Where encoded token states and derived targets are kept (relative to the
+    working directory); shared by all runs and profiles."""
+    encode_batch: int = _field(64, min=1)
+    """Texts per encoder forward pass while filling the cache."""
+    eval_fraction: float = _field(0.0, min=0.0, max=0.5)
+    """Share of each train source held out for evaluation when no dev source is given."""
     sources: tuple[DataSource, ...] = ()
     """Data sources in the mixture."""
 

@@ -1,0 +1,177 @@
+"""Batches: length-bucketed, mixed across sources by weight, deterministic for a seed.
+
+A batch comes from one source (per-batch task sampling, as in MT-DNN): a
+dilemma source yields pairs for the Bradley-Terry loss, the others yield
+examples whose missing targets are masked. Within a source, examples are
+shuffled, then sorted by length inside windows of 32 batches, so a batch
+holds texts of similar length (little padding) while the order stays random.
+The whole plan is a pure function of (seed, epoch): resuming at a batch
+index replays exactly the same batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from redheart.data.encode import EncoderCache
+from redheart.data.example import DilemmaPair, Example
+from redheart.data.sources import SourceData
+
+BUCKET_WINDOW = 32
+"""Batches per sorting window: larger means less padding but less randomness."""
+
+TARGET_SHAPES = {"emotion": 7, "sentiment": 4, "fine": 28, "cultural": 3, "bentham": 7,
+                 "hedonic": 0, "regret": 0, "regret_views": 3, "surd": 4}
+"""Target field -> width (0 for a scalar per example)."""
+
+
+@dataclass
+class Batch:
+    """Padded token states of one batch and its masked targets."""
+
+    states: torch.Tensor
+    """[B, T, hidden] float32."""
+    mask: torch.Tensor
+    """[B, T] bool, True on real tokens."""
+    targets: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Field -> [B] or [B, width]; zeros where absent."""
+    present: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Field -> [B] bool: which rows carry that target."""
+    pair_states: torch.Tensor | None = None
+    """Dilemma batches: [B, T2, hidden] states of each pair's second action."""
+    pair_mask: torch.Tensor | None = None
+    less_ethical: torch.Tensor | None = None
+    """Dilemma batches: [B] long, 0 if the first action is the less ethical."""
+    source: int = 0
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        def move(x):
+            return None if x is None else x.to(device, non_blocking=non_blocking)
+
+        return Batch(move(self.states), move(self.mask),
+                     {k: move(v) for k, v in self.targets.items()},
+                     {k: move(v) for k, v in self.present.items()},
+                     move(self.pair_states), move(self.pair_mask), move(self.less_ethical),
+                     self.source)
+
+    def __len__(self) -> int:
+        return self.states.shape[0]
+
+
+def _pad(arrays: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    longest = max(a.shape[0] for a in arrays)
+    states = torch.zeros(len(arrays), longest, arrays[0].shape[1])
+    mask = torch.zeros(len(arrays), longest, dtype=torch.bool)
+    for i, a in enumerate(arrays):
+        states[i, :a.shape[0]] = torch.from_numpy(np.asarray(a, dtype=np.float32))
+        mask[i, :a.shape[0]] = True
+    return states, mask
+
+
+def collate_examples(examples: list[Example], cache: EncoderCache) -> Batch:
+    states, mask = _pad([cache.get(e.text) for e in examples])
+    batch = Batch(states, mask)
+    for name, width in TARGET_SHAPES.items():
+        values = [getattr(e, name) for e in examples]
+        present = torch.tensor([v is not None for v in values])
+        if not present.any():
+            continue
+        fill = 0.0 if width == 0 else (0.0,) * width
+        batch.targets[name] = torch.tensor([fill if v is None else v for v in values],
+                                           dtype=torch.float32)
+        batch.present[name] = present
+    return batch
+
+
+def collate_pairs(pairs: list[DilemmaPair], cache: EncoderCache) -> Batch:
+    first, first_mask = _pad([cache.get(p.first) for p in pairs])
+    second, second_mask = _pad([cache.get(p.second) for p in pairs])
+    return Batch(first, first_mask, pair_states=second, pair_mask=second_mask,
+                 less_ethical=torch.tensor([p.less_ethical for p in pairs]))
+
+
+class BatchPlan:
+    """Which rows of which source form each batch of an epoch."""
+
+    def __init__(self, lengths: list[list[int]], weights: list[float], batch_size: int,
+                 seed: int) -> None:
+        self.lengths = lengths
+        self.weights = np.asarray(weights, dtype=np.float64) / sum(weights)
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def batches_per_epoch(self) -> int:
+        return sum(-(-len(rows) // self.batch_size) for rows in self.lengths)
+
+    def _source_batches(self, source: int, epoch: int, cycle: int) -> list[list[int]]:
+        rng = np.random.default_rng((self.seed, epoch, source, cycle))
+        order = rng.permutation(len(self.lengths[source]))
+        window = self.batch_size * BUCKET_WINDOW
+        batches = []
+        for begin in range(0, len(order), window):
+            chunk = sorted(order[begin:begin + window].tolist(),
+                           key=lambda i: self.lengths[source][i])
+            batches += [chunk[i:i + self.batch_size]
+                        for i in range(0, len(chunk), self.batch_size)]
+        rng.shuffle(batches)
+        return batches
+
+    def epoch(self, epoch: int) -> list[tuple[int, list[int]]]:
+        """(source, row indices) per batch; sources drawn by weight, cycling when used up."""
+        rng = np.random.default_rng((self.seed, epoch, 1 << 20))
+        streams: dict[int, list[list[int]]] = {}
+        cycles: dict[int, int] = {}
+        plan = []
+        for source in rng.choice(len(self.lengths), size=self.batches_per_epoch(),
+                                 p=self.weights):
+            source = int(source)
+            if not streams.get(source):
+                cycles[source] = cycles.get(source, -1) + 1
+                streams[source] = self._source_batches(source, epoch, cycles[source])
+            plan.append((source, streams[source].pop()))
+        return plan
+
+
+class PlannedBatches(Dataset):
+    """One item per planned batch, so a DataLoader's workers collate whole batches."""
+
+    def __init__(self, sources: list[SourceData], cache: EncoderCache,
+                 plan: list[tuple[int, list[int]]]) -> None:
+        self.sources, self.cache, self.plan = sources, cache, plan
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, index: int) -> Batch:
+        source, rows = self.plan[index]
+        data = self.sources[source]
+        if data.pairs:
+            batch = collate_pairs([data.pairs[i] for i in rows], self.cache)
+        else:
+            batch = collate_examples([data.examples[i] for i in rows], self.cache)
+        batch.source = source
+        return batch
+
+
+def source_lengths(sources: list[SourceData], cache: EncoderCache) -> list[list[int]]:
+    """Token counts per row (a pair counts its longer action), for bucketing."""
+    return [[max(cache.length(p.first), cache.length(p.second)) for p in data.pairs]
+            if data.pairs else [cache.length(e.text) for e in data.examples]
+            for data in sources]
+
+
+def loader(sources: list[SourceData], cache: EncoderCache, plan: list[tuple[int, list[int]]],
+           start: int = 0, cuda: bool = False, workers: int = 2) -> DataLoader:
+    """Batches of the plan from index `start`; workers and pinned memory only on CUDA.
+
+    On CPU the training step already uses every core, so extra worker
+    processes would only compete with it.
+    """
+    dataset = PlannedBatches(sources, cache, plan[start:])
+    return DataLoader(dataset, batch_size=None, shuffle=False,
+                      num_workers=workers if cuda else 0, pin_memory=cuda,
+                      persistent_workers=False)

@@ -1,0 +1,184 @@
+"""Encoder cache: token states computed once, stored fp16, memory-mapped.
+
+Keyed by (text content hash, encoder identity, max_tokens): a second
+`prepare` or `run` with the same encoder encodes nothing, and changing the
+encoder or max_tokens can never serve stale states. Only real tokens are
+stored (no padding); batches pad.
+
+Layout of `<cache_dir>/states/<encoder id>-t<max_tokens>/`: shards
+`shard-NNNNN.f16` (rows x hidden, fp16) each with `shard-NNNNN.json`
+({hidden, rows, checksum, entries: {text hash: [first row, length]}}). The
+JSON is written last, atomically, so a shard without one is an interrupted
+write and is ignored; a shard whose size or checksum disagrees is reported
+with the command that rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from redheart.data.bad_rows import DataError
+from redheart.data.encoder import TextEncoder, resolve_encoder_dir
+
+_IDENTITY_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
+                   "special_tokens_map.json")
+_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def text_key(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def encoder_identity(name: str) -> str:
+    """Hash of what determines the encoder's output: config, tokenizer, weights.
+
+    Weights are identified by size plus their first and last MiB, which
+    differ between any two checkpoints without reading 100s of MB each run.
+    """
+    path = resolve_encoder_dir(name)
+    digest = hashlib.blake2b(digest_size=8)
+    for file in _IDENTITY_FILES:
+        if (path / file).is_file():
+            digest.update(file.encode() + (path / file).read_bytes())
+    for file in _WEIGHT_FILES:
+        weights = path / file
+        if weights.is_file():
+            size = weights.stat().st_size
+            digest.update(f"{file}:{size}".encode())
+            with weights.open("rb") as f:
+                digest.update(f.read(1 << 20))
+                f.seek(max(0, size - (1 << 20)))
+                digest.update(f.read(1 << 20))
+    return digest.hexdigest()
+
+
+def _checksum(path: Path) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class _Shard:
+    data: np.ndarray
+    entries: dict[str, list[int]]
+
+
+class EncoderCache:
+    """Lookup and filling of cached token states for one encoder and max_tokens."""
+
+    def __init__(self, cache_dir: str | Path, encoder: str, max_tokens: int,
+                 verify_checksums: bool = False) -> None:
+        self.encoder_name = encoder
+        self.max_tokens = max_tokens
+        self.dir = Path(cache_dir) / "states" / f"{encoder_identity(encoder)}-t{max_tokens}"
+        self.rebuild_hint = f"delete {self.dir} and run `redheart prepare PROFILE` again"
+        self._shards: list[_Shard] = []
+        self._index: dict[str, tuple[int, int, int]] = {}
+        self.hidden: int | None = None
+        if self.dir.is_dir():
+            for meta in sorted(self.dir.glob("shard-*.json")):
+                self._open(meta, verify_checksums)
+
+    def _open(self, meta_path: Path, verify: bool) -> None:
+        data_path = meta_path.with_suffix(".f16")
+        try:
+            meta = json.loads(meta_path.read_text())
+            rows, hidden = int(meta["rows"]), int(meta["hidden"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise DataError(f"{meta_path}: damaged cache index; {self.rebuild_hint}") from None
+        expected = rows * hidden * 2
+        actual = data_path.stat().st_size if data_path.is_file() else -1
+        if actual != expected:
+            raise DataError(f"{data_path}: damaged cache shard ({actual} bytes, expected "
+                            f"{expected}); {self.rebuild_hint}")
+        if verify and _checksum(data_path) != meta.get("checksum"):
+            raise DataError(f"{data_path}: damaged cache shard (checksum mismatch); "
+                            f"{self.rebuild_hint}")
+        if self.hidden not in (None, hidden):
+            raise DataError(f"{data_path}: hidden size {hidden} differs from other shards "
+                            f"({self.hidden}); {self.rebuild_hint}")
+        self.hidden = hidden
+        data = np.memmap(data_path, dtype=np.float16, mode="r", shape=(rows, hidden))
+        shard_id = len(self._shards)
+        self._shards.append(_Shard(data, meta["entries"]))
+        for key, (start, length) in meta["entries"].items():
+            self._index[key] = (shard_id, start, length)
+
+    def __contains__(self, text: str) -> bool:
+        return text_key(text) in self._index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def get(self, text: str) -> np.ndarray:
+        """Token states [length, hidden] (fp16, memory-mapped) of a cached text."""
+        try:
+            shard_id, start, length = self._index[text_key(text)]
+        except KeyError:
+            raise DataError(f"text not in the encoder cache {self.dir}; run "
+                            f"`redheart prepare PROFILE` first") from None
+        return self._shards[shard_id].data[start:start + length]
+
+    def length(self, text: str) -> int:
+        return self._index[text_key(text)][2]
+
+    def missing(self, texts: Iterable[str]) -> list[str]:
+        """Distinct texts not yet cached, in first-seen order."""
+        seen: dict[str, str] = {}
+        for text in texts:
+            key = text_key(text)
+            if key not in self._index and key not in seen:
+                seen[key] = text
+        return list(seen.values())
+
+    def fill(self, texts: Iterable[str], batch_size: int = 64,
+             encoder: TextEncoder | None = None,
+             on_progress: Callable[[int, int], None] | None = None) -> int:
+        """Encode and store every text not cached yet; returns how many were encoded."""
+        todo = self.missing(texts)
+        if not todo:
+            return 0
+        encoder = encoder or TextEncoder(self.encoder_name, self.max_tokens)
+        if self.hidden not in (None, encoder.hidden_size):
+            raise DataError(f"{self.dir}: cached hidden size {self.hidden} differs from the "
+                            f"encoder's {encoder.hidden_size}; {self.rebuild_hint}")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        number = len(list(self.dir.glob("shard-*.json"))) + 1
+        while (self.dir / f"shard-{number:05d}.json").exists():
+            number += 1
+        data_path = self.dir / f"shard-{number:05d}.f16"
+        # Similar lengths per forward pass: less padding, much faster encoding.
+        order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
+        entries: dict[str, list[int]] = {}
+        rows = 0
+        with data_path.open("wb") as out:
+            for begin in range(0, len(order), batch_size):
+                batch = [todo[i] for i in order[begin:begin + batch_size]]
+                states, mask = encoder.encode(batch)
+                lengths = mask.sum(1).tolist()
+                for text, row_states, length in zip(batch, states, lengths, strict=True):
+                    out.write(row_states[:length].numpy().astype(np.float16).tobytes())
+                    entries[text_key(text)] = [rows, int(length)]
+                    rows += int(length)
+                if on_progress:
+                    on_progress(len(batch), len(todo))
+            out.flush()
+            os.fsync(out.fileno())
+        meta = {"hidden": encoder.hidden_size, "rows": rows, "checksum": _checksum(data_path),
+                "encoder": self.encoder_name, "max_tokens": self.max_tokens, "entries": entries}
+        meta_path = data_path.with_suffix(".json")
+        tmp = meta_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, meta_path)
+        self._open(meta_path, verify=False)
+        return len(todo)

@@ -1,0 +1,70 @@
+"""Sources read once, targets derived once: the `prepare` step's example store.
+
+Deriving targets is not free (SURD per anecdote), so `prepare` keeps each
+source's examples as JSON under `<cache_dir>/examples/`, keyed by the file's
+content, kind and limit; `run` reads them back instead of re-deriving, and an
+edited source file gets a new key, never a stale one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from redheart.config import DataSource
+from redheart.data.bad_rows import BadRows
+from redheart.data.example import DilemmaPair, Example
+from redheart.data.sources import SourceData, read_source, resolve_path
+
+_VERSION = 1
+"""Bump when a target derivation changes, so old stores are not reused."""
+
+
+def _store_path(cache_dir: Path, source: DataSource, path: Path, skip_bad_rows: bool) -> Path:
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(f"v{_VERSION}|{source.kind}|{source.limit}|{skip_bad_rows}|".encode())
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return cache_dir / "examples" / f"{source.kind}-{digest.hexdigest()}.json"
+
+
+def load_sources(sources: tuple[DataSource, ...], base_dir: Path, cache_dir: str | Path,
+                 skip_bad_rows: bool = False) -> list[SourceData]:
+    """Every source's examples, from the store when present, else read and stored."""
+    result = []
+    for source in sources:
+        path = resolve_path(source, base_dir)
+        store = _store_path(Path(cache_dir), source, path, skip_bad_rows)
+        if store.is_file():
+            result.append(_load(store, source, path))
+            continue
+        data = read_source(source, base_dir, skip_bad_rows)
+        _save(store, data)
+        result.append(data)
+    return result
+
+
+def _save(store: Path, data: SourceData) -> None:
+    store.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"examples": [dataclasses.asdict(e) for e in data.examples],
+               "pairs": [dataclasses.asdict(p) for p in data.pairs],
+               "bad_rows": data.bad.reasons}
+    tmp = store.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload))
+    os.replace(tmp, store)
+
+
+def _load(store: Path, source: DataSource, path: Path) -> SourceData:
+    payload = json.loads(store.read_text())
+
+    def tuples(row: dict) -> dict:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
+
+    return SourceData(source, path,
+                      examples=[Example(**tuples(row)) for row in payload["examples"]],
+                      pairs=[DilemmaPair(**tuples(row)) for row in payload["pairs"]],
+                      bad=BadRows(skip=True, reasons=payload["bad_rows"]))

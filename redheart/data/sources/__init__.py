@@ -1,0 +1,60 @@
+"""Reading the `[[data.sources]]` of a profile into examples and dilemma pairs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from redheart.config import DataSource
+from redheart.data.bad_rows import BadRows, DataError
+from redheart.data.example import DilemmaPair, Example
+from redheart.data.sources import goemotions, jsonl, scruples
+
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "sample"
+"""The embedded sample set, addressed in profiles as `path = "sample:<file>"`."""
+
+
+@dataclass
+class SourceData:
+    """What one source yielded."""
+
+    source: DataSource
+    path: Path
+    examples: list[Example] = field(default_factory=list)
+    pairs: list[DilemmaPair] = field(default_factory=list)
+    bad: BadRows = field(default_factory=BadRows)
+
+
+def resolve_path(source: DataSource, base_dir: Path) -> Path:
+    """`sample:NAME` is the embedded set; a relative path is relative to the profile."""
+    if source.path.startswith("sample:"):
+        path = SAMPLE_DIR / source.path.removeprefix("sample:")
+    else:
+        path = Path(source.path).expanduser()
+        if not path.is_absolute():
+            path = base_dir / path
+    if not source.path:
+        raise DataError(f"[data.sources] kind = '{source.kind}': path is empty; name the file")
+    if not path.is_file():
+        raise DataError(f"[data.sources] path = '{source.path}': {path} not found; fix the path "
+                        f"(relative paths are relative to the profile's folder)")
+    return path
+
+
+def read_source(source: DataSource, base_dir: Path, skip_bad_rows: bool = False) -> SourceData:
+    path = resolve_path(source, base_dir)
+    data = SourceData(source, path, bad=BadRows(skip=skip_bad_rows))
+    if source.kind == "goemotions":
+        data.examples = list(goemotions.read(path, data.bad, source.limit))
+    elif source.kind == "scruples_anecdotes":
+        data.examples = list(scruples.read_anecdotes(path, data.bad, source.limit))
+    elif source.kind == "scruples_dilemmas":
+        data.pairs = list(scruples.read_dilemmas(path, data.bad, source.limit))
+    elif source.kind == "jsonl":
+        data.examples = list(jsonl.read(path, data.bad, source.limit))
+    else:  # the schema's choices make this unreachable
+        raise DataError(f"[data.sources] kind = '{source.kind}': no reader")
+    if not data.examples and not data.pairs:
+        raise DataError(f"{path}: no usable rows; check the file and its kind "
+                        f"('{source.kind}')")
+    return data

@@ -1,0 +1,88 @@
+"""GoEmotions TSV: `text<TAB>comma-separated label ids<TAB>comment id`.
+
+Label ids index `emotions.txt`; the Ekman grouping comes from
+`ekman_mapping.json`. Both are read from next to the TSV (as published),
+and checked against the model's fixed taxonomy, so a re-ordered or foreign
+label file cannot silently scramble the targets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+from redheart.data.bad_rows import BadRows, DataError
+from redheart.data.example import Example, sentiment_of
+from redheart.data.taxonomy import EKMAN_OF_FINE, FINE_LABELS
+from redheart.model.labels import EKMAN
+
+
+def read_label_names(tsv: Path) -> list[str]:
+    path = tsv.parent / "emotions.txt"
+    if not path.is_file():
+        raise DataError(f"{path}: not found; GoEmotions needs emotions.txt next to {tsv.name}")
+    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+             if line.strip()]
+    for number, name in enumerate(names, start=1):
+        if name not in FINE_LABELS:
+            raise DataError(f"{path}:{number}: unknown GoEmotions label '{name}'")
+    return names
+
+
+def check_ekman_mapping(tsv: Path) -> None:
+    """The published grouping must agree with the one the model is built on."""
+    path = tsv.parent / "ekman_mapping.json"
+    if not path.is_file():
+        raise DataError(f"{path}: not found; GoEmotions needs ekman_mapping.json next to "
+                        f"{tsv.name}")
+    try:
+        groups = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    for ekman, members in groups.items():
+        for member in members:
+            if EKMAN_OF_FINE.get(member) != ekman:
+                raise DataError(f"{path}: '{member}' is grouped under '{ekman}', but the "
+                                f"model's taxonomy puts it under '{EKMAN_OF_FINE.get(member)}'")
+
+
+def read(path: Path, bad: BadRows, limit: int = 0) -> Iterator[Example]:
+    names = read_label_names(path)
+    check_ekman_mapping(path)
+    fine_index = {name: FINE_LABELS.index(name) for name in names}
+    with path.open(encoding="utf-8") as f:
+        produced = 0
+        for number, line in enumerate(f, start=1):
+            if limit and produced >= limit:
+                return
+            where = f"{path}:{number}"
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) != 3:
+                bad.reject(where, f"expected 3 tab-separated columns (text, label ids, id), "
+                                  f"got {len(parts)}")
+                continue
+            text, ids_text, _ = parts
+            if not text.strip():
+                bad.reject(where, "text: empty")
+                continue
+            try:
+                ids = [int(i) for i in ids_text.split(",")]
+            except ValueError:
+                bad.reject(where, f"label ids: '{ids_text}' is not a comma list of integers")
+                continue
+            unknown = [i for i in ids if not 0 <= i < len(names)]
+            if unknown:
+                bad.reject(where, f"label ids: {unknown[0]} is not a label of emotions.txt "
+                                  f"(0..{len(names) - 1})")
+                continue
+            fine = [0.0] * len(FINE_LABELS)
+            ekman = dict.fromkeys(EKMAN, 0.0)
+            for i in set(ids):
+                fine[fine_index[names[i]]] = 1.0
+                ekman[EKMAN_OF_FINE[names[i]]] += 1.0
+            total = sum(ekman.values())
+            emotion = tuple(ekman[name] / total for name in EKMAN)
+            produced += 1
+            yield Example(text=text, origin=where, emotion=emotion,
+                          sentiment=sentiment_of(emotion), fine=tuple(fine))
