@@ -84,6 +84,62 @@ def show_config(
         typer.echo(dumps(_load(profile, set_)), nl=False)
 
 
+SkipBadOpt = Annotated[bool, typer.Option(
+    "--skip-bad-rows", help="Skip malformed data rows (counted and reported) instead of stopping.")]
+
+
+@app.command()
+def prepare(
+    profile: ProfileArg,
+    skip_bad_rows: SkipBadOpt = False,
+    label_with: Annotated[Path | None, typer.Option(
+        "--label-with", help="Local causal LM directory: fill missing targets of jsonl sources.")
+    ] = None,
+    label_int8: Annotated[bool, typer.Option(
+        "--label-int8", help="Run the labelling LM with int8 dynamic quantization (CPU).")
+    ] = False,
+    set_: SetOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Read the data sources, derive targets and fill the encoder cache."""
+    with user_errors(debug):
+        from redheart.render.prepare_report import run_prepare
+
+        config = _load(profile, set_)
+        run_prepare(config, profile.resolve().parent, skip_bad_rows, label_with, label_int8)
+
+
+data_app = typer.Typer(no_args_is_help=True, help="Inspect the data a profile trains on.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("stats")
+def data_stats(
+    profile: ProfileArg,
+    json_out: JsonOpt = False,
+    skip_bad_rows: SkipBadOpt = False,
+    set_: SetOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Per source: rows, labelled counts per task, class frequencies, lengths in tokens."""
+    with user_errors(debug):
+        from redheart.data.prepare import check_sources
+        from redheart.data.prepared import load_sources
+        from redheart.data.stats import data_stats as compute
+
+        config = _load(profile, set_)
+        check_sources(config)
+        sources = load_sources(config.data.sources, profile.resolve().parent,
+                               config.data.cache_dir, skip_bad_rows)
+        stats = compute(sources, config.data.encoder)
+        if json_out:
+            typer.echo(json.dumps(stats, indent=2))
+        else:
+            from redheart.render.stats_table import print_stats
+
+            print_stats(stats)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console-script entry point; usage errors are one line and exit 2 as well."""
     command = typer.main.get_command(app)

@@ -1,0 +1,75 @@
+"""`redheart data stats`: what each source teaches, before any training.
+
+The Ekman class frequencies make the joy bias visible (and justify the
+class weights of the focal loss); the regret and hedonic distributions and
+text lengths in tokens tell whether max_tokens and the batch size suit the
+data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from redheart.data.encoder import resolve_encoder_dir
+from redheart.data.sources import SourceData
+from redheart.model.labels import EKMAN, SURD
+
+
+def _quantiles(values: list[float]) -> dict[str, float]:
+    q = np.quantile(np.asarray(values), [0.1, 0.5, 0.9])
+    return {"mean": float(np.mean(values)), "p10": float(q[0]), "p50": float(q[1]),
+            "p90": float(q[2])}
+
+
+def source_stats(data: SourceData, token_lengths: list[int]) -> dict[str, Any]:
+    examples = data.examples
+    tasks: dict[str, Any] = {}
+    emotions = [e.emotion for e in examples if e.emotion is not None]
+    if emotions:
+        mass = np.sum(np.asarray(emotions), axis=0)
+        tasks["emotion"] = {"count": len(emotions),
+                            "class_freq": {n: float(m / mass.sum()) for n, m in zip(EKMAN, mass,
+                                                                                    strict=True)}}
+    hedonic = [e.hedonic for e in examples if e.hedonic is not None]
+    labelled = sum(1 for e in examples if e.hedonic is not None or e.bentham is not None)
+    if labelled or data.pairs:
+        tasks["bentham"] = {"count": labelled,
+                            "with_dims": sum(1 for e in examples if e.bentham is not None),
+                            "pairs": len(data.pairs)}
+        if hedonic:
+            tasks["bentham"]["hedonic_value"] = _quantiles(hedonic)
+    regrets = [e.regret for e in examples if e.regret is not None]
+    if regrets:
+        tasks["regret"] = {"count": len(regrets), **_quantiles(regrets)}
+    surds = [e.surd for e in examples if e.surd is not None]
+    if surds:
+        tasks["surd"] = {"count": len(surds),
+                         "mean": dict(zip(SURD, np.mean(np.asarray(surds), 0).tolist(),
+                                          strict=True))}
+    lengths = np.asarray(token_lengths) if token_lengths else np.zeros(1)
+    return {"kind": data.source.kind, "path": str(data.path),
+            "rows": len(examples) + len(data.pairs), "bad_rows": data.bad.count,
+            "tasks": tasks,
+            "tokens": {"p50": int(np.percentile(lengths, 50)),
+                       "p90": int(np.percentile(lengths, 90)),
+                       "p99": int(np.percentile(lengths, 99)), "max": int(lengths.max())}}
+
+
+def token_lengths(texts: list[str], encoder: str) -> list[int]:
+    """Untruncated token counts (tokenizer only; the encoder is not run)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_dir(encoder), local_files_only=True)
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=True,
+                                          verbose=False)["input_ids"]]
+
+
+def data_stats(sources: list[SourceData], encoder: str) -> dict[str, Any]:
+    out = []
+    for data in sources:
+        texts = [e.text for e in data.examples] + [p.first for p in data.pairs] + \
+            [p.second for p in data.pairs]
+        out.append(source_stats(data, token_lengths(texts, encoder)))
+    return {"sources": out}

@@ -1,0 +1,38 @@
+"""Rich progress and summary for `redheart prepare`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from redheart.config import Config
+from redheart.data.prepare import prepare
+
+
+def run_prepare(config: Config, base_dir: Path, skip_bad_rows: bool,
+                label_with: Path | None, label_int8: bool = False,
+                console: Console | None = None) -> None:
+    console = console or Console(stderr=True)
+    if label_with is not None:
+        from redheart.data.labeler import label_sources
+
+        label_sources(config, base_dir, label_with, console, int8=label_int8)
+    with Progress(TextColumn("encoding"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("texts"), TimeRemainingColumn(), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("encode", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, total=total, advance=done)
+
+        report = prepare(config, base_dir, skip_bad_rows, advance)
+    for data in report.sources:
+        rows = len(data.examples) + len(data.pairs)
+        line = f"{data.source.kind:<19} {rows:>7} rows  {data.path}"
+        if data.bad.count:
+            line += f"  ({data.bad.summary()})"
+        console.print(line, highlight=False, soft_wrap=True)
+    console.print(f"encoded {report.encoded} new texts; {report.cached} in the cache "
+                  f"{report.cache_dir}", highlight=False, soft_wrap=True)
