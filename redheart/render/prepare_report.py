@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from redheart.config import Config
-from redheart.data.prepare import prepare
+from redheart.data.prepare import encode_sources, read_sources
 
 
 def run_prepare(config: Config, base_dir: Path, skip_bad_rows: bool,
@@ -19,6 +19,7 @@ def run_prepare(config: Config, base_dir: Path, skip_bad_rows: bool,
         from redheart.data.labeler import label_sources
 
         label_sources(config, base_dir, label_with, console, int8=label_int8)
+    sources = read_sources(config, base_dir, skip_bad_rows)  # errors before any progress bar
     with Progress(TextColumn("encoding"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("texts"), TimeRemainingColumn(), console=console,
                   transient=True) as progress:
@@ -27,7 +28,7 @@ def run_prepare(config: Config, base_dir: Path, skip_bad_rows: bool,
         def advance(done: int, total: int) -> None:
             progress.update(task, total=total, advance=done)
 
-        report = prepare(config, base_dir, skip_bad_rows, advance)
+        report = encode_sources(config, sources, advance)
     for data in report.sources:
         rows = len(data.examples) + len(data.pairs)
         line = f"{data.source.kind:<19} {rows:>7} rows  {data.path}"

@@ -147,7 +147,7 @@ def read(path: Path, bad: BadRows, limit: int = 0) -> Iterator[Example]:
             if not line.strip():
                 continue
             try:
-                example = parse_row(json.loads(line), where)
+                example = parse_row(json.loads(line.strip()), where)
             except json.JSONDecodeError as exc:
                 bad.reject(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
                 continue

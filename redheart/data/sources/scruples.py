@@ -20,7 +20,7 @@ def _rows(path: Path, bad: BadRows) -> Iterator[tuple[str, dict[str, Any]]]:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line.strip())
             except json.JSONDecodeError as exc:
                 bad.reject(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
                 continue
