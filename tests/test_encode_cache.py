@@ -1,0 +1,64 @@
+"""The encoder cache encodes each text once, per encoder and max_tokens, and spots damage."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from redheart.data.bad_rows import DataError
+from redheart.data.encode import EncoderCache
+from tests.conftest import TEST_TEXTS
+
+
+@pytest.fixture()
+def filled(tmp_path, encoder):
+    cache = EncoderCache(tmp_path, "all-MiniLM-L6-v2", encoder.max_tokens)
+    assert cache.fill(TEST_TEXTS[:6], batch_size=4, encoder=encoder) == 6
+    return tmp_path
+
+
+def test_second_fill_encodes_nothing_and_states_match_the_encoder(filled, encoder):
+    cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens, verify_checksums=True)
+    assert len(cache) == 6
+    assert cache.fill(TEST_TEXTS[:6] + TEST_TEXTS[:2], encoder=encoder) == 0
+    assert cache.fill(TEST_TEXTS[:7], encoder=encoder) == 1          # only the new text
+    states, mask = encoder.encode([TEST_TEXTS[3]])
+    cached = cache.get(TEST_TEXTS[3])
+    assert cached.dtype == np.float16 and cached.shape == (int(mask.sum()), 384)
+    assert np.allclose(cached.astype(np.float32), states[0, :cached.shape[0]].numpy(), atol=2e-3)
+
+
+def test_other_max_tokens_is_a_separate_cache(filled, encoder):
+    other = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens + 1)
+    assert len(other) == 0 and TEST_TEXTS[0] not in other
+
+
+def test_truncated_shard_is_reported_with_the_fix(filled, encoder):
+    cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    shard = next(cache.dir.glob("shard-*.f16"))
+    shard.write_bytes(shard.read_bytes()[:-10])
+    with pytest.raises(DataError, match=r"damaged cache shard .* expected .*; delete .* and run "
+                                        r"`redheart prepare PROFILE` again"):
+        EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+
+
+def test_corrupted_bytes_fail_the_checksum(filled, encoder):
+    cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    shard = next(cache.dir.glob("shard-*.f16"))
+    data = bytearray(shard.read_bytes())
+    data[100] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)      # size is still right
+    with pytest.raises(DataError, match="checksum mismatch"):
+        EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens, verify_checksums=True)
+
+
+def test_interrupted_write_is_ignored(filled, encoder):
+    cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    (cache.dir / "shard-00099.f16").write_bytes(b"\0" * 100)         # no index: never finished
+    again = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    assert len(again) == 6
+    index = json.loads(next(cache.dir.glob("shard-*.json")).read_text())
+    assert len(index["entries"]) == 6

@@ -1,0 +1,40 @@
+"""`redheart prepare` and `redheart data stats` end to end on the embedded sample set."""
+
+from __future__ import annotations
+
+import json
+
+from redheart.config import load_profile
+from redheart.data.prepare import prepare
+from tests.conftest import PROFILES, ROOT, run_cli
+
+
+def test_second_prepare_encodes_zero_texts(tmp_path):
+    config = load_profile(PROFILES / "quickstart.toml", [f'data.cache_dir="{tmp_path}"'])
+    first = prepare(config, PROFILES)
+    assert first.encoded == first.cached == 255 + 2 * 46   # examples + both actions of pairs
+    second = prepare(config, PROFILES)
+    assert second.encoded == 0 and second.cached == first.cached
+
+
+def test_data_stats_json_on_the_sample_set(tmp_path):
+    result = run_cli("data", "stats", "profiles/quickstart.toml", "--json",
+                     "--set", f'data.cache_dir="{tmp_path}"', cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    sample, dilemmas = json.loads(result.stdout)["sources"]
+    assert sample["kind"] == "jsonl" and sample["rows"] == 255 and sample["bad_rows"] == 0
+    tasks = sample["tasks"]
+    assert set(tasks) == {"emotion", "bentham", "regret", "surd"}
+    freq = tasks["emotion"]["class_freq"]
+    assert abs(sum(freq.values()) - 1) < 1e-9 and min(freq.values()) > 0.05
+    assert tasks["regret"]["count"] == tasks["surd"]["count"] > 100
+    assert dilemmas["tasks"]["bentham"]["pairs"] == dilemmas["rows"] >= 40
+    assert 0 < sample["tokens"]["p50"] <= sample["tokens"]["p90"] <= sample["tokens"]["max"]
+
+
+def test_prepare_cli_prints_the_summary(tmp_path):
+    result = run_cli("prepare", "profiles/quickstart.toml", "--set",
+                     f'data.cache_dir="{tmp_path}"', "--set", "data.encode_batch=128")
+    assert result.returncode == 0, result.stderr
+    assert "jsonl" in result.stderr and "255 rows" in result.stderr
+    assert "new texts" in result.stderr
