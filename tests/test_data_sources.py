@@ -9,8 +9,8 @@ import pytest
 
 from redheart.config import DataSource
 from redheart.data.sources import read_source
-from redheart.model.labels import EKMAN
 from redheart.data.taxonomy import FINE_LABELS
+from redheart.model.labels import EKMAN
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(),

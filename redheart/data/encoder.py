@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from redheart.errors import ConfigError

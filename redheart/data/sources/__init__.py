@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from redheart.config import DataSource
@@ -41,19 +42,19 @@ def resolve_path(source: DataSource, base_dir: Path) -> Path:
     return path
 
 
+_READERS = {"goemotions": goemotions.read, "scruples_anecdotes": scruples.read_anecdotes,
+            "scruples_dilemmas": scruples.read_dilemmas, "jsonl": jsonl.read}
+"""Reader per source kind; each yields rows lazily, so `limit` stops reading early."""
+
+
 def read_source(source: DataSource, base_dir: Path, skip_bad_rows: bool = False) -> SourceData:
     path = resolve_path(source, base_dir)
     data = SourceData(source, path, bad=BadRows(skip=skip_bad_rows))
-    if source.kind == "goemotions":
-        data.examples = list(goemotions.read(path, data.bad, source.limit))
-    elif source.kind == "scruples_anecdotes":
-        data.examples = list(scruples.read_anecdotes(path, data.bad, source.limit))
-    elif source.kind == "scruples_dilemmas":
-        data.pairs = list(scruples.read_dilemmas(path, data.bad, source.limit))
-    elif source.kind == "jsonl":
-        data.examples = list(jsonl.read(path, data.bad, source.limit))
-    else:  # the schema's choices make this unreachable
-        raise DataError(f"[data.sources] kind = '{source.kind}': no reader")
+    rows = islice(_READERS[source.kind](path, data.bad), source.limit or None)
+    if source.kind == "scruples_dilemmas":
+        data.pairs = list(rows)
+    else:
+        data.examples = list(rows)
     if not data.examples and not data.pairs:
         raise DataError(f"{path}: no usable rows; check the file and its kind "
                         f"('{source.kind}')")

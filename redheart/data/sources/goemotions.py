@@ -47,15 +47,12 @@ def check_ekman_mapping(tsv: Path) -> None:
                                 f"model's taxonomy puts it under '{EKMAN_OF_FINE.get(member)}'")
 
 
-def read(path: Path, bad: BadRows, limit: int = 0) -> Iterator[Example]:
+def read(path: Path, bad: BadRows) -> Iterator[Example]:
     names = read_label_names(path)
     check_ekman_mapping(path)
     fine_index = {name: FINE_LABELS.index(name) for name in names}
     with path.open(encoding="utf-8") as f:
-        produced = 0
         for number, line in enumerate(f, start=1):
-            if limit and produced >= limit:
-                return
             where = f"{path}:{number}"
             parts = line.rstrip("\n").split("\t")
             if len(parts) != 3:
@@ -83,6 +80,5 @@ def read(path: Path, bad: BadRows, limit: int = 0) -> Iterator[Example]:
                 ekman[EKMAN_OF_FINE[names[i]]] += 1.0
             total = sum(ekman.values())
             emotion = tuple(ekman[name] / total for name in EKMAN)
-            produced += 1
             yield Example(text=text, origin=where, emotion=emotion,
                           sentiment=sentiment_of(emotion), fine=tuple(fine))

@@ -137,12 +137,9 @@ def parse_row(row: Any, where: str) -> Example:
     return Example(text=text.strip(), origin=where, **found)
 
 
-def read(path: Path, bad: BadRows, limit: int = 0) -> Iterator[Example]:
-    produced = 0
+def read(path: Path, bad: BadRows) -> Iterator[Example]:
     with path.open(encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
-            if limit and produced >= limit:
-                return
             where = f"{path}:{number}"
             if not line.strip():
                 continue
@@ -154,5 +151,4 @@ def read(path: Path, bad: BadRows, limit: int = 0) -> Iterator[Example]:
             except RowProblem as exc:
                 bad.reject(where, str(exc))
                 continue
-            produced += 1
             yield example

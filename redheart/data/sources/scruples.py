@@ -63,11 +63,8 @@ def _vote_targets(counts: tuple[int, ...]) -> tuple[tuple[str, Any], ...]:
             ("surd", targets.surd_target(votes)))
 
 
-def read_anecdotes(path: Path, bad: BadRows, limit: int = 0) -> Iterator[Example]:
-    produced = 0
+def read_anecdotes(path: Path, bad: BadRows) -> Iterator[Example]:
     for where, row in _rows(path, bad):
-        if limit and produced >= limit:
-            return
         title, text = row.get("title"), row.get("text")
         if not isinstance(title, str) or not isinstance(text, str):
             bad.reject(where, "title, text: expected strings")
@@ -80,15 +77,11 @@ def read_anecdotes(path: Path, bad: BadRows, limit: int = 0) -> Iterator[Example
         if problem:
             bad.reject(where, f"label_scores: {problem}")
             continue
-        produced += 1
         yield Example(text=body, origin=where, **vote_targets(row["label_scores"]))
 
 
-def read_dilemmas(path: Path, bad: BadRows, limit: int = 0) -> Iterator[DilemmaPair]:
-    produced = 0
+def read_dilemmas(path: Path, bad: BadRows) -> Iterator[DilemmaPair]:
     for where, row in _rows(path, bad):
-        if limit and produced >= limit:
-            return
         actions, counts = row.get("actions"), row.get("gold_annotations")
         if (not isinstance(actions, list) or len(actions) != 2
                 or not all(isinstance(a, dict) and isinstance(a.get("description"), str)
@@ -100,7 +93,6 @@ def read_dilemmas(path: Path, bad: BadRows, limit: int = 0) -> Iterator[DilemmaP
                            for c in counts) or counts[0] == counts[1]):
             bad.reject(where, "gold_annotations: expected two different non-negative counts")
             continue
-        produced += 1
         yield DilemmaPair(first=actions[0]["description"].strip(),
                           second=actions[1]["description"].strip(),
                           less_ethical=int(counts[1] > counts[0]),
