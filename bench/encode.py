@@ -70,12 +70,12 @@ def main() -> None:
         torch.manual_seed(0)
         model = UnifiedModel(config.model).train()
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
-        long_batches = sorted(batches, key=lambda b: -b.states.shape[1])[:4]
+        long_batches = sorted(batches, key=lambda b: -b.inputs.shape[1])[:4]
         times = []
         for i, batch in enumerate(long_batches):
             start = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
-            out = model(batch.states, batch.mask)
+            out = model(batch.inputs, batch.mask)
             sum(v.float().mean() for v in out.values()).backward()
             optimizer.step()
             if i:  # the first step warms up

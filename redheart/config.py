@@ -164,6 +164,10 @@ class DataSource:
     """Relative sampling weight of this source in the training mixture."""
     limit: int = _field(0, min=0)
     """Read at most this many rows (0: all)."""
+    labels: str = ""
+    """goemotions only: the emotions.txt naming the label ids (default: next to path)."""
+    ekman_mapping: str = ""
+    """goemotions only: the ekman_mapping.json grouping (default: next to path)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,9 @@ class DataConfig:
     cache_dir: str = ".cache/redheart"
     """Where encoded token states and derived targets are kept (relative to the
     working directory); shared by all runs and profiles."""
+    encoder_trainable: bool = False
+    """Fine-tune the encoder with the model instead of reading cached frozen states
+    (no cache; batches carry token ids)."""
     encode_batch: int = _field(64, min=1)
     """Texts per encoder forward pass while filling the cache."""
     eval_fraction: float = _field(0.0, min=0.0, max=0.5)

@@ -64,16 +64,16 @@ def test_collated_targets_are_masked_not_invented(prepared):
         anecdote.regret)
     assert batch.present["emotion"].tolist() == [True, True]
     assert batch.mask.sum(1).tolist() == [cache.length(short.text), cache.length(anecdote.text)]
-    assert batch.states.dtype == torch.float32
+    assert batch.inputs.dtype == torch.float32
 
 
 def test_loader_yields_pair_batches_for_dilemmas(prepared):
     sources, cache = prepared
     plan = BatchPlan(source_lengths(sources, cache), [0.0, 1.0], batch_size=4, seed=0).epoch(0)
     batch = next(iter(loader(sources, cache, plan)))
-    assert batch.pair_states is not None and batch.less_ethical.shape == (4,)
-    assert batch.states.shape[0] == batch.pair_states.shape[0] == 4
+    assert batch.pair_inputs is not None and batch.less_ethical.shape == (4,)
+    assert batch.inputs.shape[0] == batch.pair_inputs.shape[0] == 4
     # resuming at an index replays exactly the batch that index planned
     resumed = next(iter(loader(sources, cache, plan, start=3)))
     direct = list(loader(sources, cache, plan))[3]
-    assert torch.equal(resumed.states, direct.states)
+    assert torch.equal(resumed.inputs, direct.inputs)

@@ -80,3 +80,13 @@ def test_relative_paths_resolve_against_the_profile_folder(tmp_path):
     assert len(data.examples) == 2
     assert data.path == (SHARED_DATA / "goemotions" / "dev.tsv")
     assert isinstance(data.path, Path)
+
+
+def test_goemotions_label_files_can_be_given(tmp_path):
+    (tmp_path / "rows.tsv").write_text("so grateful for you\t15\tx1\n")
+    source = DataSource(kind="goemotions", path="rows.tsv",
+                        labels=str(SHARED_DATA / "goemotions" / "emotions.txt"),
+                        ekman_mapping=str(SHARED_DATA / "goemotions" / "ekman_mapping.json"))
+    (row,) = read_source(source, tmp_path).examples
+    assert row.fine[FINE_LABELS.index("gratitude")] == 1.0
+    assert dict(zip(EKMAN, row.emotion, strict=True))["joy"] == 1.0

@@ -1,5 +1,9 @@
 """Batches: length-bucketed, mixed across sources by weight, deterministic for a seed.
 
+Texts become model inputs through a featurizer: the encoder cache (frozen
+encoder: padded token states) or, with `[data] encoder_trainable`, the
+tokenizer (token ids, encoded by the trained encoder inside the step).
+
 A batch comes from one source (per-batch task sampling, as in MT-DNN): a
 dilemma source yields pairs for the Bradley-Terry loss, the others yield
 examples whose missing targets are masked. Within a source, examples are
@@ -12,12 +16,12 @@ index replays exactly the same batches.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from redheart.data.encode import EncoderCache
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import SourceData
 
@@ -33,16 +37,16 @@ TARGET_SHAPES = {"emotion": 7, "sentiment": 4, "fine": 28, "cultural": 3, "benth
 class Batch:
     """Padded token states of one batch and its masked targets."""
 
-    states: torch.Tensor
-    """[B, T, hidden] float32."""
+    inputs: torch.Tensor
+    """[B, T, hidden] float32 token states, or [B, T] token ids (trainable encoder)."""
     mask: torch.Tensor
     """[B, T] bool, True on real tokens."""
     targets: dict[str, torch.Tensor] = field(default_factory=dict)
     """Field -> [B] or [B, width]; zeros where absent."""
     present: dict[str, torch.Tensor] = field(default_factory=dict)
     """Field -> [B] bool: which rows carry that target."""
-    pair_states: torch.Tensor | None = None
-    """Dilemma batches: [B, T2, hidden] states of each pair's second action."""
+    pair_inputs: torch.Tensor | None = None
+    """Dilemma batches: inputs of each pair's second action (`inputs` holds the first)."""
     pair_mask: torch.Tensor | None = None
     less_ethical: torch.Tensor | None = None
     """Dilemma batches: [B] long, 0 if the first action is the less ethical."""
@@ -52,29 +56,31 @@ class Batch:
         def move(x):
             return None if x is None else x.to(device, non_blocking=non_blocking)
 
-        return Batch(move(self.states), move(self.mask),
+        return Batch(move(self.inputs), move(self.mask),
                      {k: move(v) for k, v in self.targets.items()},
                      {k: move(v) for k, v in self.present.items()},
-                     move(self.pair_states), move(self.pair_mask), move(self.less_ethical),
+                     move(self.pair_inputs), move(self.pair_mask), move(self.less_ethical),
                      self.source)
 
     def __len__(self) -> int:
-        return self.states.shape[0]
+        return self.inputs.shape[0]
 
 
-def _pad(arrays: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    longest = max(a.shape[0] for a in arrays)
-    states = torch.zeros(len(arrays), longest, arrays[0].shape[1])
-    mask = torch.zeros(len(arrays), longest, dtype=torch.bool)
-    for i, a in enumerate(arrays):
-        states[i, :a.shape[0]] = torch.from_numpy(np.asarray(a, dtype=np.float32))
-        mask[i, :a.shape[0]] = True
-    return states, mask
+class Featurizer(Protocol):
+    """Turns texts into padded model inputs."""
+
+    def features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (inputs [B, T, ...], mask [B, T] bool)."""
+        ...
+
+    def length(self, text: str) -> int:
+        """Tokens the text occupies (for length bucketing)."""
+        ...
 
 
-def collate_examples(examples: list[Example], cache: EncoderCache) -> Batch:
-    states, mask = _pad([cache.get(e.text) for e in examples])
-    batch = Batch(states, mask)
+def collate_examples(examples: list[Example], featurizer: Featurizer) -> Batch:
+    inputs, mask = featurizer.features([e.text for e in examples])
+    batch = Batch(inputs, mask)
     for name, width in TARGET_SHAPES.items():
         values = [getattr(e, name) for e in examples]
         present = torch.tensor([v is not None for v in values])
@@ -87,10 +93,10 @@ def collate_examples(examples: list[Example], cache: EncoderCache) -> Batch:
     return batch
 
 
-def collate_pairs(pairs: list[DilemmaPair], cache: EncoderCache) -> Batch:
-    first, first_mask = _pad([cache.get(p.first) for p in pairs])
-    second, second_mask = _pad([cache.get(p.second) for p in pairs])
-    return Batch(first, first_mask, pair_states=second, pair_mask=second_mask,
+def collate_pairs(pairs: list[DilemmaPair], featurizer: Featurizer) -> Batch:
+    first, first_mask = featurizer.features([p.first for p in pairs])
+    second, second_mask = featurizer.features([p.second for p in pairs])
+    return Batch(first, first_mask, pair_inputs=second, pair_mask=second_mask,
                  less_ethical=torch.tensor([p.less_ethical for p in pairs]))
 
 
@@ -139,9 +145,9 @@ class BatchPlan:
 class PlannedBatches(Dataset):
     """One item per planned batch, so a DataLoader's workers collate whole batches."""
 
-    def __init__(self, sources: list[SourceData], cache: EncoderCache,
+    def __init__(self, sources: list[SourceData], featurizer: Featurizer,
                  plan: list[tuple[int, list[int]]]) -> None:
-        self.sources, self.cache, self.plan = sources, cache, plan
+        self.sources, self.featurizer, self.plan = sources, featurizer, plan
 
     def __len__(self) -> int:
         return len(self.plan)
@@ -150,28 +156,28 @@ class PlannedBatches(Dataset):
         source, rows = self.plan[index]
         data = self.sources[source]
         if data.pairs:
-            batch = collate_pairs([data.pairs[i] for i in rows], self.cache)
+            batch = collate_pairs([data.pairs[i] for i in rows], self.featurizer)
         else:
-            batch = collate_examples([data.examples[i] for i in rows], self.cache)
+            batch = collate_examples([data.examples[i] for i in rows], self.featurizer)
         batch.source = source
         return batch
 
 
-def source_lengths(sources: list[SourceData], cache: EncoderCache) -> list[list[int]]:
+def source_lengths(sources: list[SourceData], featurizer: Featurizer) -> list[list[int]]:
     """Token counts per row (a pair counts its longer action), for bucketing."""
-    return [[max(cache.length(p.first), cache.length(p.second)) for p in data.pairs]
-            if data.pairs else [cache.length(e.text) for e in data.examples]
+    return [[max(featurizer.length(p.first), featurizer.length(p.second)) for p in data.pairs]
+            if data.pairs else [featurizer.length(e.text) for e in data.examples]
             for data in sources]
 
 
-def loader(sources: list[SourceData], cache: EncoderCache, plan: list[tuple[int, list[int]]],
+def loader(sources: list[SourceData], featurizer: Featurizer, plan: list[tuple[int, list[int]]],
            start: int = 0, cuda: bool = False, workers: int = 2) -> DataLoader:
     """Batches of the plan from index `start`; workers and pinned memory only on CUDA.
 
     On CPU the training step already uses every core, so extra worker
     processes would only compete with it.
     """
-    dataset = PlannedBatches(sources, cache, plan[start:])
+    dataset = PlannedBatches(sources, featurizer, plan[start:])
     return DataLoader(dataset, batch_size=None, shuffle=False,
                       num_workers=workers if cuda else 0, pin_memory=cuda,
                       persistent_workers=False)

@@ -21,11 +21,15 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from redheart.data.bad_rows import DataError
 from redheart.data.encoder import TextEncoder, resolve_encoder_dir
+
+if TYPE_CHECKING:
+    import torch
 
 _IDENTITY_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
                    "special_tokens_map.json")
@@ -131,6 +135,19 @@ class EncoderCache:
 
     def length(self, text: str) -> int:
         return self._index[text_key(text)][2]
+
+    def features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Padded fp32 token states [B, T, hidden] and mask [B, T] of cached texts."""
+        import torch
+
+        arrays = [self.get(text) for text in texts]
+        longest = max(a.shape[0] for a in arrays)
+        states = torch.zeros(len(arrays), longest, arrays[0].shape[1])
+        mask = torch.zeros(len(arrays), longest, dtype=torch.bool)
+        for i, a in enumerate(arrays):
+            states[i, :a.shape[0]] = torch.from_numpy(np.asarray(a, dtype=np.float32))
+            mask[i, :a.shape[0]] = True
+        return states, mask
 
     def missing(self, texts: Iterable[str]) -> list[str]:
         """Distinct texts not yet cached, in first-seen order."""

@@ -48,7 +48,7 @@ class TextEncoder:
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        from transformers import AutoModel, AutoTokenizer  # heavy: imported on use
+        from transformers import AutoModel  # heavy: imported on use
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # a bar per load would drown our own progress
@@ -56,8 +56,8 @@ class TextEncoder:
         self.path = resolve_encoder_dir(name)
         self.max_tokens = max_tokens
         self.device = torch.device(device)
+        self.tokenizer = load_tokenizer(name)
         try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
             self.model = AutoModel.from_pretrained(self.path, local_files_only=True)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"[data] encoder = '{name}': cannot load {self.path} "
@@ -69,11 +69,55 @@ class TextEncoder:
         return int(self.model.config.hidden_size)
 
     def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (token states[B,T,hidden] fp32, mask[B,T] bool), T <= max_tokens."""
+        """-> (token states[B,T,hidden] fp32, mask[B,T] bool), T <= max_tokens; no grad."""
         import torch
 
-        batch = self.tokenizer(texts, padding=True, truncation=True,
-                               max_length=self.max_tokens, return_tensors="pt").to(self.device)
+        ids, mask = tokenize(self.tokenizer, texts, self.max_tokens)
         with torch.no_grad():
-            states = self.model(**batch).last_hidden_state.float()
-        return states, batch["attention_mask"].bool()
+            states = self.states(ids.to(self.device), mask.to(self.device))
+        return states.float(), mask.to(self.device)
+
+    def states(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Token states of token ids, with autograd when the encoder is being trained."""
+        return self.model(input_ids=input_ids, attention_mask=mask.long()).last_hidden_state
+
+
+def load_tokenizer(name: str):
+    """The encoder's tokenizer alone (no weights), offline."""
+    from transformers import AutoTokenizer
+
+    path = resolve_encoder_dir(name)
+    try:
+        return AutoTokenizer.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"[data] encoder = '{name}': cannot load the tokenizer of {path} "
+                          f"({str(exc).splitlines()[0]})") from None
+
+
+def tokenize(tokenizer, texts: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded token ids [B, T] and mask [B, T] bool, T <= max_tokens."""
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_tokens,
+                      return_tensors="pt")
+    return batch["input_ids"], batch["attention_mask"].bool()
+
+
+class TokenFeaturizer:
+    """Featurizer for `[data] encoder_trainable`: token ids, encoded inside the step.
+
+    A trained encoder's states change every step, so nothing is cached; the
+    tokenizer is cheap enough to run per batch (in DataLoader workers on GPU).
+    """
+
+    def __init__(self, name: str, max_tokens: int) -> None:
+        self.tokenizer = load_tokenizer(name)
+        self.max_tokens = max_tokens
+        self._lengths: dict[str, int] = {}
+
+    def features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        return tokenize(self.tokenizer, texts, self.max_tokens)
+
+    def length(self, text: str) -> int:
+        if text not in self._lengths:
+            ids = self.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"]
+            self._lengths[text] = len(ids)
+        return self._lengths[text]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,8 @@ class PrepareReport:
     """Texts encoded by this call (0 when everything was cached)."""
     cached: int
     """Texts in the cache afterwards."""
-    cache_dir: Path
+    cache_dir: Path | None
+    """None when the encoder is trained (nothing is cached)."""
 
 
 def all_texts(sources: list[SourceData]) -> list[str]:
@@ -61,7 +63,14 @@ def read_sources(config: Config, base_dir: Path, skip_bad_rows: bool = False) ->
 def encode_sources(config: Config, sources: list[SourceData],
                    on_progress: Callable[[int, int], None] | None = None,
                    verify: bool = True) -> PrepareReport:
-    """Fill the encoder cache with every text of `sources` not in it yet."""
+    """Fill the encoder cache with every text of `sources` not in it yet.
+
+    With a trainable encoder there is nothing to cache: only the model's
+    input width is checked against the encoder's.
+    """
+    if config.data.encoder_trainable:
+        check_input_dim(config, encoder_hidden_size(config.data.encoder))
+        return PrepareReport(sources, 0, 0, None)
     cache = EncoderCache(config.data.cache_dir, config.data.encoder, config.data.max_tokens,
                          verify_checksums=verify)
     texts = all_texts(sources)
@@ -73,6 +82,11 @@ def encode_sources(config: Config, sources: list[SourceData],
         check_input_dim(config, cache.hidden)
     encoded = cache.fill(texts, config.data.encode_batch, encoder, on_progress)
     return PrepareReport(sources, encoded, len(cache), cache.dir)
+
+
+def encoder_hidden_size(name: str) -> int:
+    config = json.loads((resolve_encoder_dir(name) / "config.json").read_text())
+    return int(config["hidden_size"])
 
 
 def check_input_dim(config: Config, hidden: int) -> None:

@@ -42,15 +42,30 @@ def resolve_path(source: DataSource, base_dir: Path) -> Path:
     return path
 
 
-_READERS = {"goemotions": goemotions.read, "scruples_anecdotes": scruples.read_anecdotes,
+_READERS = {"scruples_anecdotes": scruples.read_anecdotes,
             "scruples_dilemmas": scruples.read_dilemmas, "jsonl": jsonl.read}
 """Reader per source kind; each yields rows lazily, so `limit` stops reading early."""
+
+
+def _optional(path: str, base_dir: Path) -> Path | None:
+    if not path:
+        return None
+    resolved = Path(path).expanduser()
+    return resolved if resolved.is_absolute() else base_dir / resolved
 
 
 def read_source(source: DataSource, base_dir: Path, skip_bad_rows: bool = False) -> SourceData:
     path = resolve_path(source, base_dir)
     data = SourceData(source, path, bad=BadRows(skip=skip_bad_rows))
-    rows = islice(_READERS[source.kind](path, data.bad), source.limit or None)
+    if source.kind == "goemotions":
+        reader = goemotions.read(path, data.bad, _optional(source.labels, base_dir),
+                                 _optional(source.ekman_mapping, base_dir))
+    elif source.labels or source.ekman_mapping:
+        raise DataError(f"[data.sources] kind = '{source.kind}': labels and ekman_mapping are "
+                        f"for goemotions sources only; remove them")
+    else:
+        reader = _READERS[source.kind](path, data.bad)
+    rows = islice(reader, source.limit or None)
     if source.kind == "scruples_dilemmas":
         data.pairs = list(rows)
     else:

@@ -1,9 +1,10 @@
 """GoEmotions TSV: `text<TAB>comma-separated label ids<TAB>comment id`.
 
 Label ids index `emotions.txt`; the Ekman grouping comes from
-`ekman_mapping.json`. Both are read from next to the TSV (as published),
-and checked against the model's fixed taxonomy, so a re-ordered or foreign
-label file cannot silently scramble the targets.
+`ekman_mapping.json`. Both are read from next to the TSV (as published) or
+from the paths a source gives, and checked against the model's fixed
+taxonomy, so a re-ordered or foreign label file cannot silently scramble
+the targets.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from redheart.data.taxonomy import EKMAN_OF_FINE, FINE_LABELS
 from redheart.model.labels import EKMAN
 
 
-def read_label_names(tsv: Path) -> list[str]:
-    path = tsv.parent / "emotions.txt"
+def read_label_names(tsv: Path, path: Path | None = None) -> list[str]:
+    path = path or tsv.parent / "emotions.txt"
     if not path.is_file():
-        raise DataError(f"{path}: not found; GoEmotions needs emotions.txt next to {tsv.name}")
+        raise DataError(f"{path}: not found; GoEmotions needs emotions.txt next to {tsv.name} "
+                        f"or named by the source's `labels`")
     names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
              if line.strip()]
     for number, name in enumerate(names, start=1):
@@ -30,12 +32,12 @@ def read_label_names(tsv: Path) -> list[str]:
     return names
 
 
-def check_ekman_mapping(tsv: Path) -> None:
+def check_ekman_mapping(tsv: Path, path: Path | None = None) -> None:
     """The published grouping must agree with the one the model is built on."""
-    path = tsv.parent / "ekman_mapping.json"
+    path = path or tsv.parent / "ekman_mapping.json"
     if not path.is_file():
         raise DataError(f"{path}: not found; GoEmotions needs ekman_mapping.json next to "
-                        f"{tsv.name}")
+                        f"{tsv.name} or named by the source's `ekman_mapping`")
     try:
         groups = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -47,9 +49,10 @@ def check_ekman_mapping(tsv: Path) -> None:
                                 f"model's taxonomy puts it under '{EKMAN_OF_FINE.get(member)}'")
 
 
-def read(path: Path, bad: BadRows) -> Iterator[Example]:
-    names = read_label_names(path)
-    check_ekman_mapping(path)
+def read(path: Path, bad: BadRows, labels: Path | None = None,
+         ekman_mapping: Path | None = None) -> Iterator[Example]:
+    names = read_label_names(path, labels)
+    check_ekman_mapping(path, ekman_mapping)
     fine_index = {name: FINE_LABELS.index(name) for name in names}
     with path.open(encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
