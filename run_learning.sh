@@ -4,6 +4,11 @@
 #   ./run_learning.sh setup        create .venv and install the project (idempotent)
 #   ./run_learning.sh test [ARGS]  setup with dev extras, then pytest ARGS
 #
+#   ./run_learning.sh train-local [--samples N] [--debug] [--verbose]
+#                                  train the quickstart model on the embedded sample set
+#   ./run_learning.sh train-cloud [--full-dataset] [--checkpoint-interval N] [--debug]
+#                                  train the full model with profiles/cloud.toml
+#
 # Torch build: REDHEART_TORCH=auto|cpu|cuda (default auto: cuda when
 # `nvidia-smi -L` lists a GPU, cpu otherwise). REDHEART_TORCH_INDEX=URL makes
 # pip take torch from that index (for example a specific CUDA wheel index).
@@ -85,7 +90,7 @@ setup() {
 }
 
 usage() {
-    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 cmd="${1:-}"
@@ -100,11 +105,42 @@ case "$cmd" in
         cd "$ROOT"
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
+    train-local)
+        setup ""
+        args=()
+        while [ $# -gt 0 ]; do
+            case "$1" in
+                --samples) [ $# -ge 2 ] || die "--samples needs a number"; args+=(--samples "$2"); shift 2 ;;
+                --samples=*) args+=(--samples "${1#*=}"); shift ;;
+                --debug) args+=(--debug); shift ;;
+                --verbose) args+=(--verbose); shift ;;
+                --tui) die "--tui needs the Textual console, which is not in this version yet" ;;
+                *) die "train-local: unknown option '$1' (--samples N, --debug, --verbose)" ;;
+            esac
+        done
+        cd "$ROOT"
+        exec "$VENV/bin/redheart" run profiles/quickstart.toml "${args[@]}"
+        ;;
+    train-cloud)
+        setup ""
+        args=()
+        while [ $# -gt 0 ]; do
+            case "$1" in
+                --full-dataset) shift ;;  # the cloud profile reads every row already
+                --checkpoint-interval) [ $# -ge 2 ] || die "--checkpoint-interval needs a number"
+                    args+=(--set "checkpoint.every_steps=$2"); shift 2 ;;
+                --debug) args+=(--debug); shift ;;
+                *) die "train-cloud: unknown option '$1' (--full-dataset, --checkpoint-interval N, --debug)" ;;
+            esac
+        done
+        cd "$ROOT"
+        exec "$VENV/bin/redheart" run profiles/cloud.toml "${args[@]}"
+        ;;
     -h|--help|help)
         usage
         ;;
     *)
         usage >&2
-        die "unknown command '${cmd}' (available: setup, test)"
+        die "unknown command '${cmd}' (available: setup, test, train-local, train-cloud)"
         ;;
 esac

@@ -84,6 +84,32 @@ def show_config(
         typer.echo(dumps(_load(profile, set_)), nl=False)
 
 
+@app.command()
+def run(
+    profile: ProfileArg,
+    run_dir: Annotated[Path | None, typer.Option(
+        "--run-dir", help="Run directory (default: runs_root/<name>-<timestamp>).")] = None,
+    resume: Annotated[str | None, typer.Option(
+        "--resume", help="Continue from 'last', 'best' or a checkpoint folder.")] = None,
+    samples: Annotated[int | None, typer.Option(
+        "--samples", min=1, help="Read at most N rows of each data source.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", help="A line for every step (instead of about 50 per run).")] = False,
+    set_: SetOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Train headless: Rich progress on a TTY, timestamped lines otherwise (nohup, tee, CI)."""
+    with user_errors(debug):
+        from redheart.render.run_progress import RunReporter
+        from redheart.train.run import run_training
+
+        config = _load(profile, set_)
+        run_training(config, profile.resolve().parent, RunReporter(quiet, verbose=verbose),
+                     run_dir, resume,
+                     samples)
+
+
 SkipBadOpt = Annotated[bool, typer.Option(
     "--skip-bad-rows", help="Skip malformed data rows (counted and reported) instead of stopping.")]
 

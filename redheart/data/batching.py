@@ -178,6 +178,9 @@ def loader(sources: list[SourceData], featurizer: Featurizer, plan: list[tuple[i
     processes would only compete with it.
     """
     dataset = PlannedBatches(sources, featurizer, plan[start:])
+    # A DataLoader draws its workers' base seed when iterated; from its own
+    # generator that draw cannot shift the global RNG (dropout), which would
+    # make a resumed run diverge from an uninterrupted one.
     return DataLoader(dataset, batch_size=None, shuffle=False,
                       num_workers=workers if cuda else 0, pin_memory=cuda,
-                      persistent_workers=False)
+                      persistent_workers=False, generator=torch.Generator().manual_seed(0))

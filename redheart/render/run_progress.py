@@ -1,0 +1,102 @@
+"""What `redheart run` shows: Rich progress on a TTY, plain timestamped lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from redheart.train.trainer import RunOutcome, StepResult, Trainer
+
+
+def _loss_text(loss: dict[str, float]) -> str:
+    parts = [f"loss {loss['total']:.4f}"]
+    parts += [f"{k} {v:.4f}" for k, v in loss.items() if k not in ("total", "moe")]
+    return "  ".join(parts)
+
+
+class RunReporter:
+    """Progress for one run; `quiet` prints only the run directory and the outcome."""
+
+    def __init__(self, quiet: bool = False, tty: bool | None = None,
+                 verbose: bool = False) -> None:
+        self.console = Console(stderr=False, highlight=False, soft_wrap=True)
+        self.tty = sys.stdout.isatty() if tty is None else tty
+        self.quiet = quiet
+        self.verbose = verbose
+        self.progress: Progress | None = None
+        self.task = None
+        self.total = 0
+        self.every = 1
+        self._encode_task = None
+        self._encoding: Progress | None = None
+
+    def encoding(self, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        if not self.tty:
+            if done == total or self._encode_task is None:
+                self._encode_task = True
+                self._line(f"encoding {total} texts into the cache")
+            return
+        if self._encoding is None:
+            self._encoding = Progress(TextColumn("encoding"), BarColumn(), MofNCompleteColumn(),
+                                      TimeRemainingColumn(), console=self.console,
+                                      transient=True)
+            self._encoding.start()
+            self._encode_task = self._encoding.add_task("encode", total=total)
+        self._encoding.update(self._encode_task, advance=done)
+
+    def started(self, run_dir: Path, trainer: Trainer) -> None:
+        if self._encoding is not None:
+            self._encoding.stop()
+        self.total = trainer.total_steps
+        self.every = 1 if self.verbose else max(1, self.total // 50)
+        self._line(f"run directory {run_dir}")
+        self._line(f"{sum(trainer.model.module_params().values()) / 1e6:.1f}M params on "
+                   f"{trainer.device}, {'bf16' if trainer.bf16 else 'fp32'}, "
+                   f"{self.total} steps from step {trainer.state.step}")
+        if self.tty and not self.quiet and not self.verbose:
+            self.progress = Progress(
+                TextColumn("step"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
+                TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"),
+                console=self.console)
+            self.progress.start()
+            self.task = self.progress.add_task("", total=self.total,
+                                               completed=trainer.state.step)
+
+    def step(self, result: StepResult, state: Any) -> None:
+        if self.quiet:
+            return
+        rate = result.samples / result.seconds if result.seconds else 0.0
+        text = (f"epoch {state.epoch}  {_loss_text(result.loss)}  lr {result.lr:.2e}  "
+                f"|g| {result.grad_norm:.2f}  {rate:.1f} samples/s"
+                + ("  SKIPPED" if result.skipped else ""))
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.step, description=text)
+        elif state.step % self.every == 0 or state.step == self.total:
+            self._line(f"step {state.step}/{self.total}  {text}")
+
+    def finished(self, run_dir: Path, outcome: RunOutcome | None) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        if outcome is not None:
+            last = outcome.last_checkpoint
+            self._line(f"{outcome.reason} at step {outcome.state.step}; last checkpoint "
+                       f"{last if last else 'none'}")
+        self._line(f"run directory {run_dir}")
+
+    def _line(self, text: str) -> None:
+        stamp = "" if self.tty else time.strftime("%Y-%m-%d %H:%M:%S ")
+        self.console.print(f"{stamp}{text}", markup=False)

@@ -1,0 +1,135 @@
+"""COMPUTE stage: masked task losses (DESIGN §5).
+
+Every loss averages over the rows that carry its target (`batch.present`),
+so a batch with no regret labels contributes no regret loss rather than a
+loss against invented zeros. Deep supervision applies the same loss to the
+head-only and analyzer-only predictions, at half weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import torch
+from torch.nn import functional as F
+
+from redheart.data.batching import Batch
+from redheart.data.example import Example
+from redheart.model.labels import EKMAN
+
+DEEP_SUPERVISION_WEIGHT = 0.5
+MOE_AUX_WEIGHT = 0.01
+EXTREME_MARGIN = 0.9
+"""Hedonic predictions beyond +-0.9 are penalised: tanh saturates there and
+stops learning, and the vote-derived targets rarely need it."""
+
+
+def class_weights(examples: Iterable[Example]) -> torch.Tensor:
+    """Inverse-frequency Ekman weights, normalised to mean 1 under the data.
+
+    GoEmotions puts 12 of 27 emotions under joy; without these weights the
+    model learns to say joy. Classes absent from the data get weight 1.
+    """
+    mass = torch.zeros(len(EKMAN), dtype=torch.float64)
+    for example in examples:
+        if example.emotion is not None:
+            mass += torch.tensor(example.emotion, dtype=torch.float64)
+    if mass.sum() == 0:
+        return torch.ones(len(EKMAN))
+    freq = mass / mass.sum()
+    weights = torch.where(freq > 0, 1.0 / freq.clamp_min(1e-12), torch.ones_like(freq))
+    weights = weights / (freq * weights).sum()        # expected weight under the data is 1
+    return torch.where(freq > 0, weights, torch.ones_like(weights)).float()
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
+               gamma: float) -> torch.Tensor:
+    """Per-row focal loss (Lin et al. 2017) for soft targets: -sum_c w_c y_c (1-p_c)^g log p_c."""
+    log_p = F.log_softmax(logits.float(), dim=-1)
+    focus = (1.0 - log_p.exp()).pow(gamma)
+    return -(weights * target * focus * log_p).sum(-1)
+
+
+def _masked_mean(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    present = present.to(values.dtype)
+    while present.dim() < values.dim():
+        present = present.unsqueeze(-1)
+    count = present.sum() * (values[0].numel() if values.dim() > 1 else 1)
+    return (values * present).sum() / count.clamp_min(1.0)
+
+
+@dataclass
+class LossSettings:
+    class_weights: torch.Tensor
+    focal_gamma: float = 2.0
+
+
+def _with_deep(outputs: Mapping[str, torch.Tensor], key: str, loss_of) -> torch.Tensor:
+    total = loss_of(outputs[key])
+    for prefix in ("head/", "analyzer/"):
+        if prefix + key in outputs:
+            total = total + DEEP_SUPERVISION_WEIGHT * loss_of(outputs[prefix + key])
+    return total
+
+
+def task_losses(outputs: Mapping[str, torch.Tensor], batch: Batch,
+                settings: LossSettings) -> dict[str, torch.Tensor]:
+    """Loss per task present in the batch, plus "moe" (the load-balance term)."""
+    t, has = batch.targets, batch.present
+    losses: dict[str, torch.Tensor] = {}
+    if "emotion" in t:
+        weights = settings.class_weights.to(outputs["emotion_logits"].device)
+        loss = _with_deep(outputs, "emotion_logits", lambda x: _masked_mean(
+            focal_loss(x, t["emotion"], weights, settings.focal_gamma), has["emotion"]))
+        if "fine" in t:
+            loss = loss + _masked_mean(F.binary_cross_entropy_with_logits(
+                outputs["fine_logits"].float(), t["fine"], reduction="none"), has["fine"])
+        if "sentiment" in t:
+            loss = loss + _masked_mean(F.cross_entropy(
+                outputs["sentiment_logits"].float(), t["sentiment"], reduction="none"),
+                has["sentiment"])
+        if "cultural" in t:
+            loss = loss + _masked_mean((outputs["cultural"].float() - t["cultural"]) ** 2,
+                                       has["cultural"])
+        losses["emotion"] = loss
+    bentham = []
+    if "hedonic" in t:
+        bentham.append(_with_deep(outputs, "hedonic_value", lambda x: _masked_mean(
+            (x.float() - t["hedonic"]) ** 2 + extreme_penalty(x.float()), has["hedonic"])))
+    if "bentham" in t:
+        bentham.append(_with_deep(outputs, "bentham_dims", lambda x: _masked_mean(
+            (x.float() - t["bentham"]) ** 2, has["bentham"])))
+    if bentham:
+        losses["bentham"] = sum(bentham)
+    if "regret" in t:
+        regret = _with_deep(outputs, "regret", lambda x: _masked_mean(
+            F.huber_loss(x.float(), t["regret"], reduction="none", delta=0.1), has["regret"]))
+        if "regret_views" in t:
+            regret = regret + _with_deep(outputs, "regret_views", lambda x: _masked_mean(
+                F.huber_loss(x.float(), t["regret_views"], reduction="none", delta=0.1),
+                has["regret_views"]))
+        losses["regret"] = regret
+    if "surd" in t:
+        # The softmax output is on the simplex by construction; MSE compares shares.
+        losses["surd"] = _with_deep(outputs, "surd", lambda x: _masked_mean(
+            (x.float() - t["surd"]) ** 2, has["surd"]))
+    if "moe_aux_loss" in outputs:
+        losses["moe"] = MOE_AUX_WEIGHT * outputs["moe_aux_loss"].float()
+    return losses
+
+
+def extreme_penalty(value: torch.Tensor) -> torch.Tensor:
+    """relu(|v| - 0.9)^2: zero inside the margin, quadratic beyond it."""
+    return F.relu(value.abs() - EXTREME_MARGIN) ** 2
+
+
+def bradley_terry(first_value: torch.Tensor, second_value: torch.Tensor,
+                  less_ethical: torch.Tensor) -> torch.Tensor:
+    """-log P(the less ethical action has the lower hedonic value), averaged.
+
+    P = sigmoid(v_other - v_less): Bradley-Terry with hedonic value as strength.
+    """
+    less = torch.where(less_ethical.bool(), second_value, first_value)
+    other = torch.where(less_ethical.bool(), first_value, second_value)
+    return F.softplus(-(other.float() - less.float())).mean()

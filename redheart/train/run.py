@@ -1,0 +1,136 @@
+"""`redheart run`: profile -> data -> run directory -> Trainer.fit, with signals and lock."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from redheart.config import Config
+from redheart.config_toml import dumps
+from redheart.data.encode import EncoderCache
+from redheart.data.encoder import TextEncoder, TokenFeaturizer
+from redheart.data.prepare import encode_sources, read_sources
+from redheart.data.split import split_sources
+from redheart.errors import RedHeartError
+from redheart.runs.checkpoints import CheckpointError, resolve_checkpoint
+from redheart.runs.events import EventWriter
+from redheart.runs.run_dir import RunLock, new_run_dir, prepare_run_dir
+from redheart.train.trainer import RunOutcome, StepResult, Trainer, TrainingError
+
+
+class Reporter(Protocol):
+    """What the CLI shows while a run goes (Rich progress, plain lines, nothing)."""
+
+    def started(self, run_dir: Path, trainer: Trainer) -> None: ...
+    def step(self, result: StepResult, state: Any) -> None: ...
+    def encoding(self, done: int, total: int) -> None: ...
+    def finished(self, run_dir: Path, outcome: RunOutcome | None) -> None: ...
+
+
+def with_sample_cap(config: Config, samples: int | None) -> Config:
+    """`--samples N`: read at most N rows of each source."""
+    if not samples:
+        return config
+    sources = tuple(dataclasses.replace(s, limit=min(s.limit or samples, samples))
+                    for s in config.data.sources)
+    return dataclasses.replace(config, data=dataclasses.replace(config.data, sources=sources))
+
+
+def latest_run(config: Config) -> Path:
+    root = Path(config.run.runs_root)
+    runs = sorted((p for p in root.glob(f"{config.run.name}-*") if (p / "checkpoints").is_dir()),
+                  key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise CheckpointError(f"--resume: no run named '{config.run.name}' under {root}; pass "
+                              f"--run-dir or a checkpoint path")
+    return runs[-1]
+
+
+@contextmanager
+def stop_on_signals(trainer: Trainer):
+    """First SIGINT/SIGTERM: finish the step, checkpoint, exit 0. Second SIGINT: stop now."""
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handle(signum, _frame):
+        if trainer.stop_requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        trainer.stop_requested = signal.Signals(signum).name
+        signal.signal(signal.SIGINT, handle)
+
+    for sig in previous:
+        signal.signal(sig, handle)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_training(config: Config, profile_dir: Path, reporter: Reporter,
+                 run_dir: Path | None = None, resume: str | None = None,
+                 samples: int | None = None,
+                 make_events: Callable[[Path, bool], EventWriter] | None = None) -> RunOutcome:
+    config = with_sample_cap(config, samples)
+    sources = read_sources(config, profile_dir)
+    encode_sources(config, sources, reporter.encoding)
+    encoder = None
+    if config.data.encoder_trainable:
+        encoder = TextEncoder(config.data.encoder, config.data.max_tokens)
+        featurizer = TokenFeaturizer(config.data.encoder, config.data.max_tokens)
+    else:
+        featurizer = EncoderCache(config.data.cache_dir, config.data.encoder,
+                                  config.data.max_tokens)
+    train, evaluation = split_sources(sources, config.data.eval_fraction)
+
+    checkpoint = None
+    if resume is not None:
+        if resume not in ("last", "best"):
+            checkpoint = resolve_checkpoint(resume, Path("."))
+            run_dir = run_dir or checkpoint.parent.parent
+        run_dir = run_dir or latest_run(config)
+        checkpoint = checkpoint or resolve_checkpoint(resume, run_dir)
+    run_dir = run_dir or new_run_dir(config)
+    prepare_run_dir(run_dir, config, resuming=resume is not None)
+    lock = RunLock(run_dir)
+    lock.acquire()
+    events_path = run_dir / "events.jsonl"
+    events = (make_events or (lambda p, r: EventWriter.resume(p) if r else EventWriter(p)))(
+        events_path, resume is not None)
+    outcome = None
+    try:
+        if lock.stale_pid:
+            events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
+                        f"(that run ended without releasing it)")
+        trainer = Trainer(config, train, evaluation, featurizer, events, run_dir, encoder)
+        if checkpoint is not None:
+            trainer.resume(checkpoint)
+        events.emit("run_started", config=dumps(config), device=str(trainer.device),
+                    modules=trainer.model.module_params(), total_steps=trainer.total_steps,
+                    resumed_from=str(checkpoint) if checkpoint else None,
+                    step=trainer.state.step)
+        reporter.started(run_dir, trainer)
+        with stop_on_signals(trainer):
+            try:
+                outcome = trainer.fit(reporter.step)
+            except TrainingError:
+                raise
+            except RedHeartError as exc:
+                events.emit("error", message=str(exc), hint="")
+                raise
+        events.emit("state", state="stopped" if outcome.reason == "stopped" else "finished",
+                    step=trainer.state.step)
+        events.emit("run_finished", summary={
+            "reason": outcome.reason, "steps": trainer.state.step, "epoch": trainer.state.epoch,
+            "best_loss": trainer.state.best_loss,
+            "last_checkpoint": str(outcome.last_checkpoint) if outcome.last_checkpoint else None,
+            "first_loss": outcome.history[0] if outcome.history else None,
+            "final_loss": outcome.history[-1] if outcome.history else None})
+        return outcome
+    finally:
+        events.close()
+        lock.release()
+        reporter.finished(run_dir, outcome)

@@ -1,0 +1,153 @@
+"""The engine in process: non-finite gradients, control channel, events, lock."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+
+from redheart.config import load_profile
+from redheart.data.encode import EncoderCache
+from redheart.data.prepare import prepare
+from redheart.data.split import split_sources
+from redheart.runs.events import EventTail, EventWriter, read_events
+from redheart.runs.run_dir import RunDirError, RunLock, prepare_run_dir
+from redheart.train import control
+from redheart.train.trainer import Trainer, TrainingError
+from tests.conftest import PROFILES
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    cache_dir = tmp_path_factory.mktemp("cache")
+    config = load_profile(PROFILES / "quickstart.toml", [
+        f'data.cache_dir="{cache_dir}"', "train.max_steps=6", "checkpoint.every_steps=3"])
+    sources = prepare(config, PROFILES).sources
+    featurizer = EncoderCache(cache_dir, config.data.encoder, config.data.max_tokens)
+    return config, sources, featurizer
+
+
+def make_trainer(data, run_dir, **train):
+    config, sources, featurizer = data
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, **train))
+    prepare_run_dir(run_dir, config, resuming=False)
+    train_sources, eval_sources = split_sources(sources, config.data.eval_fraction)
+    events = EventWriter(run_dir / "events.jsonl")
+    return Trainer(config, train_sources, eval_sources, featurizer, events, run_dir)
+
+
+def poison(trainer: Trainer, module: str) -> None:
+    """Make every gradient of one module NaN (a real backward hook, not a mock)."""
+    for param in getattr(trainer.model, module).parameters():
+        param.register_hook(lambda grad: grad * float("nan"))
+
+
+def test_nonfinite_gradient_stops_naming_the_module(tmp_path, data):
+    trainer = make_trainer(data, tmp_path / "run")
+    poison(trainer, "regret_analyzer")
+    with pytest.raises(TrainingError, match=r"non-finite gradient in module 'regret_analyzer' "
+                                            r"at step (\d+); last good checkpoint: ") as raised:
+        trainer.fit()
+    errors = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "error"]
+    assert errors[0]["module"] == "regret_analyzer"
+    assert f"at step {errors[0]['step']};" in str(raised.value)
+    last = errors[0]["last_checkpoint"]
+    assert last is None or (tmp_path / "run" / "checkpoints") in Path(last).parents
+
+
+def test_skip_counts_and_stops_after_max_skips(tmp_path, data):
+    trainer = make_trainer(data, tmp_path / "run", on_nonfinite="skip", max_skips=2)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    poison(trainer, "backbone")
+    with pytest.raises(TrainingError, match="3 consecutive steps skipped"):
+        trainer.fit()
+    warnings = [e for e in read_events(tmp_path / "run" / "events.jsonl")
+                if e["type"] == "warning"]
+    assert [w["module"] for w in warnings] == ["backbone"] * 3
+    assert all(torch.equal(before[n], p) for n, p in trainer.model.named_parameters())
+
+
+def test_no_param_update_changes_no_parameter(tmp_path, data):
+    trainer = make_trainer(data, tmp_path / "run", no_param_update=True)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    outcome = trainer.fit()
+    assert outcome.state.step == 6 and len(outcome.history) == 6
+    assert all(torch.equal(before[n], p) for n, p in trainer.model.named_parameters())
+
+
+def test_control_commands_are_applied_between_steps_and_acknowledged(tmp_path, data):
+    run_dir = tmp_path / "run"
+    trainer = make_trainer(data, run_dir)
+    control.send(run_dir, "set-lr", lr=5e-4)
+    control.send(run_dir, "save-now")
+    control.send(run_dir, "stop")
+    outcome = trainer.fit()
+    assert outcome.reason == "stopped" and outcome.state.step == 0
+    states = [e for e in read_events(run_dir / "events.jsonl") if e["type"] == "state"]
+    acknowledged = [s.get("command") for s in states if s.get("command")]
+    assert acknowledged == ["set-lr", "save-now", "stop"]
+    assert states[-1]["state"] == "stopping"
+    assert trainer.state.lr_scale == pytest.approx(5e-4 / trainer.config.train.lr)
+    assert (run_dir / "checkpoints" / "last").read_text().strip() == "step-00000000"
+
+
+def test_pause_holds_training_until_resume(tmp_path, data):
+    run_dir = tmp_path / "run"
+    trainer = make_trainer(data, run_dir)
+    control.send(run_dir, "pause")
+    steps_while_paused = []
+
+    def resume_later(result, state):
+        steps_while_paused.append(state.step)
+
+    import threading
+    timer = threading.Timer(0.6, lambda: control.send(run_dir, "resume"))
+    timer.start()
+    outcome = trainer.fit(resume_later)
+    timer.join()
+    assert outcome.state.step == 6
+    kinds = [e.get("state") for e in read_events(run_dir / "events.jsonl") if e["type"] == "state"]
+    assert kinds[:3] == ["running", "paused", "running"]
+
+
+def test_event_tail_never_returns_a_partial_line(tmp_path):
+    path = tmp_path / "events.jsonl"
+    writer = EventWriter(path)
+    writer.emit("state", state="running")
+    tail = EventTail(path)
+    assert [e["seq"] for e in tail.poll()] == [0]
+    with path.open("a") as f:
+        f.write('{"v":1,"seq":1,"t":0,"type":"st')          # a writer caught mid-line
+    assert tail.poll() == []
+    with path.open("a") as f:
+        f.write('ate","state":"paused"}\n')
+    assert [e["state"] for e in tail.poll()] == ["paused"]
+    resumed = EventWriter.resume(path)
+    assert resumed.emit("state", state="running")["seq"] == 2
+
+
+def test_live_lock_refuses_and_stale_lock_is_taken_over(tmp_path):
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        (tmp_path / "lock").write_text(f"{sleeper.pid}\n")
+        with pytest.raises(RunDirError, match=f"in use by a live run \\(pid {sleeper.pid}\\)"):
+            RunLock(tmp_path).acquire()
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    lock = RunLock(tmp_path)
+    lock.acquire()                                   # the pid is dead now: stale
+    assert lock.stale_pid == sleeper.pid
+    assert (tmp_path / "lock").read_text().strip() == str(os.getpid())
+    lock.release()
+    assert not (tmp_path / "lock").exists()
+
+
+def test_run_directory_is_private(tmp_path, data):
+    config = data[0]
+    prepare_run_dir(tmp_path / "run", config, resuming=False)
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o700

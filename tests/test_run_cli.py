@@ -1,0 +1,90 @@
+"""`redheart run` as users run it: in subprocesses, with resume, signals and the lock."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from safetensors.torch import load_file
+
+from redheart.runs.events import read_events
+from tests.conftest import ROOT, run_cli
+
+QUICK = ["profiles/quickstart.toml", "--samples", "40", "--quiet"]
+
+
+def cache_opt(tmp_path) -> list[str]:
+    return ["--set", f'data.cache_dir="{tmp_path / "cache"}"']
+
+
+def test_resume_in_the_middle_is_bit_identical_to_a_straight_run(tmp_path):
+    common = [*QUICK, *cache_opt(tmp_path), "--set", "train.max_steps=12",
+              "--set", "checkpoint.every_steps=6", "--set", "checkpoint.keep_last=5"]
+    straight = run_cli("run", *common, "--run-dir", str(tmp_path / "straight"))
+    assert straight.returncode == 0, straight.stderr
+    middle = tmp_path / "straight" / "checkpoints" / "step-00000006"
+    resumed = run_cli("run", *common, "--run-dir", str(tmp_path / "resumed"),
+                      "--resume", str(middle))
+    assert resumed.returncode == 0, resumed.stderr
+    a = load_file(str(tmp_path / "straight" / "checkpoints" / "step-00000012" /
+                      "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "checkpoints" / "step-00000012" /
+                      "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(bool((a[k] == b[k]).all()) for k in a)
+    started = [e for e in read_events(tmp_path / "resumed" / "events.jsonl")
+               if e["type"] == "run_started"]
+    assert started[0]["step"] == 6 and started[0]["resumed_from"] == str(middle)
+
+
+def test_output_and_exit_codes(tmp_path):
+    result = run_cli("run", "profiles/quickstart.toml", "--samples", "40",
+                     *cache_opt(tmp_path), "--set", "train.max_steps=4",
+                     "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    announced = [i for i, line in enumerate(lines)
+                 if line.endswith(f"run directory {tmp_path / 'run'}")]
+    first_step = next(i for i, line in enumerate(lines) if " step " in line)
+    assert announced[0] < first_step and announced[-1] == len(lines) - 1  # at start and end
+    assert any(" step 4/4 " in line for line in lines)                     # plain lines off a TTY
+    again = run_cli("run", *QUICK, *cache_opt(tmp_path), "--run-dir", str(tmp_path / "run"))
+    assert again.returncode == 2
+    assert "already holds a run; pass --resume last" in again.stderr
+    bad = run_cli("run", *QUICK, "--set", "train.device=cuda", *cache_opt(tmp_path))
+    assert bad.returncode == 2 and "no CUDA GPU is visible" in bad.stderr
+
+
+def test_sigterm_checkpoints_and_exits_0_and_the_lock_refuses_a_second_run(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "redheart", "run", *QUICK, *cache_opt(tmp_path),
+         "--set", "train.max_steps=100000", "--set", "checkpoint.every_steps=100000",
+         "--run-dir", str(run_dir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            events = list(read_events(run_dir / "events.jsonl")) if run_dir.exists() else []
+            if any(e["type"] == "step" for e in events):
+                break
+            time.sleep(0.2)
+        second = run_cli("run", *QUICK, *cache_opt(tmp_path), "--run-dir", str(run_dir),
+                         "--resume", "last")
+        assert second.returncode == 2
+        assert f"in use by a live run (pid {proc.pid})" in second.stderr
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    events = list(read_events(run_dir / "events.jsonl"))
+    finished = events[-1]
+    assert finished["type"] == "run_finished" and finished["summary"]["reason"] == "stopped"
+    last = (run_dir / "checkpoints" / "last").read_text().strip()
+    state = json.loads((run_dir / "checkpoints" / last / "state.json").read_text())
+    assert state["step"] == finished["summary"]["steps"] >= 1
+    assert not (run_dir / "lock").exists()
