@@ -8,6 +8,8 @@
 #                                  train the quickstart model on the embedded sample set
 #   ./run_learning.sh train-cloud [--full-dataset] [--checkpoint-interval N] [--debug]
 #                                  train the full model with profiles/cloud.toml
+#   ./run_learning.sh train-validate [--load-checkpoint [PATH]]
+#                                  validate PATH, or the best checkpoint of the latest run
 #
 # Torch build: REDHEART_TORCH=auto|cpu|cuda (default auto: cuda when
 # `nvidia-smi -L` lists a GPU, cpu otherwise). REDHEART_TORCH_INDEX=URL makes
@@ -90,7 +92,7 @@ setup() {
 }
 
 usage() {
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 cmd="${1:-}"
@@ -136,11 +138,31 @@ case "$cmd" in
         cd "$ROOT"
         exec "$VENV/bin/redheart" run profiles/cloud.toml "${args[@]}"
         ;;
+    train-validate)
+        setup ""
+        checkpoint=""
+        while [ $# -gt 0 ]; do
+            case "$1" in
+                --load-checkpoint)
+                    if [ $# -ge 2 ] && [ "${2#--}" = "$2" ]; then checkpoint="$2"; shift 2; else shift; fi ;;
+                *) die "train-validate: unknown option '$1' (--load-checkpoint [PATH])" ;;
+            esac
+        done
+        cd "$ROOT"
+        if [ -z "$checkpoint" ]; then
+            for dir in $(ls -td runs/*/checkpoints 2>/dev/null); do
+                if [ -f "$dir/best" ]; then checkpoint="$dir/$(cat "$dir/best")"; break; fi
+            done
+            [ -n "$checkpoint" ] \
+                || die "train-validate: no run with a best checkpoint under runs/; train first or pass --load-checkpoint PATH"
+        fi
+        exec "$VENV/bin/redheart" validate "$checkpoint"
+        ;;
     -h|--help|help)
         usage
         ;;
     *)
         usage >&2
-        die "unknown command '${cmd}' (available: setup, test, train-local, train-cloud)"
+        die "unknown command '${cmd}' (available: setup, test, train-local, train-cloud, train-validate)"
         ;;
 esac

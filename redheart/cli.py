@@ -110,6 +110,28 @@ def run(
                      samples)
 
 
+@app.command()
+def validate(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint folder (checkpoints/step-N).")],
+    profile: Annotated[Path | None, typer.Option(
+        "--profile", help="Profile to read data from (default: the checkpoint's own).")] = None,
+    json_out: JsonOpt = False,
+    set_: SetOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Task metrics on the evaluation splits, next to prior and logistic-probe baselines."""
+    with user_errors(debug):
+        from redheart.train.validate import validate as run_validate
+
+        result = run_validate(checkpoint, profile, set_ or [])
+        if json_out:
+            typer.echo(json.dumps(result, indent=2))
+        else:
+            from redheart.render.validate_table import print_validation
+
+            print_validation(result, str(checkpoint))
+
+
 SkipBadOpt = Annotated[bool, typer.Option(
     "--skip-bad-rows", help="Skip malformed data rows (counted and reported) instead of stopping.")]
 

@@ -77,3 +77,12 @@ def test_loader_yields_pair_batches_for_dilemmas(prepared):
     resumed = next(iter(loader(sources, cache, plan, start=3)))
     direct = list(loader(sources, cache, plan))[3]
     assert torch.equal(resumed.inputs, direct.inputs)
+
+
+def test_evaluation_plan_covers_every_row_of_every_source_once(prepared):
+    sources, cache = prepared
+    plan = BatchPlan(source_lengths(sources, cache), [1.0, 1.0], batch_size=64, seed=0)
+    batches = plan.every_row_once()
+    for source, data in enumerate(sources):
+        rows = sorted(i for s, b in batches if s == source for i in b)
+        assert rows == list(range(len(data.examples) + len(data.pairs)))

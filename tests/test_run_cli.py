@@ -54,8 +54,10 @@ def test_output_and_exit_codes(tmp_path):
     again = run_cli("run", *QUICK, *cache_opt(tmp_path), "--run-dir", str(tmp_path / "run"))
     assert again.returncode == 2
     assert "already holds a run; pass --resume last" in again.stderr
-    bad = run_cli("run", *QUICK, "--set", "train.device=cuda", *cache_opt(tmp_path))
+    bad = run_cli("run", *QUICK, "--set", "train.device=cuda", *cache_opt(tmp_path),
+                  "--run-dir", str(tmp_path / "gpu-run"))
     assert bad.returncode == 2 and "no CUDA GPU is visible" in bad.stderr
+    assert not (tmp_path / "gpu-run").exists()             # refused before writing anything
 
 
 def test_sigterm_checkpoints_and_exits_0_and_the_lock_refuses_a_second_run(tmp_path):

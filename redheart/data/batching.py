@@ -126,6 +126,11 @@ class BatchPlan:
         rng.shuffle(batches)
         return batches
 
+    def every_row_once(self) -> list[tuple[int, list[int]]]:
+        """Each source's rows exactly once, length-bucketed: for evaluation, not weighted."""
+        return [(source, rows) for source in range(len(self.lengths))
+                for rows in self._source_batches(source, 0, 0)]
+
     def epoch(self, epoch: int) -> list[tuple[int, list[int]]]:
         """(source, row indices) per batch; sources drawn by weight, cycling when used up."""
         rng = np.random.default_rng((self.seed, epoch, 1 << 20))

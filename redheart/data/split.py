@@ -1,9 +1,9 @@
 """Training and evaluation sources of a profile.
 
-Sources marked `split = "dev"` are evaluation data. When a profile has none
-and `[data] eval_fraction` is set, that share of each training source is
-held out, chosen by a hash of the text: stable across runs, resumes and
-machines, and never the same text on both sides.
+Sources marked `split = "dev"` are evaluation data. For a training source
+whose kind has no dev source, `[data] eval_fraction` of its rows is held out,
+chosen by a hash of the text: stable across runs, resumes and machines, and
+never the same text on both sides.
 """
 
 from __future__ import annotations
@@ -21,18 +21,25 @@ def _held_out(text: str, fraction: float) -> bool:
 
 def split_sources(sources: list[SourceData],
                   eval_fraction: float) -> tuple[list[SourceData], list[SourceData]]:
+    """(train, evaluation): dev sources, plus held-out shares of train sources of a kind
+    that has no dev source."""
     train = [s for s in sources if s.source.split == "train"]
     evaluation = [s for s in sources if s.source.split == "dev"]
-    if evaluation or eval_fraction <= 0:
+    kinds_with_dev = {s.source.kind for s in evaluation}
+    if eval_fraction <= 0:
         return train, evaluation
-    kept, held = [], []
+    kept = []
     for data in train:
-        if data.pairs:  # dilemma pairs train Bradley-Terry; they have no loss to rank runs by
+        if data.source.kind in kinds_with_dev:
             kept.append(data)
             continue
-        keep = [e for e in data.examples if not _held_out(e.text, eval_fraction)]
-        out = [e for e in data.examples if _held_out(e.text, eval_fraction)]
-        kept.append(dataclasses.replace(data, examples=keep))
-        if out:
-            held.append(dataclasses.replace(data, examples=out))
-    return kept, held
+        keep = dataclasses.replace(
+            data, examples=[e for e in data.examples if not _held_out(e.text, eval_fraction)],
+            pairs=[p for p in data.pairs if not _held_out(p.first + p.second, eval_fraction)])
+        out = dataclasses.replace(
+            data, examples=[e for e in data.examples if _held_out(e.text, eval_fraction)],
+            pairs=[p for p in data.pairs if _held_out(p.first + p.second, eval_fraction)])
+        kept.append(keep)
+        if out.examples or out.pairs:
+            evaluation.append(out)
+    return kept, evaluation

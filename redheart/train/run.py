@@ -19,7 +19,13 @@ from redheart.errors import RedHeartError
 from redheart.runs.checkpoints import CheckpointError, resolve_checkpoint
 from redheart.runs.events import EventWriter
 from redheart.runs.run_dir import RunLock, new_run_dir, prepare_run_dir
-from redheart.train.trainer import RunOutcome, StepResult, Trainer, TrainingError
+from redheart.train.trainer import (
+    RunOutcome,
+    StepResult,
+    Trainer,
+    TrainingError,
+    resolve_device,
+)
 
 
 class Reporter(Protocol):
@@ -75,6 +81,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  samples: int | None = None,
                  make_events: Callable[[Path, bool], EventWriter] | None = None) -> RunOutcome:
     config = with_sample_cap(config, samples)
+    resolve_device(config)  # a missing GPU is reported before anything is written
     sources = read_sources(config, profile_dir)
     encode_sources(config, sources, reporter.encoding)
     encoder = None

@@ -272,14 +272,14 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self) -> dict[str, float] | None:
         """Mean task losses on the evaluation examples (unweighted), for `best`."""
-        if not any(s.examples for s in self.eval_sources):
+        if not any(s.examples or s.pairs for s in self.eval_sources):
             return None
         self._mode(training=False)
         sums: dict[str, float] = {}
         count = 0
         plan = BatchPlan(source_lengths(self.eval_sources, self.featurizer),
                          [1.0] * len(self.eval_sources), self.config.train.batch_size, 0)
-        for batch in loader(self.eval_sources, self.featurizer, plan.epoch(0)):
+        for batch in loader(self.eval_sources, self.featurizer, plan.every_row_once()):
             with self._autocast():
                 losses = self._compute(self._forward(batch), batch)
             for name, value in losses.items():
