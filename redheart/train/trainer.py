@@ -144,8 +144,12 @@ class Trainer:
              {"params": no_decay, "weight_decay": 0.0}],
             lr=t.lr, betas=t.betas, fused=self.device.type == "cuda")
 
+    def _extra_modules(self) -> dict[str, torch.nn.Module]:
+        return {"encoder": self.encoder.model} if self.encoder is not None else {}
+
     def resume(self, checkpoint: Path) -> dict[str, Any]:
-        self.state, meta = load_checkpoint(checkpoint, self.model, self.optimizer)
+        self.state, meta = load_checkpoint(checkpoint, self.model, self.optimizer,
+                                           self._extra_modules())
         return meta
 
     # --------------------------------------------------------------- one step
@@ -301,7 +305,7 @@ class Trainer:
             return None
         path = save_checkpoint(self.run_dir / "checkpoints", self.model, self.optimizer,
                                self.state, self.config, metrics, is_best,
-                               self.config.checkpoint.keep_last)
+                               self.config.checkpoint.keep_last, self._extra_modules())
         self._emit("checkpoint", path=str(path), step=self.state.step, best=is_best)
         return path
 

@@ -1,0 +1,99 @@
+"""Checkpoints: atomic folders, pointers, pruning, and refusals with clear reasons."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+
+import pytest
+import torch
+
+from redheart.config import Config
+from redheart.model.unified import UnifiedModel
+from redheart.runs.checkpoints import (
+    CheckpointError,
+    TrainState,
+    load_checkpoint,
+    pointer_target,
+    save_checkpoint,
+)
+
+
+@pytest.fixture()
+def saved(tmp_path, tiny_config):
+    torch.manual_seed(0)
+    model = UnifiedModel(tiny_config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    config = dataclasses.replace(Config(), model=tiny_config)
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    for step in (1, 2, 3, 4):
+        save_checkpoint(root, model, optimizer, TrainState(step=step), config, {}, step == 2, 2)
+    return root, model, optimizer, config
+
+
+def test_pointers_and_pruning_keep_last_and_best(saved):
+    root, *_ = saved
+    assert pointer_target(root, "last") == "step-00000004"
+    assert pointer_target(root, "best") == "step-00000002"
+    assert sorted(p.name for p in root.glob("step-*")) == [
+        "step-00000002", "step-00000003", "step-00000004"]
+    assert not list(root.glob(".tmp-*"))
+
+
+def test_round_trip_restores_parameters_and_state(saved, tiny_config):
+    root, model, _, _ = saved
+    fresh = UnifiedModel(tiny_config)
+    optimizer = torch.optim.AdamW(fresh.parameters(), lr=1e-3)
+    state, meta = load_checkpoint(root / "step-00000004", fresh, optimizer)
+    assert state.step == 4 and meta["modules"] == list(model.enabled)
+    for (name, a), b in zip(model.state_dict().items(), fresh.state_dict().values(),
+                            strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_other_architecture_names_the_differing_modules(saved, tiny_config):
+    root, *_ = saved
+    other = UnifiedModel(dataclasses.replace(tiny_config, modules=("emotion_analyzer",),
+                                             surd_component_dim=48))
+    with pytest.raises(CheckpointError, match="another architecture; modules that differ: "
+                                              "dsp_simulator, emotion_analyzer, kalman_filter, "
+                                              "surd_head, utilities"):
+        load_checkpoint(root / "step-00000004", other, None)
+
+
+def test_newer_schema_and_truncated_weights_are_refused(saved, tiny_config):
+    root, *_ = saved
+    folder = root / "step-00000004"
+    meta = json.loads((folder / "state.json").read_text())
+    (folder / "state.json").write_text(json.dumps({**meta, "schema": 99}))
+    with pytest.raises(CheckpointError, match="written by a newer Red Heart"):
+        load_checkpoint(folder, UnifiedModel(tiny_config), None)
+    folder = root / "step-00000003"
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="model.safetensors: damaged"):
+        load_checkpoint(folder, UnifiedModel(tiny_config), None)
+
+
+class _Payload:
+    """Unpickling this would create a file: proof that code ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (str(self.path), "w"))
+
+
+def test_optimizer_file_with_a_pickle_payload_never_executes(saved, tiny_config, tmp_path):
+    root, *_ = saved
+    folder = root / "step-00000004"
+    marker = tmp_path / "payload-ran"
+    with (folder / "optimizer.pt").open("wb") as f:
+        pickle.dump({"state": _Payload(marker)}, f)
+    model = UnifiedModel(tiny_config)
+    with pytest.raises(CheckpointError, match="optimizer.pt: refused"):
+        load_checkpoint(folder, model, torch.optim.AdamW(model.parameters()))
+    assert not marker.exists()
