@@ -20,6 +20,22 @@ from rich.progress import (
 from redheart.train.trainer import RunOutcome, StepResult, Trainer
 
 
+def _memory_text(device: str) -> str:
+    """GPU memory allocated by torch on CUDA, else this process's resident memory."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"mem {torch.cuda.memory_allocated() / 2**30:.2f} GiB"
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        import os
+
+        return f"rss {pages * os.sysconf('SC_PAGE_SIZE') / 2**30:.2f} GiB"
+    except (OSError, ValueError, IndexError):
+        return ""
+
+
 def _loss_text(loss: dict[str, float]) -> str:
     parts = [f"loss {loss['total']:.4f}"]
     parts += [f"{k} {v:.4f}" for k, v in loss.items() if k not in ("total", "moe")]
@@ -36,6 +52,7 @@ class RunReporter:
         self.quiet = quiet
         self.verbose = verbose
         self.progress: Progress | None = None
+        self.device = "cpu"
         self.task = None
         self.total = 0
         self.every = 1
@@ -62,6 +79,7 @@ class RunReporter:
         if self._encoding is not None:
             self._encoding.stop()
         self.total = trainer.total_steps
+        self.device = str(trainer.device)
         self.every = 1 if self.verbose else max(1, self.total // 50)
         self._line(f"run directory {run_dir}")
         self._line(f"{sum(trainer.model.module_params().values()) / 1e6:.1f}M params on "
@@ -81,7 +99,7 @@ class RunReporter:
             return
         rate = result.samples / result.seconds if result.seconds else 0.0
         text = (f"epoch {state.epoch}  {_loss_text(result.loss)}  lr {result.lr:.2e}  "
-                f"|g| {result.grad_norm:.2f}  {rate:.1f} samples/s"
+                f"|g| {result.grad_norm:.2f}  {rate:.1f} samples/s  {_memory_text(self.device)}"
                 + ("  SKIPPED" if result.skipped else ""))
         if self.progress is not None:
             self.progress.update(self.task, completed=state.step, description=text)

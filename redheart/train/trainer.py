@@ -127,6 +127,7 @@ class Trainer:
         self.stop_requested: str | None = None
         self.paused = False
         self._last_step_event = 0.0
+        self._checkpointed_step: int | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -303,6 +304,7 @@ class Trainer:
     def checkpoint(self, metrics: dict[str, Any], is_best: bool = False) -> Path | None:
         if self.run_dir is None:
             return None
+        self._checkpointed_step = self.state.step
         path = save_checkpoint(self.run_dir / "checkpoints", self.model, self.optimizer,
                                self.state, self.config, metrics, is_best,
                                self.config.checkpoint.keep_last, self._extra_modules())
@@ -378,14 +380,16 @@ class Trainer:
                 outcome.last_checkpoint = self._end_of_epoch() or outcome.last_checkpoint
         if outcome.reason == "done" and self.state.batch_index:
             outcome.last_checkpoint = self._end_of_epoch() or outcome.last_checkpoint
-        elif outcome.reason == "stopped":
-            outcome.last_checkpoint = self.checkpoint({"reason": self.stop_requested})
+        if self._checkpointed_step != self.state.step or outcome.last_checkpoint is None:
+            reason = self.stop_requested or "end of run"
+            outcome.last_checkpoint = self.checkpoint({"reason": reason})
         return outcome
 
     def _end_of_epoch(self) -> Path | None:
+        """Evaluate and checkpoint (marking `best`); without evaluation data, nothing."""
         metrics = self.evaluate()
         if metrics is None:
-            return self.checkpoint({"epoch": self.state.epoch})
+            return None
         self._emit("eval", step=self.state.step, epoch=self.state.epoch, metrics=metrics)
         best = self.state.best_loss is None or metrics["loss"] < self.state.best_loss
         if best:
