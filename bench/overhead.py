@@ -32,7 +32,6 @@ from redheart.data.prepare import prepare  # noqa: E402
 from redheart.data.split import split_sources  # noqa: E402
 from redheart.runs.events import EventWriter  # noqa: E402
 from redheart.runs.run_dir import prepare_run_dir  # noqa: E402
-from redheart.train.losses import task_losses  # noqa: E402
 from redheart.train.trainer import Trainer  # noqa: E402
 
 
@@ -43,11 +42,7 @@ def bare_loop(trainer: Trainer, steps: int) -> float:
     samples, start, done = 0, time.perf_counter(), 0
     while done < steps:
         for batch in batches:
-            forward = trainer._forward(batch)
-            if batch.pair_inputs is not None:
-                losses = trainer._compute(forward, batch)
-            else:
-                losses = task_losses(forward["outputs"], forward["batch"], trainer.losses)
+            losses = trainer._compute(trainer._forward(batch))   # the same loss math
             trainer._combine(losses).backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

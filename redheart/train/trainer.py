@@ -169,7 +169,7 @@ class Trainer:
             weight = len(chunk) / rows
             with self._autocast():
                 outputs = self._forward(chunk)                       # FORWARD
-                losses = self._compute(outputs, chunk)               # COMPUTE
+                losses = self._compute(outputs)                      # COMPUTE
             total = self._combine(losses)
             (total * weight).backward()
             for name, value in {**losses, "total": total}.items():
@@ -201,7 +201,7 @@ class Trainer:
         """Token states: cached ones as they are, or the trained encoder's of token ids."""
         return inputs if self.encoder is None else self.encoder.states(inputs, mask)
 
-    def _compute(self, forward: dict[str, Any], _: Batch) -> dict[str, torch.Tensor]:
+    def _compute(self, forward: dict[str, Any]) -> dict[str, torch.Tensor]:
         outputs, batch = forward["outputs"], forward["batch"]
         if batch.pair_inputs is not None:
             return {"bentham": bradley_terry(outputs["pair_first"], outputs["pair_second"],
@@ -286,7 +286,7 @@ class Trainer:
                          [1.0] * len(self.eval_sources), self.config.train.batch_size, 0)
         for batch in loader(self.eval_sources, self.featurizer, plan.every_row_once()):
             with self._autocast():
-                losses = self._compute(self._forward(batch), batch)
+                losses = self._compute(self._forward(batch))
             for name, value in losses.items():
                 if name in TASKS:
                     sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
