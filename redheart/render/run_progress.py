@@ -57,15 +57,20 @@ class RunReporter:
         self.total = 0
         self.every = 1
         self._encode_task = None
+        self._encoded = 0
         self._encoding: Progress | None = None
 
     def encoding(self, done: int, total: int) -> None:
         if self.quiet:
             return
-        if not self.tty:
-            if done == total or self._encode_task is None:
-                self._encode_task = True
+        if not self.tty:  # a line at the start and at every tenth, for logs
+            if self._encode_task is None:
+                self._encode_task, self._encoded = True, 0
                 self._line(f"encoding {total} texts into the cache")
+            before = self._encoded * 10 // total
+            self._encoded += done
+            if self._encoded * 10 // total > before:
+                self._line(f"encoded {self._encoded}/{total} texts")
             return
         if self._encoding is None:
             self._encoding = Progress(TextColumn("encoding"), BarColumn(), MofNCompleteColumn(),
