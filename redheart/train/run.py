@@ -14,6 +14,7 @@ from redheart.config_toml import dumps
 from redheart.data.encode import EncoderCache
 from redheart.data.encoder import TextEncoder, TokenFeaturizer
 from redheart.data.prepare import encode_sources, read_sources
+from redheart.data.sources import anchor_paths
 from redheart.data.split import split_sources
 from redheart.errors import RedHeartError
 from redheart.runs.checkpoints import CheckpointError, resolve_checkpoint
@@ -80,7 +81,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  run_dir: Path | None = None, resume: str | None = None,
                  samples: int | None = None,
                  make_events: Callable[[Path, bool], EventWriter] | None = None) -> RunOutcome:
-    config = with_sample_cap(config, samples)
+    config = anchor_paths(with_sample_cap(config, samples), profile_dir)
     resolve_device(config)  # a missing GPU is reported before anything is written
     sources = read_sources(config, profile_dir)
     encode_sources(config, sources, reporter.encoding)

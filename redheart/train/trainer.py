@@ -110,6 +110,13 @@ class Trainer:
         if encoder is not None:
             encoder.model.to(self.device).train()
         self.optimizer = self._optimizer()
+        modules = dict(self.model.named_children())
+        if encoder is not None:
+            modules["encoder"] = encoder.model
+        self._module_names = list(modules)
+        self._owned_params = [(i, p) for i, m in enumerate(modules.values())
+                              for p in m.parameters()]
+        """(module index, parameter): which module each gradient belongs to."""
         self.train_sources, self.eval_sources = train_sources, eval_sources
         self.featurizer = featurizer
         self.losses = LossSettings(
@@ -220,16 +227,16 @@ class Trainer:
 
     def _update(self, totals: dict[str, float], rows: int, tokens: int,
                 start: float) -> StepResult:
-        norms = self._module_grad_norms()
-        grad_norm = math.sqrt(sum(n * n for n in norms.values()))
+        norms, grads, total_norm = self._module_grad_norms()
+        grad_norm = float(total_norm)
         bad = [name for name, n in norms.items() if not math.isfinite(n)]
         lr = self.state.lr_scale * learning_rate(
             self.state.step, self.config.train.lr, self.config.train.warmup_steps,
             self.total_steps, self.config.train.eta_min)
         if bad or not math.isfinite(totals["total"]):
             return self._nonfinite(totals, norms, bad, lr, rows, tokens, start)
-        if self.config.train.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip)
+        if self.config.train.grad_clip > 0 and grads:
+            torch.nn.utils.clip_grads_with_norm_(grads, self.config.train.grad_clip, total_norm)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         if not self.config.train.no_param_update:
@@ -240,14 +247,26 @@ class Trainer:
         return StepResult(totals, grad_norm, norms, lr, rows, tokens,
                           seconds=time.perf_counter() - start)
 
-    def _module_grad_norms(self) -> dict[str, float]:
-        norms = {}
-        for name, module in self.model.named_children():
-            grads = [p.grad for p in module.parameters() if p.grad is not None]
-            if grads:
-                norms[name] = float(torch.linalg.vector_norm(
-                    torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])))
-        return norms
+    def _module_grad_norms(self) -> tuple[dict[str, float], list[torch.Tensor], torch.Tensor]:
+        """Gradient norm per module, the gradients, and their total norm, in one fused pass.
+
+        The same norms serve the report, the non-finite check and clipping, so
+        no gradient is read twice.
+        """
+        owners, grads = [], []
+        for owner, param in self._owned_params:
+            if param.grad is not None:
+                owners.append(owner)
+                grads.append(param.grad)
+        if not grads:
+            return {}, [], torch.zeros(())
+        squares = torch.stack(torch._foreach_norm(grads)).float() ** 2
+        index = torch.tensor(owners, device=squares.device)
+        per_module = torch.zeros(len(self._module_names), device=squares.device)
+        per_module.index_add_(0, index, squares)
+        values = per_module.sqrt().tolist()
+        norms = {self._module_names[i]: values[i] for i in sorted(set(owners))}
+        return norms, grads, per_module.sum().sqrt()
 
     def _nonfinite(self, totals, norms, bad, lr, rows, tokens, start) -> StepResult:
         self.optimizer.zero_grad(set_to_none=True)

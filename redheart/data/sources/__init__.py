@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from redheart.config import DataSource
+from redheart.config import Config, DataSource
 from redheart.data.bad_rows import BadRows, DataError
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import goemotions, jsonl, scruples
@@ -52,6 +53,25 @@ def _optional(path: str, base_dir: Path) -> Path | None:
         return None
     resolved = Path(path).expanduser()
     return resolved if resolved.is_absolute() else base_dir / resolved
+
+
+def anchor_paths(config: Config, base_dir: Path) -> Config:
+    """The config with source paths made absolute and the cache directory resolved.
+
+    A run directory and each checkpoint keep a copy of the config; with
+    anchored paths, `validate` or `--resume` from any working directory reads
+    the same files the run read.
+    """
+    sources = tuple(
+        s if not s.path or s.path.startswith("sample:") else dataclasses.replace(
+            s, path=str(_optional(s.path, base_dir).resolve()),
+            labels=str(_optional(s.labels, base_dir).resolve()) if s.labels else "",
+            ekman_mapping=(str(_optional(s.ekman_mapping, base_dir).resolve())
+                           if s.ekman_mapping else ""))
+        for s in config.data.sources)
+    data = dataclasses.replace(config.data, sources=sources,
+                               cache_dir=str(Path(config.data.cache_dir).resolve()))
+    return dataclasses.replace(config, data=data)
 
 
 def read_source(source: DataSource, base_dir: Path, skip_bad_rows: bool = False) -> SourceData:
