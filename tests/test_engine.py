@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from redheart.config import load_profile
+from redheart.data.batching import loader
 from redheart.data.encode import EncoderCache
 from redheart.data.prepare import prepare
 from redheart.data.split import split_sources
@@ -151,3 +152,12 @@ def test_run_directory_is_private(tmp_path, data):
     config = data[0]
     prepare_run_dir(tmp_path / "run", config, resuming=False)
     assert (tmp_path / "run").stat().st_mode & 0o777 == 0o700
+
+
+def test_training_without_an_optimizer_is_an_error(tmp_path, data):
+    trainer = make_trainer(data, tmp_path / "run")
+    trainer.optimizer = None
+    batch = next(iter(loader(trainer.train_sources, trainer.featurizer,
+                             trainer.plan.epoch(0))))
+    with pytest.raises(TrainingError, match="needs an optimizer"):
+        trainer.train_step(batch)

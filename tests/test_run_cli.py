@@ -90,3 +90,25 @@ def test_sigterm_checkpoints_and_exits_0_and_the_lock_refuses_a_second_run(tmp_p
     state = json.loads((run_dir / "checkpoints" / last / "state.json").read_text())
     assert state["step"] == finished["summary"]["steps"] >= 1
     assert not (run_dir / "lock").exists()
+
+
+def test_a_second_sigint_stops_at_once(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "redheart", "run", *QUICK, *cache_opt(tmp_path),
+         "--set", "train.max_steps=100000", "--run-dir", str(run_dir)], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not any(
+                e["type"] == "step" for e in (read_events(run_dir / "events.jsonl")
+                                              if run_dir.exists() else [])):
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "aborted"
+    assert not (run_dir / "lock").exists()          # released on the way out

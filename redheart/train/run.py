@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import signal
-from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -79,8 +78,7 @@ def stop_on_signals(trainer: Trainer):
 
 def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  run_dir: Path | None = None, resume: str | None = None,
-                 samples: int | None = None,
-                 make_events: Callable[[Path, bool], EventWriter] | None = None) -> RunOutcome:
+                 samples: int | None = None) -> RunOutcome:
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
     resolve_device(config)  # a missing GPU is reported before anything is written
     sources = read_sources(config, profile_dir)
@@ -106,8 +104,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     lock = RunLock(run_dir)
     lock.acquire()
     events_path = run_dir / "events.jsonl"
-    events = (make_events or (lambda p, r: EventWriter.resume(p) if r else EventWriter(p)))(
-        events_path, resume is not None)
+    events = EventWriter.resume(events_path) if resume is not None else EventWriter(events_path)
     outcome = None
     try:
         if lock.stale_pid:
