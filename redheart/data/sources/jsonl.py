@@ -24,7 +24,6 @@ One object per line:
 from __future__ import annotations
 
 import difflib
-import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 
 from redheart.data.bad_rows import BadRows
 from redheart.data.example import Example, sentiment_of
+from redheart.data.sources.json_lines import json_objects
 from redheart.data.sources.scruples import check_votes, vote_targets
 from redheart.data.taxonomy import EKMAN_OF_FINE, FINE_LABELS
 from redheart.model.labels import BENTHAM_DIMS, CULTURAL, EKMAN, SENTIMENTS, SURD
@@ -138,17 +138,8 @@ def parse_row(row: Any, where: str) -> Example:
 
 
 def read(path: Path, bad: BadRows) -> Iterator[Example]:
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            where = f"{path}:{number}"
-            if not line.strip():
-                continue
-            try:
-                example = parse_row(json.loads(line.strip()), where)
-            except json.JSONDecodeError as exc:
-                bad.reject(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            except RowProblem as exc:
-                bad.reject(where, str(exc))
-                continue
-            yield example
+    for where, row in json_objects(path, bad):
+        try:
+            yield parse_row(row, where)
+        except RowProblem as exc:
+            bad.reject(where, str(exc))

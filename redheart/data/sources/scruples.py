@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,23 +10,7 @@ from typing import Any
 from redheart.data import targets
 from redheart.data.bad_rows import BadRows
 from redheart.data.example import DilemmaPair, Example
-
-
-def _rows(path: Path, bad: BadRows) -> Iterator[tuple[str, dict[str, Any]]]:
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            where = f"{path}:{number}"
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line.strip())
-            except json.JSONDecodeError as exc:
-                bad.reject(where, f"invalid JSON ({exc.msg} at column {exc.colno})")
-                continue
-            if not isinstance(row, dict):
-                bad.reject(where, "expected a JSON object")
-                continue
-            yield where, row
+from redheart.data.sources.json_lines import json_objects
 
 
 def check_votes(votes: Any) -> str | None:
@@ -64,7 +47,7 @@ def _vote_targets(counts: tuple[int, ...]) -> tuple[tuple[str, Any], ...]:
 
 
 def read_anecdotes(path: Path, bad: BadRows) -> Iterator[Example]:
-    for where, row in _rows(path, bad):
+    for where, row in json_objects(path, bad):
         title, text = row.get("title"), row.get("text")
         if not isinstance(title, str) or not isinstance(text, str):
             bad.reject(where, "title, text: expected strings")
@@ -81,7 +64,7 @@ def read_anecdotes(path: Path, bad: BadRows) -> Iterator[Example]:
 
 
 def read_dilemmas(path: Path, bad: BadRows) -> Iterator[DilemmaPair]:
-    for where, row in _rows(path, bad):
+    for where, row in json_objects(path, bad):
         actions, counts = row.get("actions"), row.get("gold_annotations")
         if (not isinstance(actions, list) or len(actions) != 2
                 or not all(isinstance(a, dict) and isinstance(a.get("description"), str)
