@@ -106,6 +106,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     events_path = run_dir / "events.jsonl"
     events = EventWriter.resume(events_path) if resume is not None else EventWriter(events_path)
     outcome = None
+    trainer = None
     try:
         if lock.stale_pid:
             events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
@@ -136,6 +137,8 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
             "final_loss": outcome.history[-1] if outcome.history else None})
         return outcome
     finally:
+        if trainer is not None:
+            trainer.close()
         events.close()
         lock.release()
         reporter.finished(run_dir, outcome)

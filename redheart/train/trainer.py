@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +29,11 @@ from redheart.model.catalog import TASKS, ExecutionMode
 from redheart.model.unified import UnifiedModel
 from redheart.runs.checkpoints import (
     TrainState,
+    checkpoint_name,
     load_checkpoint,
     pointer_target,
-    save_checkpoint,
+    snapshot,
+    write_checkpoint,
 )
 from redheart.runs.events import EventWriter
 from redheart.train.control import ControlReader
@@ -135,6 +138,8 @@ class Trainer:
         self.paused = False
         self._last_step_event = 0.0
         self._checkpointed_step: int | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._pending_write: Future | None = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -270,6 +275,7 @@ class Trainer:
 
     def _nonfinite(self, totals, norms, bad, lr, rows, tokens, start) -> StepResult:
         self.optimizer.zero_grad(set_to_none=True)
+        self.wait_for_checkpoint()  # so "last good checkpoint" names one that is complete
         where = f"module '{bad[0]}'" if bad else "the loss"
         name = pointer_target(self.run_dir / "checkpoints", "last") if self.run_dir else None
         last = str(self.run_dir / "checkpoints" / name) if name else None
@@ -321,14 +327,48 @@ class Trainer:
             self.events.emit(type_, **fields)
 
     def checkpoint(self, metrics: dict[str, Any], is_best: bool = False) -> Path | None:
+        """Snapshot now, write in the background (one write in flight at a time).
+
+        Training continues while the files are written and fsynced; the
+        `checkpoint` event is emitted, and the pointers move, only when the
+        folder is complete.
+        """
         if self.run_dir is None:
             return None
+        self.wait_for_checkpoint()
         self._checkpointed_step = self.state.step
-        path = save_checkpoint(self.run_dir / "checkpoints", self.model, self.optimizer,
-                               self.state, self.config, metrics, is_best,
-                               self.config.checkpoint.keep_last, self._extra_modules())
-        self._emit("checkpoint", path=str(path), step=self.state.step, best=is_best)
-        return path
+        snap = snapshot(self.model, self.optimizer, self.state, self._extra_modules())
+        root = self.run_dir / "checkpoints"
+
+        def write() -> None:
+            path = write_checkpoint(root, snap, self.config, metrics, is_best,
+                                    self.config.checkpoint.keep_last)
+            self._emit("checkpoint", path=str(path), step=snap.state.step, best=is_best)
+
+        self._pending_write = self._writer.submit(write)
+        return root / checkpoint_name(snap.state.step)
+
+    def close(self) -> None:
+        """Let a checkpoint being written finish (a failure was already reported), then
+        stop the writer thread."""
+        try:
+            self.wait_for_checkpoint()
+        except TrainingError:
+            pass
+        self._writer.shutdown(wait=True)
+
+    def wait_for_checkpoint(self) -> None:
+        """Block until the checkpoint being written is on disk; its failure stops the run."""
+        pending, self._pending_write = self._pending_write, None
+        if pending is None:
+            return
+        try:
+            pending.result()
+        except OSError as exc:
+            self._emit("error", message=f"checkpoint write failed: {exc}", step=self.state.step,
+                       hint="free disk space or fix the run directory's permissions")
+            raise TrainingError(f"checkpoint write failed at step {self.state.step}: {exc}; "
+                                f"earlier checkpoints are intact") from None
 
     def _apply_control(self) -> None:
         if self.control is None:
@@ -353,6 +393,7 @@ class Trainer:
             self._emit("state", state="stopping", step=self.state.step, command=cmd)
         elif cmd == "save-now":
             path = self.checkpoint({"reason": "save-now"})
+            self.wait_for_checkpoint()
             self._emit("state", state="paused" if self.paused else "running",
                        step=self.state.step, command=cmd, checkpoint=str(path))
         elif cmd == "set-lr":
@@ -402,6 +443,7 @@ class Trainer:
         if self._checkpointed_step != self.state.step or outcome.last_checkpoint is None:
             reason = self.stop_requested or "end of run"
             outcome.last_checkpoint = self.checkpoint({"reason": reason})
+        self.wait_for_checkpoint()
         return outcome
 
     def _end_of_epoch(self) -> Path | None:
