@@ -1,0 +1,224 @@
+"""Checkpoints: `checkpoints/step-NNNNNNNN/` written atomically (DESIGN §7).
+
+Each holds `model.safetensors`, `optimizer.pt` (tensors and plain numbers
+only, read back with `torch.load(weights_only=True)`, which refuses pickled
+code), `rng.safetensors` and `state.json` (step, epoch, data position, config
+hash, metrics, modules). A folder is written under a temporary name, fsynced
+and renamed, so a crash leaves either a whole checkpoint or none; `last` and
+`best` are pointer files replaced atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from redheart.config import Config
+from redheart.config_toml import dumps
+from redheart.errors import RedHeartError
+
+SCHEMA = 1
+
+
+class CheckpointError(RedHeartError):
+    """A checkpoint cannot be loaded into this run; the message says why and what to do."""
+
+
+def config_hash(config: Config) -> str:
+    return hashlib.blake2b(dumps(config).encode(), digest_size=8).hexdigest()
+
+
+@dataclass
+class TrainState:
+    """Where training stands: enough to continue exactly."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_index: int = 0
+    """Position in the epoch's batch plan (the data position)."""
+    best_loss: float | None = None
+    skipped: int = 0
+    lr_scale: float = 1.0
+    """Set by the control channel's set-lr: the schedule is multiplied by it."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_pointer(root: Path, name: str, target: str) -> None:
+    tmp = root / f".{name}.tmp"
+    tmp.write_text(target + "\n")
+    os.replace(tmp, root / name)
+
+
+@dataclass
+class Snapshot:
+    """Everything a checkpoint holds, copied to CPU memory off the live training state.
+
+    Copying takes milliseconds; writing and fsyncing can then happen in a
+    background thread while training goes on, without racing the next step.
+    """
+
+    model: dict[str, torch.Tensor]
+    extra: dict[str, dict[str, torch.Tensor]]
+    optimizer: dict[str, Any]
+    rng: torch.Tensor
+    state: TrainState
+    modules: list[str]
+
+
+def _to_cpu(obj: Any) -> Any:
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True).contiguous()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj
+
+
+def snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: TrainState,
+             extra: dict[str, torch.nn.Module] | None = None) -> Snapshot:
+    return Snapshot(model=_to_cpu(model.state_dict()),
+                    extra={name: _to_cpu(m.state_dict()) for name, m in (extra or {}).items()},
+                    optimizer=_to_cpu(optimizer.state_dict()), rng=torch.get_rng_state().clone(),
+                    state=dataclasses.replace(state),
+                    modules=list(getattr(model, "enabled", ())))
+
+
+def checkpoint_name(step: int) -> str:
+    return f"step-{step:08d}"
+
+
+def write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[str, Any],
+                     is_best: bool, keep_last: int) -> Path:
+    """Write step-NNNNNNNN atomically, move the pointers, prune old periodic folders."""
+    name = checkpoint_name(snap.state.step)
+    final = root / name
+    tmp = root / f".tmp-{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file(snap.model, str(tmp / "model.safetensors"))
+    for module_name, tensors in snap.extra.items():  # e.g. a fine-tuned encoder
+        save_file(tensors, str(tmp / f"{module_name}.safetensors"))
+    torch.save(snap.optimizer, tmp / "optimizer.pt")
+    save_file({"torch_cpu": snap.rng}, str(tmp / "rng.safetensors"))
+    state = snap.state
+    meta = {"schema": SCHEMA, "step": state.step, "epoch": state.epoch,
+            "batch_index": state.batch_index, "best_loss": state.best_loss,
+            "skipped": state.skipped, "lr_scale": state.lr_scale,
+            "config_hash": config_hash(config), "metrics": metrics, "modules": snap.modules,
+            "parameters": {k: list(v.shape) for k, v in snap.model.items()}}
+    (tmp / "state.json").write_text(json.dumps(meta, indent=1))
+    (tmp / "config.toml").write_text(dumps(config))
+    for file in tmp.iterdir():
+        with file.open("rb") as f:
+            os.fsync(f.fileno())
+    _fsync_dir(tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    os.rename(tmp, final)
+    _fsync_dir(root)
+    _write_pointer(root, "last", name)
+    if is_best:
+        _write_pointer(root, "best", name)
+    _prune(root, keep_last)
+    return final
+
+
+def save_checkpoint(root: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                    state: TrainState, config: Config, metrics: dict[str, Any],
+                    is_best: bool, keep_last: int,
+                    extra: dict[str, torch.nn.Module] | None = None) -> Path:
+    """Snapshot and write in one go (the synchronous form)."""
+    return write_checkpoint(root, snapshot(model, optimizer, state, extra), config, metrics,
+                            is_best, keep_last)
+
+
+def _prune(root: Path, keep_last: int) -> None:
+    pinned = {pointer_target(root, p) for p in ("last", "best")}
+    folders = sorted(p for p in root.glob("step-*") if p.is_dir())
+    for old in folders[:-keep_last]:
+        if old.name not in pinned:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def pointer_target(root: Path, name: str) -> str | None:
+    path = root / name
+    return path.read_text().strip() if path.is_file() else None
+
+
+def resolve_checkpoint(spec: str, run_dir: Path) -> Path:
+    """`last`, `best` (of the run directory) or a checkpoint folder path."""
+    if spec in ("last", "best"):
+        target = pointer_target(run_dir / "checkpoints", spec)
+        if target is None:
+            raise CheckpointError(f"{run_dir}: no '{spec}' checkpoint yet; start without "
+                                  f"--resume or name a checkpoint folder")
+        return run_dir / "checkpoints" / target
+    path = Path(spec)
+    if not (path / "state.json").is_file():
+        raise CheckpointError(f"{path}: not a checkpoint folder (no state.json)")
+    return path
+
+
+def load_checkpoint(path: Path, model: torch.nn.Module,
+                    optimizer: torch.optim.Optimizer | None,
+                    extra: dict[str, torch.nn.Module] | None = None) -> tuple[TrainState, dict]:
+    """Restore model (and optimizer, RNG); refuse another architecture, naming the modules."""
+    try:
+        meta = json.loads((path / "state.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}/state.json: unreadable ({exc}); pick another "
+                              f"checkpoint") from None
+    if meta.get("schema", 0) > SCHEMA:
+        raise CheckpointError(f"{path}: written by a newer Red Heart (checkpoint schema "
+                              f"{meta['schema']} > {SCHEMA}); upgrade to load it")
+    try:
+        tensors = load_file(str(path / "model.safetensors"))
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise CheckpointError(f"{path}/model.safetensors: damaged ({exc}); use an earlier "
+                              f"checkpoint") from None
+    expected = model.state_dict()
+    differing = sorted({key.split(".")[0] for key in set(expected) ^ set(tensors)} |
+                       {key.split(".")[0] for key in set(expected) & set(tensors)
+                        if expected[key].shape != tensors[key].shape})
+    if differing:
+        raise CheckpointError(f"{path}: another architecture; modules that differ: "
+                              f"{', '.join(differing)}; load it with its own profile "
+                              f"({path}/config.toml)")
+    model.load_state_dict(tensors)
+    for name, module in (extra or {}).items():
+        file = path / f"{name}.safetensors"
+        if not file.is_file():
+            raise CheckpointError(f"{path}: has no {name}.safetensors; it was not trained with "
+                                  f"this {name}, so it cannot be resumed with it")
+        module.load_state_dict(load_file(str(file)))
+    if optimizer is not None:
+        try:  # weights_only: tensors and plain data only; a pickled object is refused, not run
+            optimizer_state = torch.load(path / "optimizer.pt", weights_only=True)
+        except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{path}/optimizer.pt: refused ({first}); it holds more than "
+                                  f"tensors and numbers, or is damaged; use another "
+                                  f"checkpoint") from None
+        optimizer.load_state_dict(optimizer_state)
+        torch.set_rng_state(load_file(str(path / "rng.safetensors"))["torch_cpu"])
+    state = TrainState(step=meta["step"], epoch=meta["epoch"], batch_index=meta["batch_index"],
+                       best_loss=meta.get("best_loss"), skipped=meta.get("skipped", 0),
+                       lr_scale=meta.get("lr_scale", 1.0))
+    return state, meta
