@@ -433,6 +433,9 @@ class Trainer:
                     break
             if self.stop_requested:
                 outcome.reason = "stopped"
+                if self.stop_requested != "control":  # a signal: acknowledged here
+                    self._emit("state", state="stopping", step=self.state.step,
+                               signal=self.stop_requested)
                 break
             if self.state.batch_index >= per_epoch:
                 self.state.epoch += 1
