@@ -60,11 +60,12 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
 
 
 class EventTail:
-    """Incremental reader: each `poll` returns the whole lines added since the last one."""
+    """Incremental reader of a JSON-lines file: each `poll` returns the whole lines
+    added since the last one (the events file, and the control channel's file)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, from_end: bool = False) -> None:
         self.path = path
-        self._offset = 0
+        self._offset = path.stat().st_size if from_end and path.is_file() else 0
         self._pending = b""
 
     def poll(self) -> list[dict[str, Any]]:

@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from redheart.runs.events import EventTail
+
 COMMANDS = ("pause", "resume", "stop", "save-now", "set-lr")
 
 
@@ -25,26 +27,11 @@ def send(run_dir: Path, cmd: str, **args: Any) -> None:
 
 
 class ControlReader:
-    """Returns the commands appended since the last poll (whole lines only)."""
+    """Returns the commands appended since the last poll (whole lines only); commands
+    written before the run started are not replayed."""
 
     def __init__(self, run_dir: Path) -> None:
-        self.path = run_dir / "control"
-        self._offset = self.path.stat().st_size if self.path.is_file() else 0
+        self._tail = EventTail(run_dir / "control", from_end=True)
 
     def poll(self) -> list[dict[str, Any]]:
-        if not self.path.is_file():
-            return []
-        with self.path.open("rb") as f:
-            f.seek(self._offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        self._offset += end
-        commands = []
-        for line in data[:end].splitlines():
-            try:
-                command = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(command, dict) and command.get("cmd") in COMMANDS:
-                commands.append(command)
-        return commands
+        return [c for c in self._tail.poll() if isinstance(c, dict) and c.get("cmd") in COMMANDS]
