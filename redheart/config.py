@@ -566,14 +566,3 @@ def _divisor_near(n: int, k: int) -> str:
     below = [d for d in divisors if d < k][-1:]
     above = [d for d in divisors if d > k][:1]
     return " or ".join(str(d) for d in below + above)
-
-
-def with_overrides(config: Config, **sections: Mapping[str, Any]) -> Config:
-    """Programmatic counterpart of `--set`, for tests and benchmarks."""
-    changes = {}
-    for name, values in sections.items():
-        changes[name] = dataclasses.replace(getattr(config, name), **values)
-    new = dataclasses.replace(config, **changes)
-    validate(new)
-    return new
-

@@ -63,7 +63,7 @@ def encoder_identity(name: str) -> str:
     return digest.hexdigest()
 
 
-def _checksum(path: Path) -> str:
+def file_checksum(path: Path) -> str:
     digest = hashlib.blake2b(digest_size=16)
     with path.open("rb") as f:
         while chunk := f.read(1 << 24):
@@ -105,7 +105,7 @@ class EncoderCache:
         if actual != expected:
             raise DataError(f"{data_path}: damaged cache shard ({actual} bytes, expected "
                             f"{expected}); {self.rebuild_hint}")
-        if verify and _checksum(data_path) != meta.get("checksum"):
+        if verify and file_checksum(data_path) != meta.get("checksum"):
             raise DataError(f"{data_path}: damaged cache shard (checksum mismatch); "
                             f"{self.rebuild_hint}")
         if self.hidden not in (None, hidden):
@@ -191,7 +191,7 @@ class EncoderCache:
                     on_progress(len(batch), len(todo))
             out.flush()
             os.fsync(out.fileno())
-        meta = {"hidden": encoder.hidden_size, "rows": rows, "checksum": _checksum(data_path),
+        meta = {"hidden": encoder.hidden_size, "rows": rows, "checksum": file_checksum(data_path),
                 "encoder": self.encoder_name, "max_tokens": self.max_tokens, "entries": entries}
         meta_path = data_path.with_suffix(".json")
         tmp = meta_path.with_suffix(".json.tmp")

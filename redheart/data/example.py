@@ -6,7 +6,7 @@ missing labels are masked, never invented.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from redheart.data.taxonomy import SENTIMENT_OF_EKMAN
 from redheart.model.labels import EKMAN, SENTIMENTS
@@ -39,22 +39,6 @@ class Example:
     """10/50/90% quantiles of regret, ascending."""
     surd: Vector | None = None
     """(redundant, unique, synergistic, leak) shares, summing to 1."""
-
-    def tasks(self) -> tuple[str, ...]:
-        """Tasks this example supervises."""
-        present = []
-        if self.emotion is not None:
-            present.append("emotion")
-        if self.bentham is not None or self.hedonic is not None:
-            present.append("bentham")
-        if self.regret is not None:
-            present.append("regret")
-        if self.surd is not None:
-            present.append("surd")
-        return tuple(present)
-
-
-TARGET_FIELDS = tuple(f.name for f in fields(Example) if f.name not in ("text", "origin"))
 
 
 @dataclass(frozen=True)

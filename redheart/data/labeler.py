@@ -21,7 +21,7 @@ from rich.console import Console
 
 from redheart.config import Config
 from redheart.data.bad_rows import DataError
-from redheart.data.encode import _checksum
+from redheart.data.encode import file_checksum
 from redheart.data.sources import resolve_path
 from redheart.data.sources.jsonl import RowProblem, parse_row
 from redheart.model.labels import BENTHAM_DIMS, EKMAN, SURD
@@ -92,7 +92,7 @@ class LocalLM:
         self.max_new_tokens = max_new_tokens
         self.identity = hashlib.blake2b(
             (model_dir / "config.json").read_bytes()
-            + "".join(_checksum(p) for p in sorted(model_dir.glob("*.safetensors"))).encode()
+            + "".join(file_checksum(p) for p in sorted(model_dir.glob("*.safetensors"))).encode()
             + f"int8={int8}".encode(), digest_size=8).hexdigest()
         self.calls = 0
 
