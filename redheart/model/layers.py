@@ -6,6 +6,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 
 def mlp(d_in: int, hidden: int, d_out: int, dropout: float) -> nn.Sequential:
@@ -46,6 +47,11 @@ class EncoderLayer(nn.Module):
     and (separately set) on attention probabilities, not on the FFN's 4x-wide
     hidden activations. That hidden dropout regularises little and, on CPU,
     drawing its mask costs more than a tenth of a 330M training step.
+
+    Attention keeps nn.MultiheadAttention's parameters (one packed q/k/v
+    projection and an output projection) but is computed here with
+    scaled_dot_product_attention, so every op is a plain torch function the
+    memory forecast's dry run can see.
     """
 
     def __init__(self, d: int, heads: int, ffn: int, dropout: float,
@@ -61,10 +67,19 @@ class EncoderLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:
         """x[B,T,d]; padding[B,T] True where a position is padding."""
-        h = self.norm1(x)
-        attended = self.self_attn(h, h, h, key_padding_mask=padding, need_weights=False)[0]
-        x = x + self.dropout(attended)
+        x = x + self.dropout(self._attend(self.norm1(x), padding))
         return x + self.dropout(self.linear2(nn.functional.gelu(self.linear1(self.norm2(x)))))
+
+    def _attend(self, h: torch.Tensor, padding: torch.Tensor | None) -> torch.Tensor:
+        attn = self.self_attn
+        batch, length, d = h.shape
+        qkv = F.linear(h, attn.in_proj_weight, attn.in_proj_bias)
+        q, k, v = qkv.view(batch, length, 3, attn.num_heads, d // attn.num_heads).unbind(2)
+        keep = None if padding is None else ~padding[:, None, None, :]
+        out = F.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=keep,
+            dropout_p=attn.dropout if self.training else 0.0)
+        return attn.out_proj(out.transpose(1, 2).reshape(batch, length, d))
 
 
 def init_weights(module: nn.Module) -> None:
@@ -72,8 +87,11 @@ def init_weights(module: nn.Module) -> None:
 
     The library defaults (Kaiming uniform) give the wide 3-4k hidden layers
     a large output variance; a fixed 0.02 std, as in BERT and GPT-2, keeps
-    the initial losses of all four tasks in the same range.
+    the initial losses of all four tasks in the same range. Meta tensors (the
+    memory forecast's model) hold no values, so they are left as they are.
     """
+    if any(p.is_meta for p in module.parameters()):
+        return
     for sub in module.modules():
         if isinstance(sub, nn.Linear):
             nn.init.normal_(sub.weight, mean=0.0, std=0.02)
