@@ -85,6 +85,31 @@ def show_config(
 
 
 @app.command()
+def plan(
+    profile: ProfileArg,
+    budget_gb: Annotated[float | None, typer.Option(
+        "--budget-gb", min=0.01, help="GPU memory budget in GiB (default: memory.budget_gb, "
+        "else the free memory of GPU 0).")] = None,
+    json_out: JsonOpt = False,
+    set_: SetOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Forecast training memory per module and pick savers until it fits; exit 3 if none fits."""
+    with user_errors(debug):
+        from redheart.memory.selector import DoesNotFitError, plan_for
+        from redheart.render.plan_table import print_plan
+
+        config = _load(profile, set_)
+        result = plan_for(config, budget_gb=budget_gb)
+        if json_out:
+            typer.echo(json.dumps(result.as_json(), indent=2))
+        else:
+            print_plan(result.as_json(), str(profile))
+        if result.fits is False:
+            raise DoesNotFitError(result.shortfall())
+
+
+@app.command()
 def run(
     profile: ProfileArg,
     run_dir: Annotated[Path | None, typer.Option(

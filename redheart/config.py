@@ -222,6 +222,10 @@ class TrainConfig:
     """Per-task weights used with loss_weighting = "fixed"."""
     focal_gamma: float = _field(2.0, min=0.0)
     """Focusing parameter of the emotion focal loss (0 is plain cross-entropy)."""
+    regret_balance: float = _field(0.5, min=0.0, max=1.0)
+    """Exponent of the inverse-frequency weight of WRONG vs RIGHT regret rows:
+    0 leaves the majority (RIGHT) to pull every prediction under 0.5, 1 fully
+    balances the two sides at some cost in MAE."""
     on_nonfinite: str = _field("stop", choices=("stop", "skip"))
     """On a non-finite loss or gradient: stop with an error, or skip the step."""
     max_skips: int = _field(10, min=1)
@@ -248,6 +252,8 @@ class MemoryConfig:
     """Let the planner apply memory savers until the forecast fits the budget."""
     activation_checkpointing: bool = False
     """Recompute backbone layer activations in backward (torch.utils.checkpoint)."""
+    fused_adamw: bool = True
+    """Fused AdamW on CUDA (no foreach step transient of 4 B/param)."""
     optimizer: str = _field("adamw", choices=("adamw", "adamw8bit"))
     """AdamW, or 8-bit AdamW from bitsandbytes."""
     offload_analyzer_optimizer: bool = False
@@ -537,6 +543,20 @@ def validate(config: Config) -> None:
         raise ConfigError(f"{src}: [train] grad_accum = {t.grad_accum} must divide "
                           f"batch_size = {t.batch_size}")
     check_module_names(config.model, src)
+    if t.loss_weighting == "uncertainty" and "utilities" not in m.modules:
+        raise ConfigError(f"{src}: [train] loss_weighting = \"uncertainty\" needs the "
+                          f"'utilities' module; add it to [model] modules or set "
+                          f"loss_weighting = \"fixed\"")
+    micro = config.memory.micro_batch
+    if micro and (t.batch_size % micro or micro > t.batch_size):
+        raise ConfigError(f"{src}: [memory] micro_batch = {micro} must divide "
+                          f"batch_size = {t.batch_size}")
+
+
+def accumulation_steps(config: Config) -> int:
+    """Micro-batches per optimizer step: batch_size / memory.micro_batch, else grad_accum."""
+    micro = config.memory.micro_batch
+    return config.train.batch_size // micro if micro else config.train.grad_accum
 
 
 def check_module_names(model: ModelConfig, source: str) -> None:

@@ -50,6 +50,22 @@ def real_batch(encoder):
     return states, mask
 
 
+@pytest.fixture(scope="session")
+def quickstart_data(tmp_path_factory):
+    """(config, sources, featurizer) of the embedded sample set, encoded once per session:
+    a 5M model with every module and real data, 6 steps, checkpoints every 3."""
+    from redheart.config import load_profile
+    from redheart.data.encode import EncoderCache
+    from redheart.data.prepare import prepare
+
+    cache_dir = tmp_path_factory.mktemp("cache")
+    config = load_profile(PROFILES / "quickstart.toml", [
+        f'data.cache_dir="{cache_dir}"', "train.max_steps=6", "checkpoint.every_steps=3"])
+    sources = prepare(config, PROFILES).sources
+    featurizer = EncoderCache(cache_dir, config.data.encoder, config.data.max_tokens)
+    return config, sources, featurizer
+
+
 @pytest.fixture()
 def tiny_config():
     """Every module on, all widths tiny: the reference structure in milliseconds."""

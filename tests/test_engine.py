@@ -10,26 +10,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from redheart.config import load_profile
 from redheart.data.batching import loader
-from redheart.data.encode import EncoderCache
-from redheart.data.prepare import prepare
 from redheart.data.split import split_sources
 from redheart.runs.events import EventTail, EventWriter, read_events
 from redheart.runs.run_dir import RunDirError, RunLock, prepare_run_dir
 from redheart.train import control
 from redheart.train.trainer import Trainer, TrainingError
-from tests.conftest import PROFILES
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    cache_dir = tmp_path_factory.mktemp("cache")
-    config = load_profile(PROFILES / "quickstart.toml", [
-        f'data.cache_dir="{cache_dir}"', "train.max_steps=6", "checkpoint.every_steps=3"])
-    sources = prepare(config, PROFILES).sources
-    featurizer = EncoderCache(cache_dir, config.data.encoder, config.data.max_tokens)
-    return config, sources, featurizer
+@pytest.fixture()
+def data(quickstart_data):
+    return quickstart_data
 
 
 def make_trainer(data, run_dir, **train):

@@ -17,23 +17,16 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from redheart.memory.telemetry import process_rss_bytes, torch_memory
 from redheart.train.trainer import RunOutcome, StepResult, Trainer
 
 
 def _memory_text(device: str) -> str:
     """GPU memory allocated by torch on CUDA, else this process's resident memory."""
-    import torch
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return f"mem {torch.cuda.memory_allocated() / 2**30:.2f} GiB"
-    try:
-        with open("/proc/self/statm") as f:
-            pages = int(f.read().split()[1])
-        import os
-
-        return f"rss {pages * os.sysconf('SC_PAGE_SIZE') / 2**30:.2f} GiB"
-    except (OSError, ValueError, IndexError):
-        return ""
+    fields = torch_memory(device)
+    if fields is not None:
+        return f"mem {fields['allocated'] / 2**30:.2f} GiB"
+    return f"rss {process_rss_bytes() / 2**30:.2f} GiB"
 
 
 def _loss_text(loss: dict[str, float]) -> str:

@@ -43,6 +43,24 @@ def class_weights(examples: Iterable[Example]) -> torch.Tensor:
     return torch.where(freq > 0, weights, torch.ones_like(weights)).float()
 
 
+def regret_side_weights(examples: Iterable[Example], balance: float) -> torch.Tensor:
+    """(RIGHT, WRONG) row weights: inverse side frequency to the power `balance`.
+
+    About a third of Scruples anecdotes are WRONG; an L1-like loss then pulls
+    almost every prediction under 0.5 and the binarised F1 to zero. Normalised
+    to mean 1 under the data, like `class_weights`.
+    """
+    counts = torch.zeros(2, dtype=torch.float64)
+    for example in examples:
+        if example.regret is not None:
+            counts[int(example.regret > 0.5)] += 1
+    if (counts == 0).any():
+        return torch.ones(2)
+    freq = counts / counts.sum()
+    weights = freq.pow(-balance)
+    return (weights / (freq * weights).sum()).float()
+
+
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
                gamma: float) -> torch.Tensor:
     """Per-row focal loss (Lin et al. 2017) for soft targets: -sum_c w_c y_c (1-p_c)^g log p_c."""
@@ -63,6 +81,8 @@ def _masked_mean(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
 class LossSettings:
     class_weights: torch.Tensor
     focal_gamma: float = 2.0
+    regret_weights: torch.Tensor | None = None
+    """(RIGHT, WRONG) row weights from `regret_side_weights`; None weighs rows equally."""
 
 
 def _with_deep(outputs: Mapping[str, torch.Tensor], key: str, loss_of) -> torch.Tensor:
@@ -103,11 +123,16 @@ def task_losses(outputs: Mapping[str, torch.Tensor], batch: Batch,
     if bentham:
         losses["bentham"] = sum(bentham)
     if "regret" in t:
-        regret = _with_deep(outputs, "regret", lambda x: _masked_mean(
-            F.huber_loss(x.float(), t["regret"], reduction="none", delta=0.1), has["regret"]))
+        row_weight = torch.ones_like(t["regret"])
+        if settings.regret_weights is not None:
+            row_weight = settings.regret_weights.to(t["regret"].device)[
+                (t["regret"] > 0.5).long()]
+        regret = _with_deep(outputs, "regret", lambda x: _masked_mean(row_weight * F.huber_loss(
+            x.float(), t["regret"], reduction="none", delta=0.1), has["regret"]))
         if "regret_views" in t:
             regret = regret + _with_deep(outputs, "regret_views", lambda x: _masked_mean(
-                F.huber_loss(x.float(), t["regret_views"], reduction="none", delta=0.1),
+                row_weight.unsqueeze(-1) * F.huber_loss(
+                    x.float(), t["regret_views"], reduction="none", delta=0.1),
                 has["regret_views"]))
         losses["regret"] = regret
     if "surd" in t:

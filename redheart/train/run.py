@@ -16,6 +16,8 @@ from redheart.data.prepare import encode_sources, read_sources
 from redheart.data.sources import anchor_paths
 from redheart.data.split import split_sources
 from redheart.errors import RedHeartError
+from redheart.memory.selector import DoesNotFitError, plan_for
+from redheart.memory.telemetry import TelemetrySampler
 from redheart.runs.checkpoints import CheckpointError, resolve_checkpoint
 from redheart.runs.events import EventWriter
 from redheart.runs.run_dir import RunLock, new_run_dir, prepare_run_dir
@@ -80,7 +82,11 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  run_dir: Path | None = None, resume: str | None = None,
                  samples: int | None = None) -> RunOutcome:
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
-    resolve_device(config)  # a missing GPU is reported before anything is written
+    device = resolve_device(config)  # a missing GPU is reported before anything is written
+    memory_plan = plan_for(config, device.type)
+    if memory_plan.fits is False:   # refused before any data is read or memory allocated
+        raise DoesNotFitError(memory_plan.shortfall())
+    config = memory_plan.config     # the savers the plan chose
     sources = read_sources(config, profile_dir)
     encode_sources(config, sources, reporter.encoding)
     encoder = None
@@ -111,6 +117,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
         if lock.stale_pid:
             events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
                         f"(that run ended without releasing it)")
+        events.emit("plan", **memory_plan.as_json())
         trainer = Trainer(config, train, evaluation, featurizer, events, run_dir, encoder)
         if checkpoint is not None:
             trainer.resume(checkpoint)
@@ -119,7 +126,10 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                     resumed_from=str(checkpoint) if checkpoint else None,
                     step=trainer.state.step)
         reporter.started(run_dir, trainer)
-        with stop_on_signals(trainer):
+        telemetry = TelemetrySampler(
+            lambda fields: events.emit("memory", **fields), trainer.device,
+            on_error=lambda message: events.emit("warning", message=f"telemetry: {message}"))
+        with telemetry, stop_on_signals(trainer):
             try:
                 outcome = trainer.fit(reporter.step)
             except TrainingError:

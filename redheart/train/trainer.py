@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from redheart.config import Config
+from redheart.config import Config, accumulation_steps, validate
 from redheart.data.batching import Batch, BatchPlan, Featurizer, loader, source_lengths
 from redheart.data.encoder import TextEncoder
 from redheart.data.sources import SourceData
@@ -37,14 +37,10 @@ from redheart.runs.checkpoints import (
 )
 from redheart.runs.events import EventWriter
 from redheart.train.control import ControlReader
-from redheart.train.losses import (
-    MOE_AUX_WEIGHT,
-    LossSettings,
-    bradley_terry,
-    class_weights,
-    task_losses,
-)
+from redheart.train.losses import LossSettings, class_weights, regret_side_weights
+from redheart.train.optimizers import build_optimizer
 from redheart.train.schedule import learning_rate
+from redheart.train.stages import combine_losses, compute_stage, forward_stage
 
 MAX_STEP_EVENTS_PER_S = 20
 """Step events are rate-limited so a fast GPU run cannot flood events.jsonl."""
@@ -98,21 +94,20 @@ class Trainer:
                  eval_sources: list[SourceData], featurizer: Featurizer,
                  events: EventWriter | None = None, run_dir: Path | None = None,
                  encoder: TextEncoder | None = None) -> None:
+        validate(config)  # configs built in code get the same checks as profiles
         self.config = config
         self.device = resolve_device(config)
         self.bf16 = config.train.precision == "bf16" or (
             config.train.precision == "auto" and self.device.type == "cuda")
-        if config.train.loss_weighting == "uncertainty" and "utilities" not in config.model.modules:
-            raise RedHeartError(f"{config.source}: [train] loss_weighting = \"uncertainty\" needs "
-                                f"the 'utilities' module; add it to [model] modules or set "
-                                f"loss_weighting = \"fixed\"")
         torch.manual_seed(config.run.seed)
         self.model = UnifiedModel(config.model, ExecutionMode.TRAINING).to(self.device)
         self.encoder = encoder
         """The text encoder when it is trained (`[data] encoder_trainable`), else None."""
         if encoder is not None:
             encoder.model.to(self.device).train()
-        self.optimizer = self._optimizer()
+        self.model.backbone.transformer.checkpoint_layers = \
+            config.memory.activation_checkpointing
+        self.optimizer = build_optimizer(self.model, self._extra_modules(), config, self.device)
         modules = dict(self.model.named_children())
         if encoder is not None:
             modules["encoder"] = encoder.model
@@ -122,9 +117,10 @@ class Trainer:
         """(module index, parameter): which module each gradient belongs to."""
         self.train_sources, self.eval_sources = train_sources, eval_sources
         self.featurizer = featurizer
+        train_examples = [e for s in train_sources for e in s.examples]
         self.losses = LossSettings(
-            class_weights([e for s in train_sources for e in s.examples]),
-            config.train.focal_gamma)
+            class_weights(train_examples), config.train.focal_gamma,
+            regret_side_weights(train_examples, config.train.regret_balance))
         self.plan = BatchPlan(source_lengths(train_sources, featurizer),
                               [s.source.weight for s in train_sources],
                               config.train.batch_size, config.run.seed)
@@ -143,20 +139,6 @@ class Trainer:
 
     # ------------------------------------------------------------------ set-up
 
-    def _optimizer(self) -> torch.optim.Optimizer:
-        """AdamW; no weight decay on biases, norms and the uncertainty log-variances."""
-        decay, no_decay = [], []
-        params = list(self.model.parameters())
-        if self.encoder is not None:
-            params += list(self.encoder.model.parameters())
-        for param in params:
-            (decay if param.dim() >= 2 else no_decay).append(param)
-        t = self.config.train
-        return torch.optim.AdamW(
-            [{"params": decay, "weight_decay": t.weight_decay},
-             {"params": no_decay, "weight_decay": 0.0}],
-            lr=t.lr, betas=t.betas, fused=self.device.type == "cuda")
-
     def _extra_modules(self) -> dict[str, torch.nn.Module]:
         return {"encoder": self.encoder.model} if self.encoder is not None else {}
 
@@ -174,14 +156,17 @@ class Trainer:
                                 "silently change nothing")
         start = time.perf_counter()
         self._mode(training=True)
-        accum = self.config.train.grad_accum
+        accum = accumulation_steps(self.config)
         rows = len(batch)
         totals: dict[str, float] = {}
+        counts = _task_counts(batch)
         for chunk in _split(batch, accum):
             weight = len(chunk) / rows
             with self._autocast():
                 outputs = self._forward(chunk)                       # FORWARD
                 losses = self._compute(outputs)                      # COMPUTE
+            if accum > 1:
+                losses = _as_share_of_batch(losses, chunk, counts, weight)
             total = self._combine(losses)
             (total * weight).backward()
             for name, value in {**losses, "total": total}.items():
@@ -199,36 +184,17 @@ class Trainer:
         return nullcontext()
 
     def _forward(self, batch: Batch) -> dict[str, Any]:
-        batch = batch.to(self.device, non_blocking=True)
-        outputs = self.model(self._states(batch.inputs, batch.mask), batch.mask)
-        if batch.pair_inputs is not None:
-            second = self.model(self._states(batch.pair_inputs, batch.pair_mask),
-                                batch.pair_mask)
-            outputs = {"pair_first": outputs["hedonic_value"],
-                       "pair_second": second["hedonic_value"],
-                       "moe_aux_loss": (outputs["moe_aux_loss"] + second["moe_aux_loss"]) / 2}
-        return {"outputs": outputs, "batch": batch}
+        return forward_stage(self.model, batch.to(self.device, non_blocking=True), self._states)
 
     def _states(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Token states: cached ones as they are, or the trained encoder's of token ids."""
         return inputs if self.encoder is None else self.encoder.states(inputs, mask)
 
     def _compute(self, forward: dict[str, Any]) -> dict[str, torch.Tensor]:
-        outputs, batch = forward["outputs"], forward["batch"]
-        if batch.pair_inputs is not None:
-            return {"bentham": bradley_terry(outputs["pair_first"], outputs["pair_second"],
-                                             batch.less_ethical),
-                    "moe": MOE_AUX_WEIGHT * outputs["moe_aux_loss"].float()}
-        return task_losses(outputs, batch, self.losses)
+        return compute_stage(forward, self.losses)
 
     def _combine(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        tasks = {k: v for k, v in losses.items() if k in TASKS}
-        if self.config.train.loss_weighting == "uncertainty":
-            total = self.model.combine_task_losses(tasks)
-        else:
-            weights = self.config.train.task_weights
-            total = sum(getattr(weights, k) * v for k, v in tasks.items())
-        return total + losses.get("moe", 0.0)
+        return combine_losses(self.model, losses, self.config.train)
 
     def _update(self, totals: dict[str, float], rows: int, tokens: int,
                 start: float) -> StepResult:
@@ -471,6 +437,32 @@ class Trainer:
                    grad_norm_by_module=result.module_grad_norms,
                    samples_per_s=result.samples / result.seconds,
                    tokens_per_s=result.tokens / result.seconds, mfu=None)
+
+
+TASK_FIELD = {"emotion": "emotion", "bentham": "hedonic", "regret": "regret", "surd": "surd"}
+"""The target whose rows each task's masked mean runs over."""
+
+
+def _task_counts(batch: Batch) -> dict[str, torch.Tensor]:
+    return {task: batch.present[field].sum() for task, field in TASK_FIELD.items()
+            if field in batch.present}
+
+
+def _as_share_of_batch(losses: dict[str, torch.Tensor], chunk: Batch,
+                       counts: dict[str, torch.Tensor], weight: float) -> dict[str, torch.Tensor]:
+    """Rescale a micro-batch's masked means so the accumulated step equals the whole batch's.
+
+    A micro-batch averages over its own labelled rows; weighting it by its
+    share of rows would over-count a micro-batch that happens to hold few
+    labels. Scaled by (its labelled rows / the batch's) / weight instead, the
+    accumulated sum is exactly the whole batch's masked mean.
+    """
+    scaled = dict(losses)
+    for task, total in counts.items():
+        if task in scaled and total > 0:
+            mine = chunk.present[TASK_FIELD[task]].sum()
+            scaled[task] = scaled[task] * (mine / (total * weight)).to(scaled[task].dtype)
+    return scaled
 
 
 def _split(batch: Batch, parts: int) -> list[Batch]:

@@ -1,0 +1,1 @@
+"""Memory forecast, planner and live telemetry (NVML, torch, RSS)."""

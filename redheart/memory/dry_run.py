@@ -1,0 +1,91 @@
+"""Build the forecast's meta-device model and batch, and measure one micro-step.
+
+Nothing here allocates: the model and the batch live on `meta`, so the
+330M model's dry run costs milliseconds and no memory. Models are cached per
+architecture because a module toggle in the console asks again at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+
+import torch
+
+from redheart.config import Config, ModelConfig, accumulation_steps
+from redheart.data.batching import TARGET_SHAPES, Batch
+from redheart.memory.activations import SavedBytes, measure_saved
+from redheart.memory.attention_kernels import AttentionKernelChoice
+from redheart.memory.autocast_emulation import CudaAutocastEmulation
+from redheart.model.catalog import ExecutionMode
+from redheart.model.unified import UnifiedModel
+from redheart.train.losses import LossSettings
+from redheart.train.stages import combine_losses, compute_stage, forward_stage
+
+META = torch.device("meta")
+
+
+@lru_cache(maxsize=16)
+def meta_model(cfg: ModelConfig) -> UnifiedModel:
+    """The model as TRAINING builds it, on `meta`, in train mode (dropout masks are saved)."""
+    with META:
+        model = UnifiedModel(cfg, ExecutionMode.TRAINING)
+    return model.train()
+
+
+def meta_batch(cfg: ModelConfig, rows: int, tokens: int, pairs: bool = False) -> Batch:
+    """A full-length batch in which every row carries every target: the worst case."""
+    inputs = torch.empty(rows, tokens, cfg.input_dim, device=META)
+    mask = torch.ones(rows, tokens, dtype=torch.bool, device=META)
+    if pairs:
+        return Batch(inputs, mask, pair_inputs=torch.empty_like(inputs),
+                     pair_mask=torch.ones_like(mask),
+                     less_ethical=torch.zeros(rows, dtype=torch.long, device=META))
+    batch = Batch(inputs, mask)
+    for name, width in TARGET_SHAPES.items():
+        shape = (rows,) if width == 0 else (rows, width)
+        batch.targets[name] = torch.empty(shape, device=META)
+        batch.present[name] = torch.ones(rows, dtype=torch.bool, device=META)
+    return batch
+
+
+def micro_batch_rows(config: Config) -> int:
+    """Rows in one forward pass: memory.micro_batch, else batch_size / grad_accum."""
+    return -(-config.train.batch_size // accumulation_steps(config))
+
+
+def has_pairs(config: Config) -> bool:
+    return any("dilemma" in s.kind for s in config.data.sources)
+
+
+def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda") -> SavedBytes:
+    """Saved bytes of one FORWARD + COMPUTE of a full-length micro-batch."""
+    model = meta_model(config.model)
+    model.backbone.transformer.checkpoint_layers = config.memory.activation_checkpointing
+    batch = meta_batch(config.model, micro_batch_rows(config), config.data.max_tokens, pairs)
+    settings = LossSettings(torch.ones(TARGET_SHAPES["emotion"], device=META),
+                            config.train.focal_gamma, torch.ones(2, device=META))
+
+    def step() -> torch.Tensor:
+        losses = compute_stage(forward_stage(model, batch), settings)
+        return combine_losses(model, losses, config.train)
+
+    return measure_saved(model, step, CudaAutocastEmulation() if bf16 else None,
+                         AttentionKernelChoice(device))
+
+
+def measure_layer_recompute(config: Config, bf16: bool, device: str = "cuda") -> int:
+    """Bytes one checkpointed backbone layer saves while it is recomputed in backward."""
+    model = meta_model(config.model)
+    layer = model.backbone.transformer.layers[0]
+    rows, tokens = micro_batch_rows(config), config.data.max_tokens
+    x = torch.empty(rows, tokens, config.model.d_model, device=META, requires_grad=True)
+    padding = torch.zeros(rows, tokens, dtype=torch.bool, device=META)
+    saved = measure_saved(model, lambda: layer(x, padding),
+                          CudaAutocastEmulation() if bf16 else None, AttentionKernelChoice(device))
+    return saved.total()
+
+
+def with_checkpointing(config: Config, on: bool) -> Config:
+    return dataclasses.replace(config, memory=dataclasses.replace(
+        config.memory, activation_checkpointing=on))

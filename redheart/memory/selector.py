@@ -1,0 +1,216 @@
+"""Module selection report and the memory planner (DESIGN §8).
+
+The planner starts from the profile as written and, while the forecast does
+not fit the budget, turns on the next saver in DESIGN's order. Each saver is
+a config change the engine really implements, so the plan that fits is the
+config that runs. A saver that cannot apply here (8-bit AdamW without
+bitsandbytes) is listed with the reason, never silently assumed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+from redheart.config import Config, accumulation_steps
+from redheart.errors import RedHeartError
+from redheart.memory.forecast import MIB, Forecast, forecast, uses_bf16
+
+SAVERS = ("bf16_autocast", "fused_adamw", "activation_checkpointing", "adamw_8bit",
+          "offload_analyzer_optimizer", "micro_batch")
+"""DESIGN §8's order: cheapest in speed and exactness first."""
+
+GIB = 2**30
+
+
+class DoesNotFitError(RedHeartError):
+    """No combination of savers fits the budget; exit 3 (not a usage error)."""
+
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class Budget:
+    bytes: int | None
+    source: str
+    """Where the figure came from, or why there is none."""
+
+
+@dataclass(frozen=True)
+class SaverStep:
+    name: str
+    status: str
+    """"on in the profile", "applied", "unavailable" or "not needed"."""
+    detail: str = ""
+    total_after: int | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    config: Config
+    """The profile with the chosen savers: what the engine runs."""
+    device: str
+    budget: Budget
+    before: Forecast
+    after: Forecast
+    steps: tuple[SaverStep, ...]
+
+    @property
+    def fits(self) -> bool | None:
+        return None if self.budget.bytes is None else self.after.total <= self.budget.bytes
+
+    @property
+    def savers(self) -> list[str]:
+        return [s.name for s in self.steps if s.status in ("on in the profile", "applied")]
+
+    def as_json(self) -> dict[str, Any]:
+        body = self.after.as_json()
+        return {"total_params": sum(m.params for m in self.after.modules if m.enabled),
+                "device": self.device, "budget_bytes": self.budget.bytes,
+                "budget_source": self.budget.source, "fits": self.fits,
+                "savers": self.savers,
+                "saver_steps": [dataclasses.asdict(s) for s in self.steps],
+                "forecast_before": {**self.before.category_totals(),
+                                    "total": self.before.total},
+                "micro_batch": self.after.rows,
+                "accumulation_steps": accumulation_steps(self.config), **body}
+
+    def shortfall(self) -> str:
+        """The one-line refusal: by how much, and what is largest."""
+        over = (self.after.total - (self.budget.bytes or 0)) / MIB
+        largest = ", ".join(f"{name} {size / MIB:,.0f} MiB"
+                            for name, size in self.after.largest())
+        tried = ", ".join(s.name for s in self.steps if s.status in ("applied",
+                                                                      "on in the profile"))
+        return (f"{self.config.source}: the forecast {self.after.total / MIB:,.0f} MiB does not "
+                f"fit the budget {self.budget.bytes / MIB:,.0f} MiB ({self.budget.source}) "
+                f"even with every saver ({tried}): short by {over:,.0f} MiB; largest: "
+                f"{largest}; disable optional modules, shorten data.max_tokens or use a "
+                f"larger GPU")
+
+
+def target_device(config: Config, resolved: str | None = None) -> str:
+    """What the plan is for: the run's device, else CUDA unless the profile says cpu."""
+    if resolved:
+        return resolved
+    return "cpu" if config.train.device == "cpu" else "cuda"
+
+
+def resolve_budget(config: Config, device: str, budget_gb: float | None = None) -> Budget:
+    if budget_gb is not None:
+        return Budget(round(budget_gb * GIB), f"--budget-gb {budget_gb:g}")
+    if config.memory.budget_gb > 0:
+        return Budget(round(config.memory.budget_gb * GIB),
+                      f"memory.budget_gb = {config.memory.budget_gb:g}")
+    if device == "cpu":
+        return Budget(None, "training on CPU: no GPU budget to fit (set --budget-gb or "
+                            "memory.budget_gb to plan for a GPU)")
+    from redheart.memory.nvml import default_nvml
+
+    nvml = default_nvml()
+    free = nvml.first_gpu_free_bytes()
+    if free is None:
+        return Budget(None, f"{nvml.sample().state}; no budget given (set --budget-gb or "
+                            f"memory.budget_gb)")
+    return Budget(free, "free memory of GPU 0 (NVML)")
+
+
+def _saver_on(config: Config, name: str, device: str) -> bool:
+    m = config.memory
+    return {
+        "bf16_autocast": uses_bf16(config, device),
+        "fused_adamw": m.fused_adamw and device == "cuda",
+        "activation_checkpointing": m.activation_checkpointing,
+        "adamw_8bit": m.optimizer == "adamw8bit",
+        "offload_analyzer_optimizer": m.offload_analyzer_optimizer,
+        "micro_batch": False,
+    }[name]
+
+
+def _unavailable(name: str, device: str) -> str | None:
+    if device != "cuda" and name != "micro_batch":
+        return "a GPU saver (the run is on CPU)"
+    if name == "adamw_8bit" and importlib.util.find_spec("bitsandbytes") is None:
+        return "bitsandbytes is not installed (pip install bitsandbytes)"
+    return None
+
+
+def _apply(config: Config, name: str) -> Config:
+    t, m = config.train, config.memory
+    if name == "bf16_autocast":
+        return dataclasses.replace(config, train=dataclasses.replace(t, precision="bf16"))
+    field = {"fused_adamw": ("fused_adamw", True),
+             "activation_checkpointing": ("activation_checkpointing", True),
+             "adamw_8bit": ("optimizer", "adamw8bit"),
+             "offload_analyzer_optimizer": ("offload_analyzer_optimizer", True)}[name]
+    return dataclasses.replace(config, memory=dataclasses.replace(m, **{field[0]: field[1]}))
+
+
+def _smaller_micro_batch(config: Config) -> Config | None:
+    """Half the rows per forward pass (a divisor of batch_size), the same effective batch."""
+    batch = config.train.batch_size
+    rows = batch // accumulation_steps(config)
+    for smaller in range(rows // 2 or 1, 0, -1):
+        if batch % smaller == 0 and smaller < rows:
+            return dataclasses.replace(config, memory=dataclasses.replace(
+                config.memory, micro_batch=smaller))
+    return None
+
+
+def _shrink_micro_batch(config: Config, device: str,
+                        budget: int) -> tuple[Config, bool, SaverStep]:
+    """Halve the micro-batch while that lowers the forecast, until it fits.
+
+    Accumulation keeps every gradient alive while the next micro-batch runs
+    forward, so a smaller micro-batch only helps when activations outweigh
+    gradients; when it does not help, the config is left as it was.
+    """
+    best, best_total = config, forecast(config, device).total
+    candidate = config
+    while best_total > budget and (candidate := _smaller_micro_batch(candidate)) is not None:
+        total = forecast(candidate, device).total
+        if total < best_total:
+            best, best_total = candidate, total
+    if best is config:
+        return config, False, SaverStep("micro_batch", "no gain", "gradients kept across "
+                                        "micro-batches outweigh the activations saved")
+    rows = best.train.batch_size // accumulation_steps(best)
+    return best, best_total <= budget, SaverStep(
+        "micro_batch", "applied", f"{rows} rows x {accumulation_steps(best)} accumulation steps",
+        best_total)
+
+
+def plan(config: Config, device: str, budget: Budget) -> Plan:
+    """Apply savers in order until the forecast fits (or none is left)."""
+    before = forecast(config, device)
+    current, steps = config, []
+    fits = budget.bytes is None or before.total <= budget.bytes
+    for name in SAVERS:
+        if _saver_on(current, name, device):
+            steps.append(SaverStep(name, "on in the profile"))
+            continue
+        if fits or not config.memory.auto_savers:
+            steps.append(SaverStep(name, "not needed" if fits else "off (auto_savers = false)"))
+            continue
+        reason = _unavailable(name, device)
+        if reason:
+            steps.append(SaverStep(name, "unavailable", reason))
+            continue
+        if name == "micro_batch":
+            current, fits, step = _shrink_micro_batch(current, device, budget.bytes)
+            steps.append(step)
+            continue
+        current = _apply(current, name)
+        total = forecast(current, device).total
+        steps.append(SaverStep(name, "applied", "", total))
+        fits = total <= budget.bytes
+    return Plan(current, device, budget, before, forecast(current, device), tuple(steps))
+
+
+def plan_for(config: Config, device: str | None = None,
+             budget_gb: float | None = None) -> Plan:
+    """The plan `redheart plan` prints and `redheart run` follows."""
+    target = target_device(config, device)
+    return plan(config, target, resolve_budget(config, target, budget_gb))

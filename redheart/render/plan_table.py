@@ -1,0 +1,61 @@
+"""Rich rendering of `redheart plan`: module x category, the savers, the verdict."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from redheart.memory.forecast import CATEGORIES
+
+MIB = 2**20
+SHORT = {"weights": "wts", "gradients": "grads", "optimizer": "optim",
+         "optimizer_step": "step", "autocast_cache": "cast", "activations": "activ",
+         "context": "ctx"}
+"""Headers short enough for an 80-column terminal; the legend below spells them out."""
+
+
+def _mib(value: int | None) -> str:
+    return "-" if not value else f"{value / MIB:.0f}"
+
+
+def print_plan(plan: dict[str, Any], title: str, console: Console | None = None) -> None:
+    """`plan` is `Plan.as_json()`; all figures in MiB."""
+    console = console or Console()
+    totals = plan["forecast"]
+    table = Table(title=f"{title}: forecast in MiB ({plan['device']}, micro-batch "
+                        f"{plan['micro_batch']} x {plan['accumulation_steps']})",
+                  show_footer=True, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
+    table.add_column(f"module ({plan['total_params'] / 1e6:,.1f}M params)", footer="total",
+                     no_wrap=True)
+    per_module = [c for c in CATEGORIES if c != "context"]
+    for category in per_module:
+        table.add_column(SHORT[category], justify="right", footer=_mib(totals[category]),
+                         min_width=6)
+    table.add_column("sum", justify="right", footer=_mib(totals["total"]), min_width=6)
+    for row in plan["modules"]:
+        values = [row["forecast"].get(c, 0) for c in per_module]
+        name = row["name"] + ("" if row["enabled"] else " (off)")
+        table.add_row(name, *(_mib(v) for v in values), _mib(sum(values)),
+                      style=None if row["enabled"] else "dim")
+    table.add_row("CUDA context", *([""] * len(per_module)),
+                  _mib(totals["context"]))
+    console.print(table)
+    console.print("wts weights, grads gradients, optim AdamW state, step optimizer-step "
+                  "temporary, cast autocast weight copies, activ activations")
+    console.print("total = peak = wts + grads + optim + CUDA context + max(activ + cast, "
+                  "step): the optimizer step runs after backward has freed the activations")
+    for step in plan["saver_steps"]:
+        after = f" -> {_mib(step['total_after'])} MiB" if step["total_after"] else ""
+        detail = f" ({step['detail']})" if step["detail"] else ""
+        console.print(f"  saver {step['name']}: {step['status']}{detail}{after}")
+    budget = plan["budget_bytes"]
+    if budget is None:
+        console.print(f"no budget: {plan['budget_source']}")
+        return
+    verdict = "fits" if plan["fits"] else "does NOT fit"
+    console.print(f"forecast {_mib(totals['total'])} MiB (before savers "
+                  f"{_mib(plan['forecast_before']['total'])}) {verdict} the budget "
+                  f"{_mib(budget)} MiB ({plan['budget_source']})")
