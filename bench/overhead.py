@@ -3,7 +3,8 @@
 Both run the same model (quickstart profile), the same batches (the
 embedded sample set, same plan) and the same losses; the engine adds what a
 run really has: per-module gradient norms and non-finite checks, step
-events, the control channel, and checkpoints at the profile's interval.
+events, the control channel, checkpoints at the profile's interval and the
+memory telemetry sampler.
 Rounds alternate bare / engine so drifting machine speed hits both alike;
 medians are compared.
 
@@ -30,6 +31,7 @@ from redheart.data.batching import loader  # noqa: E402
 from redheart.data.encode import EncoderCache  # noqa: E402
 from redheart.data.prepare import prepare  # noqa: E402
 from redheart.data.split import split_sources  # noqa: E402
+from redheart.memory.telemetry import TelemetrySampler  # noqa: E402
 from redheart.runs.events import EventWriter  # noqa: E402
 from redheart.runs.run_dir import prepare_run_dir  # noqa: E402
 from redheart.train.trainer import Trainer  # noqa: E402
@@ -58,8 +60,11 @@ def engine(trainer: Trainer, steps: int) -> float:
     trainer.state = dataclasses.replace(trainer.state, step=0, epoch=0, batch_index=0)
     trainer.total_steps = steps
     counted = []
+    events = trainer.events
+    telemetry = TelemetrySampler(lambda fields: events.emit("memory", **fields), trainer.device)
     start = time.perf_counter()
-    trainer.fit(lambda result, state: counted.append(result.samples))
+    with telemetry:                                # as `redheart run` does
+        trainer.fit(lambda result, state: counted.append(result.samples))
     return sum(counted) / (time.perf_counter() - start)
 
 
@@ -91,7 +96,8 @@ def main() -> None:
           f"{', '.join(f'{x:.1f}' for x in bare)})")
     print(f"engine           {statistics.median(eng):8.1f} samples/s (median; rounds "
           f"{', '.join(f'{x:.1f}' for x in eng)}); events, checkpoints every "
-          f"{config.checkpoint.every_steps} steps ({checkpoints} kept), control channel")
+          f"{config.checkpoint.every_steps} steps ({checkpoints} kept), control channel, "
+          f"1 Hz memory telemetry")
     print(f"ratio            {statistics.median(eng) / statistics.median(bare):.3f} "
           f"(goal >= 0.97)")
 

@@ -15,6 +15,12 @@ ROWS = (("emotion", "macro_f1", "emotion macro-F1", True),
         ("surd", "mse", "SURD MSE", False))
 
 
+def _figure(value: float) -> str:
+    """Three decimals, or four significant digits for small values (SURD MSE ~0.008),
+    so that model and baseline never print the same when they differ."""
+    return f"{value:.3f}" if abs(value) >= 0.1 or value == 0 else f"{value:.4g}"
+
+
 def print_validation(result: dict[str, Any], title: str, console: Console | None = None) -> None:
     table = Table(title=title)
     for column in ("metric", "model", "prior", "probe"):
@@ -24,10 +30,10 @@ def print_validation(result: dict[str, Any], title: str, console: Console | None
         if task not in metrics:
             continue
         model = metrics[task][key]
-        cells = [f"{model:.3f}"]
+        cells = [_figure(model)]
         for kind in ("prior", "probe"):
             value = base[kind].get(task, {}).get(key)
-            cells.append("-" if value is None else f"{value:.3f}")
+            cells.append("-" if value is None else _figure(value))
         table.add_row(f"{label} ({'higher' if higher else 'lower'} is better)", *cells)
     if "emotion" in metrics:
         per_class = "  ".join(f"{k} {v:.2f}" for k, v in metrics["emotion"]["f1"].items())
