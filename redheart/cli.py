@@ -182,6 +182,44 @@ def prepare(
         run_prepare(config, profile.resolve().parent, skip_bad_rows, label_with, label_int8)
 
 
+@app.command()
+def events(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (holds events.jsonl).")],
+    follow: Annotated[bool, typer.Option(
+        "--follow", "-f", help="Keep printing new events until the run finishes.")] = False,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="One JSON event a line, exactly as written.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Print a run's event stream for scripts and remote consoles (ssh host redheart events)."""
+    with user_errors(debug):
+        from redheart.render.event_lines import event_line
+        from redheart.runs.events import follow_events
+
+        for event in follow_events(run_dir, follow):
+            if event.get("type") == "gap":
+                typer.echo(f"warning: events {event['missing']} are missing from "
+                           f"{run_dir}/events.jsonl (cut or corrupted lines)", err=True)
+                continue
+            typer.echo(json.dumps(event, separators=(",", ":")) if json_out
+                       else event_line(event))
+
+
+@app.command()
+def control(
+    run_dir: Annotated[Path, typer.Argument(help="The run directory of a live run.")],
+    command: Annotated[str, typer.Argument(
+        help="pause, resume, stop, save-now or set-lr.")],
+    lr: Annotated[float | None, typer.Option("--lr", min=0.0, help="For set-lr.")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Send a control command to a run (what the console does, locally or over ssh)."""
+    with user_errors(debug):
+        from redheart.train.control import send_checked
+
+        send_checked(run_dir, command, lr)
+
+
 data_app = typer.Typer(no_args_is_help=True, help="Inspect the data a profile trains on.")
 app.add_typer(data_app, name="data")
 

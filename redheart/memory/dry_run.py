@@ -8,6 +8,7 @@ architecture because a module toggle in the console asks again at once.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from functools import lru_cache
 
 import torch
@@ -23,6 +24,9 @@ from redheart.train.losses import LossSettings
 from redheart.train.stages import combine_losses, compute_stage, forward_stage
 
 META = torch.device("meta")
+_DRY_RUN = threading.Lock()
+"""The cached meta models carry the measuring hooks while they run: one dry run at a time
+(the console's prefetch and a starting run can ask together)."""
 
 
 @lru_cache(maxsize=16)
@@ -61,7 +65,6 @@ def has_pairs(config: Config) -> bool:
 def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda") -> SavedBytes:
     """Saved bytes of one FORWARD + COMPUTE of a full-length micro-batch."""
     model = meta_model(config.model)
-    model.backbone.transformer.checkpoint_layers = config.memory.activation_checkpointing
     batch = meta_batch(config.model, micro_batch_rows(config), config.data.max_tokens, pairs)
     settings = LossSettings(torch.ones(TARGET_SHAPES["emotion"], device=META),
                             config.train.focal_gamma, torch.ones(2, device=META))
@@ -70,8 +73,10 @@ def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda") 
         losses = compute_stage(forward_stage(model, batch), settings)
         return combine_losses(model, losses, config.train)
 
-    return measure_saved(model, step, CudaAutocastEmulation() if bf16 else None,
-                         AttentionKernelChoice(device))
+    with _DRY_RUN:
+        model.backbone.transformer.checkpoint_layers = config.memory.activation_checkpointing
+        return measure_saved(model, step, CudaAutocastEmulation() if bf16 else None,
+                             AttentionKernelChoice(device))
 
 
 def measure_layer_recompute(config: Config, bf16: bool, device: str = "cuda") -> int:
@@ -81,8 +86,10 @@ def measure_layer_recompute(config: Config, bf16: bool, device: str = "cuda") ->
     rows, tokens = micro_batch_rows(config), config.data.max_tokens
     x = torch.empty(rows, tokens, config.model.d_model, device=META, requires_grad=True)
     padding = torch.zeros(rows, tokens, dtype=torch.bool, device=META)
-    saved = measure_saved(model, lambda: layer(x, padding),
-                          CudaAutocastEmulation() if bf16 else None, AttentionKernelChoice(device))
+    with _DRY_RUN:
+        saved = measure_saved(model, lambda: layer(x, padding),
+                              CudaAutocastEmulation() if bf16 else None,
+                              AttentionKernelChoice(device))
     return saved.total()
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from redheart.errors import RedHeartError
+
 SCHEMA_VERSION = 1
 EVENT_TYPES = ("run_started", "plan", "step", "memory", "eval", "checkpoint", "state",
                "warning", "error", "run_finished")
@@ -87,3 +89,43 @@ class EventTail:
             except json.JSONDecodeError:
                 continue                     # a line cut by a crash: the seq gap shows it
         return events
+
+
+class EventsError(RedHeartError):
+    """A run directory without an events file."""
+
+
+def follow_events(run_dir: Path, follow: bool, poll_s: float = 0.2,
+                  idle_stop_s: float | None = None) -> Iterator[dict[str, Any]]:
+    """Every event of a run, then (with `follow`) new ones as they are written.
+
+    Whole lines only, so a reader racing the writer never sees half an
+    event. A jump in `seq` (lines cut by a crash or a full disk) is reported
+    as a `{"type": "gap", "missing": "a-b"}` item before the next event.
+    Following stops after `run_finished`.
+    """
+    path = run_dir / "events.jsonl"
+    if not path.is_file():
+        raise EventsError(f"{path}: no such file; is {run_dir} a run directory? (it is "
+                          f"printed when `redheart run` starts)")
+    tail = EventTail(path)
+    expected: int | None = None
+    idle_since = time.monotonic()
+    while True:
+        batch = tail.poll()
+        for event in batch:
+            seq = event.get("seq")
+            if isinstance(seq, int):
+                if expected is not None and seq > expected:
+                    yield {"type": "gap", "missing": f"{expected}-{seq - 1}"}
+                expected = seq + 1
+            yield event
+            if event.get("type") == "run_finished" and follow:
+                return
+        if not follow:
+            return
+        if batch:
+            idle_since = time.monotonic()
+        elif idle_stop_s is not None and time.monotonic() - idle_since > idle_stop_s:
+            return
+        time.sleep(poll_s)

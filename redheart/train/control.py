@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from redheart.errors import RedHeartError
 from redheart.runs.events import EventTail
 
 COMMANDS = ("pause", "resume", "stop", "save-now", "set-lr")
@@ -24,6 +25,18 @@ def send(run_dir: Path, cmd: str, **args: Any) -> None:
         raise ValueError(f"unknown control command {cmd!r}; expected one of {COMMANDS}")
     with (run_dir / "control").open("a", encoding="utf-8") as f:
         f.write(json.dumps({"cmd": cmd, "t": time.time(), **args}) + "\n")
+
+
+def send_checked(run_dir: Path, cmd: str, lr: float | None = None) -> None:
+    """`send` for the command line: bad input is a one-line error, not a traceback."""
+    if cmd not in COMMANDS:
+        raise RedHeartError(f"unknown control command '{cmd}'; use one of "
+                            f"{', '.join(COMMANDS)}")
+    if (cmd == "set-lr") != (lr is not None):
+        raise RedHeartError("set-lr needs --lr VALUE (and only set-lr takes --lr)")
+    if not (run_dir / "events.jsonl").is_file():
+        raise RedHeartError(f"{run_dir}: not a run directory (no events.jsonl)")
+    send(run_dir, cmd, **({"lr": lr} if lr is not None else {}))
 
 
 class ControlReader:

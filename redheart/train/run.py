@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,6 +62,9 @@ def latest_run(config: Config) -> Path:
 @contextmanager
 def stop_on_signals(trainer: Trainer):
     """First SIGINT/SIGTERM: finish the step, checkpoint, exit 0. Second SIGINT: stop now."""
+    if threading.current_thread() is not threading.main_thread():
+        yield          # the console's training thread: the console owns the signals
+        return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handle(signum, _frame):

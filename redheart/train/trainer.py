@@ -377,6 +377,7 @@ class Trainer:
         outcome = RunOutcome(self.state, "done")
         every = self.config.checkpoint.every_steps
         per_epoch = self.plan.batches_per_epoch()
+        has_eval = any(s.examples or s.pairs for s in self.eval_sources)
         self._emit("state", state="running", step=self.state.step)
         while self.state.step < self.total_steps:
             plan = self.plan.epoch(self.state.epoch)
@@ -393,7 +394,9 @@ class Trainer:
                     self._step_event(result)
                 if on_step:
                     on_step(result, self.state)
-                if self.state.step % every == 0 and not result.skipped:
+                epoch_ends = self.state.batch_index >= per_epoch and has_eval
+                if self.state.step % every == 0 and not result.skipped and not epoch_ends:
+                    # (at an epoch's end the evaluated checkpoint below is this one)
                     outcome.last_checkpoint = self.checkpoint({"loss": result.loss})
                 if self.state.step >= self.total_steps:
                     break

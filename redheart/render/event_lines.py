@@ -1,0 +1,60 @@
+"""One readable line per event, for `redheart events` without `--json`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+
+def _loss(loss: dict[str, float]) -> str:
+    parts = [f"loss {loss.get('total', float('nan')):.4f}"]
+    parts += [f"{k} {v:.4f}" for k, v in loss.items() if k not in ("total", "moe")]
+    return "  ".join(parts)
+
+
+def _bytes(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2**30:.2f} GiB"
+
+
+def event_line(event: dict[str, Any]) -> str:
+    """`HH:MM:SS #seq type  details`; unknown fields of newer schemas are simply not shown."""
+    kind = event.get("type", "?")
+    stamp = time.strftime("%H:%M:%S", time.localtime(event.get("t", 0)))
+    if kind == "step":
+        detail = (f"step {event.get('step')}  epoch {event.get('epoch')}  "
+                  f"{_loss(event.get('loss', {}))}  lr {event.get('lr', 0):.2e}  "
+                  f"|g| {event.get('grad_norm', 0):.2f}  "
+                  f"{event.get('samples_per_s', 0):.1f} samples/s")
+    elif kind == "memory":
+        torch_mem = event.get("torch") or {}
+        gpus = event.get("gpus") or []
+        gpu = (f"gpu0 {_bytes(gpus[0].get('used'))}/{_bytes(gpus[0].get('total'))}"
+               if gpus else event.get("gpu_state", ""))
+        detail = (f"allocated {_bytes(torch_mem.get('allocated'))}  "
+                  f"rss {_bytes(event.get('rss'))}  {gpu}")
+    elif kind == "plan":
+        detail = (f"forecast {_bytes(event.get('forecast', {}).get('total'))}  budget "
+                  f"{_bytes(event.get('budget_bytes'))}  fits {event.get('fits')}  savers "
+                  f"{', '.join(event.get('savers', [])) or 'none'}")
+    elif kind == "eval":
+        metrics = event.get("metrics", {})
+        detail = f"step {event.get('step')}  " + "  ".join(
+            f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, (int, float)))
+    elif kind == "checkpoint":
+        detail = f"{event.get('path')}  step {event.get('step')}" + (
+            "  best" if event.get("best") else "")
+    elif kind == "state":
+        extra = {k: v for k, v in event.items() if k not in ("v", "seq", "t", "type", "state")}
+        detail = f"{event.get('state')}  " + "  ".join(f"{k} {v}" for k, v in extra.items())
+    elif kind in ("warning", "error"):
+        detail = event.get("message", "") + (f"  hint: {event['hint']}"
+                                              if event.get("hint") else "")
+    elif kind == "run_started":
+        detail = (f"device {event.get('device')}  steps {event.get('total_steps')}  from step "
+                  f"{event.get('step')}")
+    elif kind == "run_finished":
+        summary = event.get("summary", {})
+        detail = "  ".join(f"{k} {v}" for k, v in summary.items())
+    else:
+        detail = ""
+    return f"{stamp} #{event.get('seq', '?'):<6} {kind:<12} {detail}".rstrip()

@@ -1,0 +1,74 @@
+"""`redheart events` and `redheart control`: what scripts and remote consoles use."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+
+from redheart.runs.events import EventWriter, follow_events
+from tests.conftest import ROOT, run_cli
+
+RECORDED = ROOT / "tests" / "data" / "recorded_events"
+
+
+def copy_run(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(RECORDED, run)
+    return run
+
+
+def test_json_output_is_the_file_and_text_output_one_line_each(tmp_path):
+    run = copy_run(tmp_path)
+    lines = (run / "events.jsonl").read_text().splitlines()
+    as_json = run_cli("events", str(run), "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert [json.loads(x) for x in as_json.stdout.splitlines()] == [json.loads(x) for x in lines]
+    as_text = run_cli("events", str(run))
+    assert len(as_text.stdout.splitlines()) == len(lines)
+    last_step = [json.loads(x) for x in lines if '"type":"step"' in x][-1]
+    assert f"step {last_step['step']}" in as_text.stdout
+
+
+def test_a_cut_last_line_is_never_printed_and_gaps_are_named(tmp_path):
+    run = copy_run(tmp_path)
+    path = run / "events.jsonl"
+    lines = path.read_text().splitlines()
+    kept = lines[:10] + lines[15:]                      # seq 10-14 lost
+    path.write_text("\n".join(kept) + "\n" + lines[-1][: len(lines[-1]) // 2])
+    result = run_cli("events", str(run), "--json")
+    printed = [json.loads(x) for x in result.stdout.splitlines()]
+    assert len(printed) == len(kept)                    # the half line is held back
+    assert "events 10-14 are missing" in result.stderr
+
+
+def test_follow_prints_events_as_they_are_written_and_stops_at_the_end(tmp_path):
+    run = tmp_path / "live"
+    run.mkdir()
+    writer = EventWriter(run / "events.jsonl")
+    writer.emit("state", state="running", step=0)
+
+    def produce():
+        for step in range(1, 4):
+            time.sleep(0.2)
+            writer.emit("step", step=step, epoch=0, loss={"total": 1.0 / step})
+        writer.emit("run_finished", summary={"reason": "done"})
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    seen = [e["type"] for e in follow_events(run, follow=True, poll_s=0.05)]
+    thread.join()
+    assert seen == ["state", "step", "step", "step", "run_finished"]
+
+
+def test_control_appends_a_command_and_refuses_bad_ones(tmp_path):
+    run = copy_run(tmp_path)
+    ok = run_cli("control", str(run), "set-lr", "--lr", "0.0003")
+    assert ok.returncode == 0, ok.stderr
+    command = json.loads((run / "control").read_text().splitlines()[-1])
+    assert command["cmd"] == "set-lr" and command["lr"] == 0.0003
+    bad = run_cli("control", str(run), "explode")
+    assert bad.returncode == 2 and "unknown control command 'explode'" in bad.stderr
+    nowhere = run_cli("control", str(tmp_path), "pause")
+    assert nowhere.returncode == 2 and "not a run directory" in nowhere.stderr

@@ -1,0 +1,178 @@
+"""The console through Textual's Pilot: toggles, a real in-process run, refusal, attach."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from tests.conftest import PROFILES, ROOT
+from tui.app import RedHeartApp
+from tui.run_view import RunView
+
+RECORDED = Path("tests/data/recorded_events")
+"""events.jsonl and config.toml of a real quickstart run (checkpoints removed)."""
+
+
+async def wait_for(pilot, condition, timeout: float = 90.0, step: float = 0.1) -> None:
+    waited = 0.0
+    while not condition():
+        await pilot.pause(step)
+        waited += step
+        if waited > timeout:
+            raise AssertionError("timed out waiting for the console")
+
+
+def forecast_text(app) -> str:
+    return str(app.query_one("#memory-forecast", Static).render())
+
+
+def test_toggling_a_module_changes_the_forecast(quickstart_data):
+    config, _, _ = quickstart_data
+
+    async def scenario():
+        app = RedHeartApp(PROFILES / "quickstart.toml",
+                          [f'data.cache_dir="{config.data.cache_dir}"'])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: "peak" in forecast_text(app))
+            before = forecast_text(app)
+            table = app.query_one(DataTable)
+            rows = [str(key.value) for key in table.rows]
+            assert "backbone.transformer" in rows and "dsp_simulator" in rows
+            table.focus()
+            table.move_cursor(row=rows.index("dsp_simulator"))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: forecast_text(app) != before)
+            assert "dsp_simulator" not in app.config.model.modules
+            after = [table.get_row(key) for key in table.rows if key.value == "dsp_simulator"]
+            assert after[0][0] == "off"
+            table.move_cursor(row=rows.index("regret_head"))      # essential: locked
+            await pilot.press("enter")
+            await pilot.pause(0.5)
+            assert "regret_head" in [str(k.value) for k in table.rows]
+            assert forecast_text(app) == forecast_text(app)
+
+    asyncio.run(scenario())
+
+
+def _run_app(quickstart_data, tmp_path, *extra):
+    config, _, _ = quickstart_data
+    return RedHeartApp(PROFILES / "quickstart.toml", [
+        f'data.cache_dir="{config.data.cache_dir}"', f'run.runs_root="{tmp_path / "runs"}"',
+        "train.max_steps=2000", "checkpoint.every_steps=1000", *extra])
+
+
+def test_start_pause_resume_stop_in_process_ends_with_a_checkpoint(quickstart_data, tmp_path):
+    async def scenario():
+        app = _run_app(quickstart_data, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.view.state == "running" and app.view.step > 2)
+            await pilot.press("p")
+            await wait_for(pilot, lambda: app.view.state == "paused")
+            paused_at = app.view.step
+            await pilot.pause(1.0)
+            assert app.view.step <= paused_at + 1
+            await pilot.press("r")
+            await wait_for(pilot, lambda: app.view.state == "running"
+                           and app.view.step > paused_at + 1)
+            await pilot.press("x")
+            await wait_for(pilot, lambda: app.training_done.is_set())
+            await wait_for(pilot, lambda: app.view.state == "stopped")
+            assert app.view.checkpoints, "stopping writes a checkpoint"
+            last = Path(app.view.checkpoints[-1].path)
+            assert (last / "model.safetensors").is_file()
+            assert "step" in str(app.query_one("#loss-figures", Static).render())
+
+    asyncio.run(scenario())
+    runs = list((tmp_path / "runs").iterdir())
+    assert len(runs) == 1 and (runs[0] / "events.jsonl").is_file()
+
+
+def test_a_start_that_does_not_fit_is_refused_with_the_reason(quickstart_data, tmp_path):
+    async def scenario():
+        app = _run_app(quickstart_data, tmp_path, "memory.budget_gb=0.001")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.training_done.is_set()
+                           and app.view.state == "idle")
+            log = " ".join(" ".join(strip.text for strip in app.query_one("#messages").lines)
+                           .split())
+            assert "refused:" in log and "does not fit the budget" in log
+            assert "short by" in log and "largest:" in log
+
+    asyncio.run(scenario())
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def recorded_events() -> list[dict]:
+    lines = (ROOT / RECORDED / "events.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_attaching_replays_the_recorded_run(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    events = recorded_events()
+    steps = [e for e in events if e["type"] == "step"]
+    expected = RunView()
+    expected.apply(events)
+
+    async def scenario():
+        app = RedHeartApp(attach=RECORDED)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.view.events_seen == len(events), timeout=10)
+            assert app.view.step == steps[-1]["step"]
+            spark = app.query_one("#spark-total", Sparkline)
+            assert len(spark.data) == len(steps)
+            last = str(app.query_one("#last-total", Label).render())
+            assert last == f"{steps[-1]['loss']['total']:.4f}"
+            assert app.view.state == expected.state == "finished"
+            checkpoints = str(app.query_one("#checkpoints", Static).render())
+            best = expected.best_checkpoint()
+            assert best is not None and f"best (*): step {best.step}" in checkpoints
+            assert "no NVIDIA GPU" in str(app.query_one("#memory-live", Static).render())
+
+    asyncio.run(scenario())
+
+
+def test_main_screen_snapshot(snap_compare, monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+    async def settle(pilot):
+        await wait_for(pilot, lambda: pilot.app.view.events_seen > 0, timeout=10)
+        await pilot.pause(0.3)
+
+    assert snap_compare(RedHeartApp(attach=RECORDED), terminal_size=(120, 36),
+                        run_before=settle)
+
+
+def test_help_screen_snapshot(snap_compare, monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+    async def open_help(pilot):
+        await wait_for(pilot, lambda: pilot.app.view.events_seen > 0, timeout=10)
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+
+    assert snap_compare(RedHeartApp(attach=RECORDED), terminal_size=(100, 30),
+                        run_before=open_help)
+
+
+@pytest.mark.parametrize("width,height", [(80, 24), (160, 48)])
+def test_usable_at_80x24_and_large(width, height, monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+    async def scenario():
+        app = RedHeartApp(attach=RECORDED)
+        async with app.run_test(size=(width, height)) as pilot:
+            await wait_for(pilot, lambda: app.view.events_seen > 0, timeout=10)
+            panels = app.query_one("#panels")
+            assert panels.has_class("wide") == (width >= 120)
+            for panel_id in ("#modules-table", "#memory-forecast", "#loss-figures",
+                             "#run-state"):
+                app.query_one(panel_id)          # every panel exists at every size
+
+    asyncio.run(scenario())

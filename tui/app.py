@@ -1,0 +1,344 @@
+"""The Red Heart console: modules, memory forecast vs live usage, loss, run control.
+
+Every figure on screen comes from one of two places: a memory plan computed
+by the library in a worker thread, or the run's event stream, tailed and
+applied in batches at most 10 times a second. Commands go out only through
+the run directory's control channel (or ssh to it), so a console started
+with the run and one attached later are the same program.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widgets import Footer, Header, Input
+
+from redheart.config import Config, load_profile
+from redheart.errors import RedHeartError
+from tui.event_source import (
+    Controller,
+    EventSource,
+    FileEventSource,
+    LocalController,
+    SshController,
+    SshEventSource,
+)
+from tui.messages import ForecastReady, ModuleToggled, StartRefused, TrainingEnded
+from tui.run_view import RunView
+from tui.screens import HelpScreen, QuitScreen
+from tui.widgets.loss_panel import LossPanel
+from tui.widgets.memory_panel import MemoryPanel
+from tui.widgets.modules_panel import ModulesPanel
+from tui.widgets.run_panel import RunPanel
+
+REFRESH_S = 0.1
+"""Event batches are applied, and panels redrawn, at most 10 times a second."""
+LIVE = ("starting", "running", "paused", "stopping")
+WIDE = (120, 32)
+"""From this terminal size on, the four panels share the screen as a grid."""
+
+
+class SilentReporter:
+    """run_training's reporter inside the console: the terminal belongs to Textual."""
+
+    def __init__(self, app: RedHeartApp) -> None:
+        self.app = app
+
+    def started(self, run_dir, trainer) -> None:
+        pass
+
+    def step(self, result, state) -> None:
+        pass
+
+    def encoding(self, done: int, total: int) -> None:
+        self.app.call_from_thread(self.app.set_status, f"encoding texts {done}/{total}")
+
+    def finished(self, run_dir, outcome) -> None:
+        pass
+
+
+class RedHeartApp(App):
+    CSS_PATH = "styles.tcss"
+    TITLE = "Red Heart"
+    BINDINGS = [
+        Binding("s", "start", "Start"),
+        Binding("p", "pause", "Pause"),
+        Binding("r", "resume", "Resume"),
+        Binding("x", "stop", "Stop"),
+        Binding("c", "save_now", "Save"),
+        Binding("l", "set_lr", "Set LR"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit_console", "Quit"),
+    ]
+
+    def __init__(self, profile: Path | None = None, overrides: Sequence[str] = (),
+                 attach: Path | None = None, remote: str | None = None,
+                 ssh_command: str = "ssh", remote_redheart: str = "redheart") -> None:
+        super().__init__()
+        self.profile = profile
+        self.overrides = tuple(overrides)
+        self.attach = attach
+        self.remote = remote
+        self.ssh_command, self.remote_redheart = ssh_command, remote_redheart
+        self.view = RunView()
+        self.config: Config | None = None
+        self.source: EventSource | None = None
+        self.controller: Controller | None = None
+        self.in_process = False
+        self.training_done = threading.Event()
+        self.training_done.set()
+        self.exit_choice: str | None = None
+        self._messages_shown = 0
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Container(id="panels"):
+            yield ModulesPanel()
+            yield MemoryPanel()
+            yield LossPanel()
+            yield RunPanel()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(REFRESH_S, self.pump_events)
+        self._layout(self.size.width, self.size.height)
+        if self.attach is not None:
+            self.connect(FileEventSource(self.attach), LocalController(self.attach))
+            config_file = self.attach / "config.toml"
+            if config_file.is_file() and self.profile is None:
+                self.profile = config_file
+        elif self.remote is not None:
+            self.connect(SshEventSource(self.remote, self.ssh_command, self.remote_redheart),
+                         SshController(self.remote, self.ssh_command, self.remote_redheart))
+        if self.profile is not None:
+            self.config = load_profile(self.profile, self.overrides)
+            if self.source is None:
+                self.recompute_forecast()
+
+    def on_resize(self, event) -> None:
+        self._layout(event.size.width, event.size.height)
+
+    def _layout(self, width: int, height: int) -> None:
+        self.query_one("#panels").set_class(width >= WIDE[0] and height >= WIDE[1], "wide")
+
+    def connect(self, source: EventSource, controller: Controller) -> None:
+        if self.source is not None:
+            self.source.close()
+        self.source, self.controller = source, controller
+        self.sub_title = source.label
+
+    def set_status(self, text: str) -> None:
+        self.sub_title = text
+
+    def get_system_commands(self, screen):
+        yield from super().get_system_commands(screen)
+        for key, action, title in (("s", "start", "Start training"), ("p", "pause", "Pause"),
+                                   ("r", "resume", "Resume"), ("x", "stop", "Stop"),
+                                   ("c", "save_now", "Save a checkpoint now"),
+                                   ("question_mark", "help", "Key bindings")):
+            yield SystemCommand(title, f"key {key}", lambda a=action: self.run_action(a))
+
+    # --------------------------------------------------------------- forecast
+
+    @work(thread=True, exclusive=True, group="forecast")
+    def recompute_forecast(self) -> None:
+        from redheart.memory.forecast import prefetch_toggles
+        from redheart.memory.selector import plan_for
+
+        config = self.config
+        if config is None:
+            return
+        try:
+            plan = plan_for(config)
+        except RedHeartError as exc:
+            self.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.post_message(ForecastReady(plan.as_json()))
+        prefetch_toggles(config, plan.device)   # the next toggle is then a cache hit
+
+    def on_forecast_ready(self, message: ForecastReady) -> None:
+        self.show_plan(message.plan)
+
+    def show_plan(self, plan: dict[str, Any]) -> None:
+        self.query_one(ModulesPanel).show(plan)
+        self.query_one(MemoryPanel).show_plan(plan)
+
+    def on_module_toggled(self, message: ModuleToggled) -> None:
+        from redheart.memory.forecast import toggled
+
+        if self.config is None or self.view.state in LIVE:
+            self.notify("modules are fixed while a run is live", severity="warning")
+            return
+        changed = toggled(self.config, message.name)
+        if changed is None:
+            self.notify(f"{message.name} cannot be switched: another module or "
+                        f"train.loss_weighting depends on it", severity="warning")
+            return
+        self.config = changed
+        self.recompute_forecast()
+
+    # ---------------------------------------------------------------- events
+
+    def pump_events(self) -> None:
+        if self.source is None:
+            return
+        events = self.source.poll()
+        error = getattr(self.source, "error", None)
+        if error:
+            self.notify(error, severity="error")
+            self.source.error = None  # type: ignore[attr-defined]
+        if not events:
+            return
+        self.view.apply(events)
+        plan = next((e for e in reversed(events) if e.get("type") == "plan"), None)
+        if plan is not None:
+            self.show_plan(plan)
+        self.refresh_panels()
+
+    def refresh_panels(self) -> None:
+        self.query_one(LossPanel).show(self.view)
+        self.query_one(MemoryPanel).show_live(self.view)
+        run_panel = self.query_one(RunPanel)
+        run_panel.show(self.view, self.source.label if self.source else None)
+        for level, text in self.view.messages[self._messages_shown:]:
+            run_panel.log(level, text)
+        self._messages_shown = len(self.view.messages)
+
+    # --------------------------------------------------------------- control
+
+    def action_start(self) -> None:
+        if self.config is None:
+            self.notify("no profile: start redheart-tui PROFILE to train", severity="warning")
+            return
+        if self.view.state in LIVE or not self.training_done.is_set():
+            self.notify("a run is already live", severity="warning")
+            return
+        self.training_done.clear()
+        self.view = RunView(state="starting")
+        self._messages_shown = 0
+        self.query_one(RunPanel).show(self.view, None)
+        self._train(self.config)
+
+    @work(thread=True, exclusive=True, group="training")
+    def _train(self, config: Config) -> None:
+        from redheart.data.sources import anchor_paths
+        from redheart.memory.selector import plan_for
+        from redheart.train.run import run_training
+        from redheart.train.trainer import resolve_device
+
+        profile_dir = self.profile.resolve().parent if self.profile else Path.cwd()
+        error = None
+        try:
+            device = resolve_device(config)
+            plan = plan_for(anchor_paths(config, profile_dir), device.type)
+            if plan.fits is False:
+                self.post_message(StartRefused(plan.shortfall()))
+                return
+            run_dir = planned_run_dir(config, profile_dir)
+            self.call_from_thread(self._started_in_process, run_dir)
+            run_training(config, profile_dir, SilentReporter(self), run_dir)
+        except RedHeartError as exc:
+            error = str(exc)
+        finally:
+            self.training_done.set()
+        self.post_message(TrainingEnded(error))
+
+    def _started_in_process(self, run_dir: Path) -> None:
+        self.in_process = True
+        self.connect(FileEventSource(run_dir), LocalController(run_dir))
+
+    def on_start_refused(self, message: StartRefused) -> None:
+        self.view.state = "idle"
+        self.query_one(RunPanel).log("refused", message.reason)
+        self.query_one(RunPanel).show(self.view, None)
+        self.notify(message.reason, title="start refused", severity="error", timeout=10)
+
+    def on_training_ended(self, message: TrainingEnded) -> None:
+        self.pump_events()
+        if message.error:
+            self.query_one(RunPanel).log("error", message.error)
+            self.notify(message.error, severity="error", timeout=10)
+
+    def _send(self, cmd: str, lr: float | None = None) -> None:
+        if self.controller is None or self.view.state not in LIVE:
+            self.notify("no live run to control", severity="warning")
+            return
+        controller = self.controller
+
+        def send() -> None:
+            try:
+                controller.send(cmd, lr)
+            except (RedHeartError, RuntimeError, OSError) as exc:
+                self.call_from_thread(self.notify, f"{cmd}: {exc}", severity="error")
+
+        self.run_worker(send, thread=True, group="control")
+
+    def action_pause(self) -> None:
+        self._send("pause")
+
+    def action_resume(self) -> None:
+        self._send("resume")
+
+    def action_stop(self) -> None:
+        self._send("stop")
+
+    def action_save_now(self) -> None:
+        self._send("save-now")
+
+    def action_set_lr(self) -> None:
+        text = self.query_one("#lr-input", Input).value.strip()
+        try:
+            lr = float(text)
+        except ValueError:
+            lr = 0.0
+        if not lr > 0:
+            self.notify(f"LR {text!r}: type a positive number such as 3e-4 in the LR box",
+                        severity="warning")
+            return
+        self._send("set-lr", lr)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_quit_console(self) -> None:
+        if self.view.state not in LIVE:
+            self.exit()
+            return
+
+        def chosen(choice: str | None) -> None:
+            if choice == "stop":
+                self._send("stop")
+            if choice in ("stop", "leave"):
+                self.exit_choice = choice
+                self.exit()
+
+        self.push_screen(QuitScreen(self.in_process), chosen)
+
+    def on_unmount(self) -> None:
+        if self.source is not None:
+            self.source.close()
+
+
+def planned_run_dir(config: Config, profile_dir: Path) -> Path:
+    """Where the in-process run will write, known before it starts (so the UI can tail it)."""
+    import time
+
+    root = Path(config.run.runs_root)
+    if not root.is_absolute():
+        root = Path.cwd() / root
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path, suffix = root / f"{config.run.name}-{stamp}", 1
+    while path.exists():
+        suffix += 1
+        path = root / f"{config.run.name}-{stamp}-{suffix}"
+    return path
+

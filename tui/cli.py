@@ -1,0 +1,63 @@
+"""`redheart-tui`: the console, in process, attached to a run directory, or over ssh."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from redheart.errors import RedHeartError
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="redheart-tui", description="Red Heart training console (Textual).")
+    parser.add_argument("profile", nargs="?", type=Path,
+                        help="TOML run profile to plan and train, e.g. profiles/quickstart.toml")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--attach", type=Path, metavar="RUN_DIR",
+                       help="watch and control a run started by `redheart run`")
+    where.add_argument("--remote", metavar="[USER@]HOST:RUN_DIR",
+                       help="the same over your own ssh (no port is opened)")
+    parser.add_argument("--ssh-command", default="ssh",
+                        help="program (and options) used to reach --remote (default: ssh)")
+    parser.add_argument("--remote-redheart", default="redheart",
+                        help="the redheart command on the remote host")
+    parser.add_argument("--set", action="append", default=[], dest="overrides",
+                        metavar="SECTION.KEY=VALUE", help="override a profile value")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    args = parser.parse_args(argv)
+    if args.remote and args.profile:
+        parser.error("--remote takes its profile from the remote run; drop PROFILE")
+    if args.attach is not None and not (args.attach / "events.jsonl").is_file():
+        parser.error(f"--attach {args.attach}: not a run directory (no events.jsonl)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from tui.app import RedHeartApp  # Textual loads only once the arguments are good
+
+    try:
+        app = RedHeartApp(args.profile, args.overrides, args.attach, args.remote,
+                          args.ssh_command, args.remote_redheart)
+        app.run()
+    except RedHeartError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if app.in_process and not app.training_done.is_set():
+        print(f"training continues headless in this process ({app.source.label}); attach "
+              f"with: redheart-tui --attach {app.source.label}", flush=True)
+        try:
+            app.training_done.wait()
+        except KeyboardInterrupt:
+            app.controller.send("stop")
+            print("stopping: a checkpoint is written first", flush=True)
+            app.training_done.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

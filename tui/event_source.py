@@ -1,0 +1,125 @@
+"""Where the console's events come from, and where its commands go.
+
+Locally both are files in the run directory (`events.jsonl`, `control`);
+remotely both are the user's own ssh running `redheart events --follow
+--json` and `redheart control` on the other side, so no port is opened and
+ssh does the authentication. The app polls `poll()` on a timer and applies
+whatever arrived as one batch.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shlex
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+from redheart.runs.events import EventTail
+from redheart.train.control import send_checked
+
+
+class EventSource(Protocol):
+    label: str
+
+    def poll(self) -> list[dict[str, Any]]: ...
+    def close(self) -> None: ...
+
+
+class Controller(Protocol):
+    def send(self, cmd: str, lr: float | None = None) -> None: ...
+
+
+class FileEventSource:
+    """Tails RUN_DIR/events.jsonl; whole lines only, so a half-written event waits."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.label = str(run_dir)
+        self._tail = EventTail(run_dir / "events.jsonl")
+
+    def poll(self) -> list[dict[str, Any]]:
+        return self._tail.poll()
+
+    def close(self) -> None:
+        pass
+
+
+class LocalController:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def send(self, cmd: str, lr: float | None = None) -> None:
+        send_checked(self.run_dir, cmd, lr)
+
+
+def parse_remote(spec: str) -> tuple[str, str]:
+    """`[user@]host:RUN_DIR` -> (host, run_dir)."""
+    host, sep, run_dir = spec.partition(":")
+    if not sep or not host or not run_dir:
+        raise ValueError(f"--remote {spec!r}: expected [user@]host:RUN_DIR")
+    return host, run_dir
+
+
+class SshEventSource:
+    """`ssh HOST redheart events RUN_DIR --follow --json`, read line by line in a thread."""
+
+    def __init__(self, spec: str, ssh_command: str = "ssh",
+                 remote_redheart: str = "redheart") -> None:
+        host, run_dir = parse_remote(spec)
+        self.label = spec
+        command = [*shlex.split(ssh_command), host, remote_redheart, "events", run_dir,
+                   "--follow", "--json"]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True, bufsize=1)
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.error: str | None = None
+        self._reader = threading.Thread(target=self._read, name="ssh-events", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(event, dict):
+                self._queue.put(event)
+        code = self._process.wait()
+        if code not in (0, None):
+            stderr = self._process.stderr.read().strip() if self._process.stderr else ""
+            self.error = f"ssh exited with {code}: {stderr.splitlines()[-1] if stderr else ''}"
+
+    def poll(self) -> list[dict[str, Any]]:
+        events = []
+        while True:
+            try:
+                events.append(self._queue.get_nowait())
+            except queue.Empty:
+                return events
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+
+
+class SshController:
+    """`ssh HOST redheart control RUN_DIR CMD [--lr X]`: the same channel as a local run."""
+
+    def __init__(self, spec: str, ssh_command: str = "ssh",
+                 remote_redheart: str = "redheart") -> None:
+        self.host, self.run_dir = parse_remote(spec)
+        self.ssh = shlex.split(ssh_command)
+        self.remote_redheart = remote_redheart
+
+    def send(self, cmd: str, lr: float | None = None) -> None:
+        command = [*self.ssh, self.host, self.remote_redheart, "control", self.run_dir, cmd]
+        if lr is not None:
+            command += ["--lr", repr(lr)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
+                               else f"ssh exited with {done.returncode}")

@@ -1,0 +1,33 @@
+"""Messages the console's workers post to the UI thread (workers never touch widgets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.message import Message
+
+
+class ForecastReady(Message):
+    """A memory plan (module table + forecast) computed in a worker."""
+
+    def __init__(self, plan: dict[str, Any]) -> None:
+        super().__init__()
+        self.plan = plan
+
+
+class StartRefused(Message):
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class TrainingEnded(Message):
+    def __init__(self, error: str | None) -> None:
+        super().__init__()
+        self.error = error
+
+
+class ModuleToggled(Message):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name

@@ -1,0 +1,146 @@
+"""What the console knows about a run, folded from its events (no Textual, no torch).
+
+The in-process and the attached console both feed events here, batched, and
+draw from it; so a run watched live and one replayed from `events.jsonl`
+look the same.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+HISTORY = 600
+"""Points kept per curve: enough for the panels, bounded for week-long runs."""
+TASKS = ("emotion", "bentham", "regret", "surd")
+
+
+@dataclass
+class Checkpoint:
+    path: str
+    step: int
+    best: bool
+
+
+@dataclass
+class RunView:
+    run_dir: str | None = None
+    state: str = "idle"
+    """idle, starting, running, paused, stopping, stopped, finished, failed."""
+    step: int = 0
+    epoch: int = 0
+    total_steps: int | None = None
+    device: str | None = None
+    loss: dict[str, deque] = field(default_factory=dict)
+    """"total" and each task -> recent values."""
+    lr: float | None = None
+    grad_norm: float | None = None
+    samples_per_s: float | None = None
+    started_at: float | None = None
+    first_step: int | None = None
+    last_step_t: float | None = None
+    eval_metrics: dict[str, Any] = field(default_factory=dict)
+    memory: dict[str, Any] | None = None
+    memory_history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
+    """Bytes in use per sample: torch allocated on a GPU, else the process RSS."""
+    plan: dict[str, Any] | None = None
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    messages: list[tuple[str, str]] = field(default_factory=list)
+    """(level, text) of warnings and errors, oldest first."""
+    last_seq: int | None = None
+    missing: list[str] = field(default_factory=list)
+    """Seq ranges absent from the stream (cut lines)."""
+    events_seen: int = 0
+
+    def apply(self, events: list[dict[str, Any]]) -> None:
+        for event in events:
+            self._apply(event)
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        self.events_seen += 1
+        seq = event.get("seq")
+        if isinstance(seq, int):
+            if self.last_seq is not None and seq > self.last_seq + 1:
+                self.missing.append(f"{self.last_seq + 1}-{seq - 1}")
+            self.last_seq = seq
+        handler = getattr(self, "_on_" + str(event.get("type")), None)
+        if handler is not None:
+            handler(event)
+
+    def _on_run_started(self, event: dict[str, Any]) -> None:
+        self.total_steps = event.get("total_steps")
+        self.device = event.get("device")
+        self.step = event.get("step") or 0
+        self.first_step = self.step
+        self.started_at = event.get("t")
+        self.state = "running"
+
+    def _on_plan(self, event: dict[str, Any]) -> None:
+        self.plan = event
+
+    def _on_step(self, event: dict[str, Any]) -> None:
+        self.step = event.get("step", self.step)
+        self.epoch = event.get("epoch", self.epoch)
+        for name, value in (event.get("loss") or {}).items():
+            if name == "moe" or not isinstance(value, (int, float)):
+                continue
+            self.loss.setdefault(name, deque(maxlen=HISTORY)).append(float(value))
+        self.lr = event.get("lr", self.lr)
+        self.grad_norm = event.get("grad_norm", self.grad_norm)
+        self.samples_per_s = event.get("samples_per_s", self.samples_per_s)
+        self.last_step_t = event.get("t")
+        if self.first_step is None:
+            self.first_step, self.started_at = self.step, event.get("t")
+
+    def _on_memory(self, event: dict[str, Any]) -> None:
+        self.memory = event
+        torch_mem = event.get("torch") or {}
+        used = torch_mem.get("allocated") if torch_mem else event.get("rss")
+        if used is not None:
+            self.memory_history.append(used)
+
+    def _on_eval(self, event: dict[str, Any]) -> None:
+        self.eval_metrics = dict(event.get("metrics") or {})
+
+    def _on_checkpoint(self, event: dict[str, Any]) -> None:
+        best = bool(event.get("best"))
+        if best:
+            for checkpoint in self.checkpoints:
+                checkpoint.best = False
+        self.checkpoints.append(Checkpoint(str(event.get("path")), int(event.get("step", 0)),
+                                           best))
+
+    def _on_state(self, event: dict[str, Any]) -> None:
+        self.state = event.get("state", self.state)
+
+    def _on_warning(self, event: dict[str, Any]) -> None:
+        self.messages.append(("warning", str(event.get("message", ""))))
+
+    def _on_error(self, event: dict[str, Any]) -> None:
+        hint = event.get("hint")
+        self.messages.append(("error", str(event.get("message", "")) +
+                              (f" (hint: {hint})" if hint else "")))
+        self.state = "failed"
+
+    def _on_run_finished(self, event: dict[str, Any]) -> None:
+        if self.state not in ("failed", "stopped"):
+            self.state = "finished"
+
+    def eta_seconds(self, now: float | None = None) -> float | None:
+        """Remaining time at the average step rate since the run (or resume) started."""
+        if not (self.total_steps and self.started_at and self.last_step_t and self.first_step
+                is not None and self.step > self.first_step):
+            return None
+        rate = (self.step - self.first_step) / max(self.last_step_t - self.started_at, 1e-9)
+        return (self.total_steps - self.step) / rate if rate > 0 else None
+
+    def best_checkpoint(self) -> Checkpoint | None:
+        return next((c for c in reversed(self.checkpoints) if c.best), None)
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    return time.strftime("%H:%M:%S", time.gmtime(max(0, int(seconds))))

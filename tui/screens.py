@@ -1,0 +1,66 @@
+"""Modal screens: help, and what to do with a live run on quit."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Markdown, Static
+
+HELP = """\
+# Red Heart console
+
+| key | action |
+|---|---|
+| `s` | start training (the memory plan runs first) |
+| `p` / `r` | pause / resume |
+| `x` | stop: checkpoint, then end the run |
+| `c` | save a checkpoint now |
+| `l` | set the learning rate (type it in the LR box first) |
+| `enter`, click | toggle the optional module under the cursor |
+| `tab` | next panel |
+| `ctrl+p` | command palette |
+| `?` | this help |
+| `q` | quit (asks what to do with a live run) |
+
+The console reads the run only through `events.jsonl` and controls it only
+through the run directory's `control` file: attached (`--attach RUN_DIR`, or
+`--remote host:RUN_DIR` over your own ssh) it behaves exactly as in process.
+Detaching never stops a run.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [("escape,q,question_mark", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-box"):
+            yield Markdown(HELP)
+            yield Button("Close", id="close-help", compact=True)
+
+    def on_button_pressed(self, _event: Button.Pressed) -> None:
+        self.dismiss()
+
+
+class QuitScreen(ModalScreen[str]):
+    """Returns "stop", "leave" or "cancel"."""
+
+    BINDINGS = [("escape", "dismiss('cancel')", "Cancel")]
+
+    def __init__(self, in_process: bool) -> None:
+        super().__init__()
+        self.in_process = in_process
+
+    def compose(self) -> ComposeResult:
+        leave = ("Leave it running headless (this process keeps training; attach later)"
+                 if self.in_process else "Detach (the run goes on)")
+        with Vertical(id="quit-box"):
+            yield Static("A run is live. What should happen to it?")
+            with Horizontal():
+                yield Button("Stop it (checkpoint first)", id="stop", variant="error",
+                             compact=True)
+                yield Button(leave, id="leave", variant="primary", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "cancel")

@@ -1,0 +1,91 @@
+"""Memory: the forecast stacked by category against live usage and the budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Sparkline, Static
+
+from tui.run_view import RunView
+
+MIB = 2**20
+GIB = 2**30
+COLORS = {"weights": "blue", "gradients": "cyan", "optimizer": "magenta",
+          "optimizer_step": "bright_magenta", "autocast_cache": "yellow",
+          "activations": "green", "context": "white"}
+SHORT = {"weights": "weights", "gradients": "grads", "optimizer": "optim",
+         "optimizer_step": "step", "autocast_cache": "cast", "activations": "activ",
+         "context": "ctx"}
+BAR = 40
+
+
+def _gib(value: float | None) -> str:
+    return "-" if value is None else f"{value / GIB:.2f} GiB"
+
+
+def forecast_bar(plan: dict[str, Any]) -> Text:
+    """A bar scaled to max(budget, forecast): one colour per category, a red `|` at the
+    budget."""
+    totals = plan["forecast"]
+    budget = plan.get("budget_bytes")
+    scale = max(budget or 0, sum(v for k, v in totals.items() if k != "total"), 1)
+    cells: list[tuple[str, str]] = []
+    for category, color in COLORS.items():
+        cells += [("█", color)] * round(BAR * totals.get(category, 0) / scale)
+    cells = (cells + [(" ", "")] * BAR)[:BAR]
+    if budget:
+        cells[min(BAR - 1, round(BAR * budget / scale))] = ("|", "bold red")
+    text = Text()
+    for char, style in cells:
+        text.append(char, style=style)
+    return text
+
+
+class MemoryPanel(Vertical):
+    BORDER_TITLE = "Memory"
+
+    def compose(self) -> ComposeResult:
+        yield Static("no forecast yet", id="memory-forecast")
+        yield Static("", id="memory-legend")
+        yield Static("no run: live usage appears when training starts", id="memory-live")
+        yield Sparkline([], id="memory-history")
+
+    def show_plan(self, plan: dict[str, Any]) -> None:
+        totals = plan["forecast"]
+        budget = plan.get("budget_bytes")
+        verdict = "" if plan.get("fits") is None else (
+            "  fits" if plan["fits"] else "  DOES NOT FIT")
+        header = Text(f"forecast {_gib(totals['total'])} peak ({plan['device']})  budget "
+                      f"{_gib(budget) if budget else 'none'}{verdict}\n")
+        header.append_text(forecast_bar(plan))
+        self.query_one("#memory-forecast", Static).update(header)
+        legend = Text()
+        for category, color in COLORS.items():
+            legend.append("■ ", style=color)
+            legend.append(f"{SHORT[category]} {totals.get(category, 0) / MIB:.0f}  ")
+        if plan.get("savers"):
+            legend.append(f"\nsavers: {', '.join(plan['savers'])}")
+        self.query_one("#memory-legend", Static).update(legend)
+
+    def show_live(self, view: RunView) -> None:
+        memory = view.memory
+        if memory is None:
+            return
+        lines = []
+        torch_mem = memory.get("torch")
+        if torch_mem:
+            lines.append(f"torch allocated {_gib(torch_mem.get('allocated'))}  reserved "
+                         f"{_gib(torch_mem.get('reserved'))}  peak {_gib(torch_mem.get('peak'))}")
+        for gpu in memory.get("gpus") or []:
+            lines.append(f"GPU{gpu.get('index')} {gpu.get('name', '')}: "
+                         f"{_gib(gpu.get('used'))} / {_gib(gpu.get('total'))}  "
+                         f"util {gpu.get('util', '-')}%  {gpu.get('temp', '-')}C  "
+                         f"{gpu.get('power', '-')} W")
+        if not memory.get("gpus"):
+            lines.append(str(memory.get("gpu_state") or "no NVIDIA GPU"))
+        lines.append(f"process RSS {_gib(memory.get('rss'))}")
+        self.query_one("#memory-live", Static).update("\n".join(lines))
+        self.query_one("#memory-history", Sparkline).data = list(view.memory_history)

@@ -1,0 +1,50 @@
+"""Run: start / pause / resume / stop / save now / set LR, checkpoints, warnings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, Input, RichLog, Static
+
+from tui.run_view import RunView
+
+
+class RunPanel(Vertical):
+    BORDER_TITLE = "Run"
+
+    def compose(self) -> ComposeResult:
+        yield Static("idle", id="run-state")
+        with Horizontal(id="run-buttons"):
+            yield Button("Start", id="start", variant="success", compact=True)
+            yield Button("Pause", id="pause", compact=True)
+            yield Button("Resume", id="resume", compact=True)
+            yield Button("Stop", id="stop", variant="error", compact=True)
+            yield Button("Save", id="save-now", compact=True)
+        with Horizontal(id="lr-row"):
+            yield Input(placeholder="new LR, e.g. 3e-4", id="lr-input", compact=True)
+            yield Button("Set LR", id="set-lr", compact=True)
+        yield Static("no checkpoints yet", id="checkpoints")
+        yield RichLog(id="messages", max_lines=200, wrap=True, markup=False)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        action = {"start": "start", "pause": "pause", "resume": "resume", "stop": "stop",
+                  "save-now": "save_now", "set-lr": "set_lr"}[event.button.id or ""]
+        self.app.run_action(action)
+
+    def show(self, view: RunView, source: str | None) -> None:
+        where = f"  {source}" if source else ""
+        self.query_one("#run-state", Static).update(f"{view.state}{where}")
+        if view.checkpoints:
+            lines = [f"{'*' if c.best else ' '} step {c.step:>7}  {Path(c.path).name}"
+                     for c in view.checkpoints[-6:]]
+            best = view.best_checkpoint()
+            folder = str(Path(view.checkpoints[-1].path).parent)
+            footer = (f"best (*): step {best.step}" if best else "best: none yet") + \
+                f"  in {folder}"
+            self.query_one("#checkpoints", Static).update("\n".join([*lines, footer]))
+
+    def log(self, level: str, text: str) -> None:
+        self.query_one(RichLog).write(f"{level}: {text}")
