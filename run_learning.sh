@@ -4,12 +4,15 @@
 #   ./run_learning.sh setup        create .venv and install the project (idempotent)
 #   ./run_learning.sh test [ARGS]  setup with dev extras, then pytest ARGS
 #
-#   ./run_learning.sh train-local [--samples N] [--debug] [--verbose]
+#   ./run_learning.sh train-local [--samples N] [--debug] [--verbose] [--tui]
 #                                  train the quickstart model on the embedded sample set
+#                                  (--tui: in the Textual console)
 #   ./run_learning.sh train-cloud [--full-dataset] [--checkpoint-interval N] [--debug]
 #                                  train the full model with profiles/cloud.toml
 #   ./run_learning.sh train-validate [--load-checkpoint [PATH]]
 #                                  validate PATH, or the best checkpoint of the latest run
+#   ./run_learning.sh tui [PROFILE | --attach RUN_DIR | --remote HOST:RUN_DIR]
+#                                  the console (redheart-tui)
 #
 # Torch build: REDHEART_TORCH=auto|cpu|cuda (default auto: cuda when
 # `nvidia-smi -L` lists a GPU, cpu otherwise). REDHEART_TORCH_INDEX=URL makes
@@ -110,17 +113,22 @@ case "$cmd" in
     train-local)
         setup ""
         args=()
+        tui=""
         while [ $# -gt 0 ]; do
             case "$1" in
                 --samples) [ $# -ge 2 ] || die "--samples needs a number"; args+=(--samples "$2"); shift 2 ;;
                 --samples=*) args+=(--samples "${1#*=}"); shift ;;
                 --debug) args+=(--debug); shift ;;
                 --verbose) args+=(--verbose); shift ;;
-                --tui) die "--tui needs the Textual console, which is not in this version yet" ;;
-                *) die "train-local: unknown option '$1' (--samples N, --debug, --verbose)" ;;
+                --tui) tui=1; shift ;;
+                *) die "train-local: unknown option '$1' (--samples N, --debug, --verbose, --tui)" ;;
             esac
         done
         cd "$ROOT"
+        if [ -n "$tui" ]; then
+            for a in "${args[@]}"; do [ "$a" != "--verbose" ] || die "--verbose is for the headless run, not --tui"; done
+            exec "$VENV/bin/redheart-tui" profiles/quickstart.toml "${args[@]}"
+        fi
         exec "$VENV/bin/redheart" run profiles/quickstart.toml "${args[@]}"
         ;;
     train-cloud)
@@ -158,11 +166,16 @@ case "$cmd" in
         fi
         exec "$VENV/bin/redheart" validate "$checkpoint"
         ;;
+    tui)
+        setup ""
+        cd "$ROOT"
+        exec "$VENV/bin/redheart-tui" "$@"
+        ;;
     -h|--help|help)
         usage
         ;;
     *)
         usage >&2
-        die "unknown command '${cmd}' (available: setup, test, train-local, train-cloud, train-validate)"
+        die "unknown command '${cmd}' (available: setup, test, train-local, train-cloud, train-validate, tui)"
         ;;
 esac

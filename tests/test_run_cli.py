@@ -94,12 +94,14 @@ def test_sigterm_checkpoints_and_exits_0_and_the_lock_refuses_a_second_run(tmp_p
 
 def test_a_second_sigint_stops_at_once(tmp_path):
     run_dir = tmp_path / "run"
-    # One batch of the whole sample set makes a step long enough (about a second)
-    # for both signals to land inside it; signals sent back to back can merge.
+    # One batch of the whole sample set and a deeper, wider model make every step
+    # (pairs included) last over a second, so both signals land inside one;
+    # signals sent back to back can merge.
     proc = subprocess.Popen(
         [sys.executable, "-m", "redheart", "run", "profiles/quickstart.toml", "--quiet",
          *cache_opt(tmp_path), "--set", "train.max_steps=100000",
-         "--set", "train.batch_size=256", "--run-dir", str(run_dir)], cwd=ROOT,
+         "--set", "train.batch_size=256", "--set", "model.n_layers=8",
+         "--set", "model.ffn_dim=4096", "--run-dir", str(run_dir)], cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 120

@@ -18,7 +18,7 @@ def test_unknown_command_exits_2_and_lists_the_available_ones():
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == (
         "run_learning.sh: unknown command 'train-everything' (available: setup, test, train-local, "
-        "train-cloud, train-validate)")
+        "train-cloud, train-validate, tui)")
 
 
 def test_bad_torch_choice_is_refused_before_installing_anything(tmp_path):

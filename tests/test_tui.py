@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Label, Sparkline, Static
+from textual.widgets import DataTable, Label, Static
 
 from tests.conftest import PROFILES, ROOT
 from tui.app import RedHeartApp
 from tui.run_view import RunView
+from tui.widgets.curve import Curve
 
 RECORDED = Path("tests/data/recorded_events")
 """events.jsonl and config.toml of a real quickstart run (checkpoints removed)."""
@@ -125,7 +126,7 @@ def test_attaching_replays_the_recorded_run(monkeypatch):
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: app.view.events_seen == len(events), timeout=10)
             assert app.view.step == steps[-1]["step"]
-            spark = app.query_one("#spark-total", Sparkline)
+            spark = app.query_one("#spark-total", Curve)
             assert len(spark.data) == len(steps)
             last = str(app.query_one("#last-total", Label).render())
             assert last == f"{steps[-1]['loss']['total']:.4f}"
@@ -176,3 +177,64 @@ def test_usable_at_80x24_and_large(width, height, monkeypatch):
                 app.query_one(panel_id)          # every panel exists at every size
 
     asyncio.run(scenario())
+
+
+def test_remote_streams_events_and_sends_commands_through_ssh(tmp_path):
+    """--remote with --ssh-command standing in for ssh: the same views, the same channel."""
+    import shutil
+    import sys
+
+    run = tmp_path / "remote-run"
+    shutil.copytree(ROOT / RECORDED, run)
+    lines = (run / "events.jsonl").read_text().splitlines()
+    live = [line for line in lines if '"run_finished"' not in line
+            and '"state":"finished"' not in line]
+    (run / "events.jsonl").write_text("\n".join(live) + "\n")
+    ssh = f"{sys.executable} {ROOT / 'tests' / 'fake_ssh.py'}"
+    remote_redheart = f"{sys.executable} -m redheart"
+
+    async def scenario():
+        app = RedHeartApp(remote=f"box:{run}", ssh_command=ssh, remote_redheart=remote_redheart)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.view.events_seen == len(live), timeout=30)
+            assert app.view.state == "running" and app.view.step == 30
+            await pilot.press("p")
+            await wait_for(pilot, lambda: (run / "control").is_file(), timeout=30)
+            sent = json.loads((run / "control").read_text().splitlines()[-1])
+            assert sent["cmd"] == "pause"
+            with (run / "events.jsonl").open("a") as f:   # the run ends: the stream closes
+                f.write(lines[-1] + "\n")
+            await wait_for(pilot, lambda: app.view.state == "finished", timeout=30)
+
+    asyncio.run(scenario())
+
+
+def test_quitting_a_live_run_asks_and_stop_checkpoints_first(quickstart_data, tmp_path):
+    from tui.screens import QuitScreen
+
+    app = _run_app(quickstart_data, tmp_path)
+
+    async def scenario():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.view.state == "running" and app.view.step > 1)
+            await pilot.press("q")
+            await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen), timeout=10)
+            await pilot.click("#stop")
+            await pilot.pause(0.5)
+
+    asyncio.run(scenario())
+    assert app.exit_choice == "stop"
+    assert app.training_done.wait(120), "the stopped run ends"
+    run_dir = next((tmp_path / "runs").iterdir())
+    kinds = [e.get("state") for e in map(json.loads, (run_dir / "events.jsonl")
+                                         .read_text().splitlines()) if e["type"] == "state"]
+    assert "stopping" in kinds and kinds[-1] == "stopped"
+    assert list((run_dir / "checkpoints").glob("step-*/model.safetensors"))
+
+
+def test_no_color_is_respected(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = RedHeartApp(attach=RECORDED)
+    assert app.no_color

@@ -38,8 +38,10 @@ from tui.widgets.memory_panel import MemoryPanel
 from tui.widgets.modules_panel import ModulesPanel
 from tui.widgets.run_panel import RunPanel
 
-REFRESH_S = 0.1
-"""Event batches are applied, and panels redrawn, at most 10 times a second."""
+REFRESH_S = 0.5
+"""Event batches are applied, and changed panels redrawn, twice a second: under the 10 Hz
+ceiling and the 1 s freshness goal, and cheap for a training thread that shares the GIL
+and, on a small machine, its cores with the UI."""
 LIVE = ("starting", "running", "paused", "stopping")
 WIDE = (120, 32)
 """From this terminal size on, the four panels share the screen as a grid."""
@@ -48,8 +50,9 @@ WIDE = (120, 32)
 class SilentReporter:
     """run_training's reporter inside the console: the terminal belongs to Textual."""
 
-    def __init__(self, app: RedHeartApp) -> None:
+    def __init__(self, app: RedHeartApp | None) -> None:
         self.app = app
+        """Where encoding progress goes (None: nowhere, as in the overhead benchmark)."""
 
     def started(self, run_dir, trainer) -> None:
         pass
@@ -58,7 +61,8 @@ class SilentReporter:
         pass
 
     def encoding(self, done: int, total: int) -> None:
-        self.app.call_from_thread(self.app.set_status, f"encoding texts {done}/{total}")
+        if self.app is not None:
+            self.app.call_from_thread(self.app.set_status, f"encoding texts {done}/{total}")
 
     def finished(self, run_dir, outcome) -> None:
         pass
@@ -80,8 +84,10 @@ class RedHeartApp(App):
 
     def __init__(self, profile: Path | None = None, overrides: Sequence[str] = (),
                  attach: Path | None = None, remote: str | None = None,
-                 ssh_command: str = "ssh", remote_redheart: str = "redheart") -> None:
+                 ssh_command: str = "ssh", remote_redheart: str = "redheart",
+                 samples: int | None = None) -> None:
         super().__init__()
+        self.samples = samples
         self.profile = profile
         self.overrides = tuple(overrides)
         self.attach = attach
@@ -163,7 +169,8 @@ class RedHeartApp(App):
             self.call_from_thread(self.notify, str(exc), severity="error")
             return
         self.post_message(ForecastReady(plan.as_json()))
-        prefetch_toggles(config, plan.device)   # the next toggle is then a cache hit
+        if self.training_done.is_set():          # no CPU taken from a live run
+            prefetch_toggles(config, plan.device)   # the next toggle is then a cache hit
 
     def on_forecast_ready(self, message: ForecastReady) -> None:
         self.show_plan(message.plan)
@@ -245,7 +252,8 @@ class RedHeartApp(App):
                 return
             run_dir = planned_run_dir(config, profile_dir)
             self.call_from_thread(self._started_in_process, run_dir)
-            run_training(config, profile_dir, SilentReporter(self), run_dir)
+            run_training(config, profile_dir, SilentReporter(self), run_dir,
+                         samples=self.samples)
         except RedHeartError as exc:
             error = str(exc)
         finally:
@@ -315,8 +323,12 @@ class RedHeartApp(App):
             return
 
         def chosen(choice: str | None) -> None:
-            if choice == "stop":
-                self._send("stop")
+            if choice == "stop" and self.controller is not None:
+                try:   # now, not in a worker: the app is about to exit
+                    self.controller.send("stop")
+                except (RedHeartError, RuntimeError, OSError) as exc:
+                    self.notify(f"stop: {exc}", severity="error")
+                    return
             if choice in ("stop", "leave"):
                 self.exit_choice = choice
                 self.exit()

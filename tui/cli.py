@@ -25,8 +25,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="the redheart command on the remote host")
     parser.add_argument("--set", action="append", default=[], dest="overrides",
                         metavar="SECTION.KEY=VALUE", help="override a profile value")
+    parser.add_argument("--samples", type=int, metavar="N",
+                        help="read at most N rows of each data source")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     args = parser.parse_args(argv)
+    if args.samples is not None and args.samples < 1:
+        parser.error("--samples must be at least 1")
     if args.remote and args.profile:
         parser.error("--remote takes its profile from the remote run; drop PROFILE")
     if args.attach is not None and not (args.attach / "events.jsonl").is_file():
@@ -40,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         app = RedHeartApp(args.profile, args.overrides, args.attach, args.remote,
-                          args.ssh_command, args.remote_redheart)
+                          args.ssh_command, args.remote_redheart, samples=args.samples)
         app.run()
     except RedHeartError as exc:
         if args.debug:

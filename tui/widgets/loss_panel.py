@@ -6,9 +6,10 @@ import math
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Label, Sparkline, Static
+from textual.widgets import Checkbox, Label, Static
 
 from tui.run_view import TASKS, RunView, format_eta
+from tui.widgets.curve import Curve
 
 CURVES = ("total", *TASKS)
 
@@ -30,6 +31,17 @@ def for_display(values: list[float], log_scale: bool, smooth: bool) -> list[floa
     return values
 
 
+def _set(widget: Static, text: str) -> None:
+    """Update only on change, and without a new layout when the line count is the same:
+    a relayout redraws every widget on screen, and each redraw costs the training thread
+    (the GIL, and on a small machine its cores)."""
+    shown = getattr(widget, "_shown", None)
+    if shown != text:
+        widget._shown = text  # type: ignore[attr-defined]
+        same_shape = shown is not None and shown.count("\n") == text.count("\n")
+        widget.update(text, layout=not same_shape)
+
+
 class LossPanel(Vertical):
     BORDER_TITLE = "Loss"
 
@@ -43,7 +55,7 @@ class LossPanel(Vertical):
         for name in CURVES:
             with Horizontal(classes="curve", id=f"curve-{name}"):
                 yield Label(f"{name:<8}", classes="curve-label")
-                yield Sparkline([], id=f"spark-{name}", classes="curve-spark")
+                yield Curve(id=f"spark-{name}", classes="curve-spark")
                 yield Label("", id=f"last-{name}", classes="curve-last")
         yield Static("", id="loss-eval")
 
@@ -58,10 +70,10 @@ class LossPanel(Vertical):
             shown = self.query_one(f"#show-{name}", Checkbox).value
             self.query_one(f"#curve-{name}").display = shown
             values = list(view.loss.get(name, ()))
-            self.query_one(f"#spark-{name}", Sparkline).data = for_display(
-                values, log_scale, smooth)
+            self.query_one(f"#spark-{name}", Curve).data = tuple(
+                for_display(values, log_scale, smooth))
             self.query_one(f"#last-{name}", Label).update(
-                f"{values[-1]:.4f}" if values else "-")
+                f"{values[-1]:.4f}" if values else "-", layout=False)
 
     def show(self, view: RunView) -> None:
         total = f"/{view.total_steps}" if view.total_steps else ""
@@ -70,9 +82,9 @@ class LossPanel(Vertical):
                    f"lr {view.lr:.2e}  |g| {view.grad_norm:.2f}  "
                    f"{view.samples_per_s:.1f} samples/s" if view.lr is not None
                    else f"step {view.step}{total}")
-        self.query_one("#loss-figures", Static).update(figures)
+        _set(self.query_one("#loss-figures", Static), figures)
         if view.eval_metrics:
-            self.query_one("#loss-eval", Static).update("eval: " + "  ".join(
+            _set(self.query_one("#loss-eval", Static), "eval: " + "  ".join(
                 f"{k} {v:.4f}" for k, v in view.eval_metrics.items()
                 if isinstance(v, (int, float))))
         self.refresh_curves(view)

@@ -7,9 +7,11 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Sparkline, Static
+from textual.widgets import Static
 
 from tui.run_view import RunView
+from tui.widgets.curve import Curve
+from tui.widgets.loss_panel import _set
 
 MIB = 2**20
 GIB = 2**30
@@ -51,7 +53,7 @@ class MemoryPanel(Vertical):
         yield Static("no forecast yet", id="memory-forecast")
         yield Static("", id="memory-legend")
         yield Static("no run: live usage appears when training starts", id="memory-live")
-        yield Sparkline([], id="memory-history")
+        yield Curve(id="memory-history")
 
     def show_plan(self, plan: dict[str, Any]) -> None:
         totals = plan["forecast"]
@@ -87,5 +89,5 @@ class MemoryPanel(Vertical):
         if not memory.get("gpus"):
             lines.append(str(memory.get("gpu_state") or "no NVIDIA GPU"))
         lines.append(f"process RSS {_gib(memory.get('rss'))}")
-        self.query_one("#memory-live", Static).update("\n".join(lines))
-        self.query_one("#memory-history", Sparkline).data = list(view.memory_history)
+        _set(self.query_one("#memory-live", Static), "\n".join(lines))
+        self.query_one("#memory-history", Curve).data = tuple(view.memory_history)

@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, RichLog, Static
 
 from tui.run_view import RunView
+from tui.widgets.loss_panel import _set
 
 
 class RunPanel(Vertical):
@@ -23,7 +24,9 @@ class RunPanel(Vertical):
             yield Button("Stop", id="stop", variant="error", compact=True)
             yield Button("Save", id="save-now", compact=True)
         with Horizontal(id="lr-row"):
-            yield Input(placeholder="new LR, e.g. 3e-4", id="lr-input", compact=True)
+            lr = Input(placeholder="new LR, e.g. 3e-4", id="lr-input", compact=True)
+            lr.cursor_blink = False        # a blinking cursor is a redraw twice a second
+            yield lr
             yield Button("Set LR", id="set-lr", compact=True)
         yield Static("no checkpoints yet", id="checkpoints")
         yield RichLog(id="messages", max_lines=200, wrap=True, markup=False)
@@ -36,7 +39,7 @@ class RunPanel(Vertical):
 
     def show(self, view: RunView, source: str | None) -> None:
         where = f"  {source}" if source else ""
-        self.query_one("#run-state", Static).update(f"{view.state}{where}")
+        _set(self.query_one("#run-state", Static), f"{view.state}{where}")
         if view.checkpoints:
             lines = [f"{'*' if c.best else ' '} step {c.step:>7}  {Path(c.path).name}"
                      for c in view.checkpoints[-6:]]
@@ -44,7 +47,7 @@ class RunPanel(Vertical):
             folder = str(Path(view.checkpoints[-1].path).parent)
             footer = (f"best (*): step {best.step}" if best else "best: none yet") + \
                 f"  in {folder}"
-            self.query_one("#checkpoints", Static).update("\n".join([*lines, footer]))
+            _set(self.query_one("#checkpoints", Static), "\n".join([*lines, footer]))
 
     def log(self, level: str, text: str) -> None:
         self.query_one(RichLog).write(f"{level}: {text}")

@@ -1,0 +1,140 @@
+"""Does the console slow training down? And how fresh is what it shows?
+
+    .venv/bin/python bench/tui_overhead.py [--steps 150] [--rounds 2]
+
+1. Throughput: the quickstart profile trained by `redheart run`'s code path
+   (run_training, no UI) and by the console in process (Textual's headless
+   driver, the same thread worker a user gets), alternating in one process.
+   Samples/s come from each run's own step events (first to last step), so
+   start-up and data preparation are not counted. Goal: ratio >= 0.95.
+2. Latency: a writer appends step events at 100 per second to an events file
+   while the console is attached; for every step the console draws, the delay
+   from the event's timestamp to the redraw. Goal: under 1 s at >= 50 steps/s,
+   with redraws at most 10 per second (the console redraws 4 times a second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from redheart.config import load_profile  # noqa: E402
+from redheart.runs.events import EventWriter, read_events  # noqa: E402
+from redheart.train.run import run_training  # noqa: E402
+from tui.app import RedHeartApp, SilentReporter  # noqa: E402
+
+PROFILE = ROOT / "profiles" / "quickstart.toml"
+
+
+def samples_per_s(run_dir: Path, batch_size: int) -> float:
+    steps = [e for e in read_events(run_dir / "events.jsonl") if e["type"] == "step"]
+    first, last = steps[0], steps[-1]
+    return (last["step"] - first["step"]) * batch_size / (last["t"] - first["t"])
+
+
+def headless(overrides: list[str], run_dir: Path) -> None:
+    config = load_profile(PROFILE, overrides)
+    run_training(config, PROFILE.parent, SilentReporter(None), run_dir)  # type: ignore[arg-type]
+
+
+def in_console(overrides: list[str]) -> Path:
+    async def scenario() -> Path:
+        app = RedHeartApp(PROFILE, overrides)
+        async with app.run_test(size=(120, 40)) as pilot:
+            # as a user would: start once the forecast (and its prefetch) is done
+            while "peak" not in str(app.query_one("#memory-forecast").render()) or any(
+                    w.is_running for w in app.workers):
+                await pilot.pause(0.1)
+            await pilot.press("s")
+            # plain sleeps: Pilot.pause() waits for the screen to settle, which would make
+            # the benchmark itself redraw the console many times a second
+            while app.training_done.is_set() or app.source is None:
+                await asyncio.sleep(0.05)
+            while not app.training_done.is_set():
+                await asyncio.sleep(1.0)
+            await pilot.pause(0.3)
+            return Path(app.source.label)
+
+    return asyncio.run(scenario())
+
+
+def latency(rate_hz: float = 100.0, seconds: float = 5.0) -> tuple[list[float], int, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Path(tmp)
+        writer = EventWriter(run / "events.jsonl")
+        writer.emit("state", state="running", step=0)
+        delays: list[float] = []
+        redraws = [0]
+
+        def produce() -> None:
+            for step in range(1, int(rate_hz * seconds) + 1):
+                writer.emit("step", step=step, epoch=0, loss={"total": 1.0 / step}, lr=1e-4,
+                            grad_norm=1.0, samples_per_s=800.0)
+                time.sleep(1 / rate_hz)
+
+        async def scenario() -> None:
+            app = RedHeartApp(attach=run)
+            async with app.run_test(size=(120, 40)) as pilot:
+                original = app.refresh_panels
+
+                def timed() -> None:
+                    original()
+                    redraws[0] += 1
+                    last = app.view.last_step_t
+                    if last is not None:
+                        delays.append(time.time() - last)
+
+                app.refresh_panels = timed  # type: ignore[method-assign]
+                thread = threading.Thread(target=produce)
+                thread.start()
+                while thread.is_alive():
+                    await pilot.pause(0.1)
+                await pilot.pause(0.5)
+
+        asyncio.run(scenario())
+        return delays, redraws[0], seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        overrides = [f'data.cache_dir="{tmp}/cache"', f'run.runs_root="{tmp}/runs"',
+                     f"train.max_steps={args.steps}", "data.eval_fraction=0"]
+        batch = load_profile(PROFILE, overrides).train.batch_size
+        headless(overrides, Path(tmp) / "warm-up")          # encodes the sample set once
+        bare, console = [], []
+        for index in range(args.rounds):
+            run_dir = Path(tmp) / f"headless-{index}"
+            headless(overrides, run_dir)
+            bare.append(samples_per_s(run_dir, batch))
+            console.append(samples_per_s(in_console(overrides), batch))
+    print(f"quickstart, {args.steps} steps x {args.rounds} rounds, batch {batch}")
+    print(f"redheart run path    {statistics.median(bare):7.1f} samples/s (rounds "
+          f"{', '.join(f'{x:.1f}' for x in bare)})")
+    print(f"console in process   {statistics.median(console):7.1f} samples/s (rounds "
+          f"{', '.join(f'{x:.1f}' for x in console)})")
+    print(f"ratio                {statistics.median(console) / statistics.median(bare):.3f} "
+          f"(goal >= 0.95)")
+    delays, redraws, seconds = latency()
+    delays.sort()
+    print(f"latency at 100 steps/s: {len(delays)} redraws in {seconds:.0f} s "
+          f"({redraws / seconds:.1f} Hz); event-to-screen median "
+          f"{1000 * statistics.median(delays):.0f} ms, p99 "
+          f"{1000 * delays[int(0.99 * (len(delays) - 1))]:.0f} ms, max "
+          f"{1000 * delays[-1]:.0f} ms (goal < 1000 ms)")
+
+
+if __name__ == "__main__":
+    main()
