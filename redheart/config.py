@@ -245,7 +245,8 @@ class MemoryConfig:
     """Inputs of the memory forecast and planner."""
 
     budget_gb: float = _field(0.0, min=0.0)
-    """GPU memory budget in GiB (0: the free memory of the first GPU)."""
+    """Memory budget of the training device in GiB: GPU memory, or RAM for a CPU run
+    (0: the free memory of the first GPU; no budget on CPU)."""
     context_mb: int = _field(400, min=0)
     """CUDA context and workspace overhead, calibratable per machine."""
     auto_savers: bool = True

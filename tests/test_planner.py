@@ -177,3 +177,21 @@ def test_eight_bit_adamw_names_what_it_needs(quickstart_data):
 
     with pytest.raises(RedHeartError, match="adamw8bit"):
         _trainer(quickstart_data, optimizer="adamw8bit")
+
+
+def test_offloaded_optimizer_state_survives_a_checkpoint(quickstart_data, tmp_path):
+    from redheart.runs.checkpoints import load_checkpoint, save_checkpoint
+
+    first = _trainer(quickstart_data, offload_analyzer_optimizer=True)
+    _steps(first, 2)
+    path = save_checkpoint(tmp_path / "checkpoints", first.model, first.optimizer, first.state,
+                           first.config, {}, False, 3)
+    second = _trainer(quickstart_data, offload_analyzer_optimizer=True)
+    load_checkpoint(path, second.model, second.optimizer)
+    host_a, host_b = first.optimizer.host_part.state, second.optimizer.host_part.state
+    assert len(host_a) == len(host_b) > 0
+    for a, b in zip(first.optimizer.host_params, second.optimizer.host_params, strict=True):
+        assert torch.equal(a, b)                        # master copies follow the weights
+        if "exp_avg" in host_a[a]:                      # (a parameter without gradients
+            assert torch.equal(host_a[a]["exp_avg"], host_b[b]["exp_avg"])  # has no state)
+    assert _steps(first, 1) == _steps(second, 1)
