@@ -42,6 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from tui.app import RedHeartApp  # Textual loads only once the arguments are good
 
+    # The training thread and the UI share the GIL; a longer switch interval lets the
+    # trainer's Python run in longer slices (the UI only needs a few frames a second).
+    sys.setswitchinterval(0.02)
+
     try:
         app = RedHeartApp(args.profile, args.overrides, args.attach, args.remote,
                           args.ssh_command, args.remote_redheart, samples=args.samples)
