@@ -223,6 +223,10 @@ class RedHeartApp(App):
     # --------------------------------------------------------------- control
 
     def action_start(self) -> None:
+        if self.attach is not None or self.remote is not None:
+            self.notify("attached to a run: start new runs with redheart-tui PROFILE",
+                        severity="warning")
+            return
         if self.config is None:
             self.notify("no profile: start redheart-tui PROFILE to train", severity="warning")
             return
