@@ -238,3 +238,23 @@ def test_no_color_is_respected(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = RedHeartApp(attach=RECORDED)
     assert app.no_color
+
+
+def test_console_usage_errors_are_one_line_and_exit_2(tmp_path):
+    import subprocess
+    import sys
+
+    def console(*args):
+        return subprocess.run([sys.executable, "-m", "tui", *args], capture_output=True,
+                              text=True, cwd=ROOT, timeout=60)
+
+    for args, expected in [
+        (("profiles/quickstart.toml", "--set", "train.lr=fast"), "[train] lr = 'fast'"),
+        (("--attach", str(tmp_path)), "not a run directory (no events.jsonl)"),
+        (("--remote", "box:/runs/x", "profiles/quickstart.toml"), "--remote takes its profile"),
+        (("--frobnicate",), "unrecognized arguments: --frobnicate"),
+    ]:
+        result = console(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], (args, result.stderr)

@@ -9,8 +9,15 @@ from pathlib import Path
 from redheart.errors import RedHeartError
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage mistakes are one line and exit 2, like every redheart command."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see 'redheart-tui --help')\n")
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="redheart-tui", description="Red Heart training console (Textual).")
     parser.add_argument("profile", nargs="?", type=Path,
                         help="TOML run profile to plan and train, e.g. profiles/quickstart.toml")
@@ -47,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.setswitchinterval(0.02)
 
     try:
+        if args.profile is not None:   # a bad profile is one line and exit 2, before the UI
+            from redheart.config import load_profile
+
+            load_profile(args.profile, args.overrides)
         app = RedHeartApp(args.profile, args.overrides, args.attach, args.remote,
                           args.ssh_command, args.remote_redheart, samples=args.samples)
         app.run()
