@@ -159,7 +159,7 @@ class Trainer:
         accum = accumulation_steps(self.config)
         rows = len(batch)
         totals: dict[str, float] = {}
-        counts = _task_counts(batch)
+        counts = _task_counts(batch) if accum > 1 else {}
         for chunk in _split(batch, accum):
             weight = len(chunk) / rows
             with self._autocast():
