@@ -7,7 +7,6 @@ architecture because a module toggle in the console asks again at once.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from functools import lru_cache
 
@@ -92,7 +91,3 @@ def measure_layer_recompute(config: Config, bf16: bool, device: str = "cuda") ->
                               AttentionKernelChoice(device))
     return saved.total()
 
-
-def with_checkpointing(config: Config, on: bool) -> Config:
-    return dataclasses.replace(config, memory=dataclasses.replace(
-        config.memory, activation_checkpointing=on))

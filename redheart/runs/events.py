@@ -95,8 +95,8 @@ class EventsError(RedHeartError):
     """A run directory without an events file."""
 
 
-def follow_events(run_dir: Path, follow: bool, poll_s: float = 0.2,
-                  idle_stop_s: float | None = None) -> Iterator[dict[str, Any]]:
+def follow_events(run_dir: Path, follow: bool,
+                  poll_s: float = 0.2) -> Iterator[dict[str, Any]]:
     """Every event of a run, then (with `follow`) new ones as they are written.
 
     Whole lines only, so a reader racing the writer never sees half an
@@ -110,7 +110,6 @@ def follow_events(run_dir: Path, follow: bool, poll_s: float = 0.2,
                           f"printed when `redheart run` starts)")
     tail = EventTail(path)
     expected: int | None = None
-    idle_since = time.monotonic()
     while True:
         batch = tail.poll()
         for event in batch:
@@ -123,9 +122,5 @@ def follow_events(run_dir: Path, follow: bool, poll_s: float = 0.2,
             if event.get("type") == "run_finished" and follow:
                 return
         if not follow:
-            return
-        if batch:
-            idle_since = time.monotonic()
-        elif idle_stop_s is not None and time.monotonic() - idle_since > idle_stop_s:
             return
         time.sleep(poll_s)

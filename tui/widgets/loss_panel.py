@@ -10,6 +10,7 @@ from textual.widgets import Checkbox, Label, Static
 
 from tui.run_view import TASKS, RunView, format_eta
 from tui.widgets.curve import Curve
+from tui.widgets.text import set_text
 
 CURVES = ("total", *TASKS)
 
@@ -29,17 +30,6 @@ def for_display(values: list[float], log_scale: bool, smooth: bool) -> list[floa
         floor = min((v for v in values if v > 0), default=1e-8)
         values = [math.log10(max(v, floor)) for v in values]
     return values
-
-
-def _set(widget: Static, text: str) -> None:
-    """Update only on change, and without a new layout when the line count is the same:
-    a relayout redraws every widget on screen, and each redraw costs the training thread
-    (the GIL, and on a small machine its cores)."""
-    shown = getattr(widget, "_shown", None)
-    if shown != text:
-        widget._shown = text  # type: ignore[attr-defined]
-        same_shape = shown is not None and shown.count("\n") == text.count("\n")
-        widget.update(text, layout=not same_shape)
 
 
 class LossPanel(Vertical):
@@ -82,9 +72,9 @@ class LossPanel(Vertical):
                    f"lr {view.lr:.2e}  |g| {view.grad_norm:.2f}  "
                    f"{view.samples_per_s:.1f} samples/s" if view.lr is not None
                    else f"step {view.step}{total}")
-        _set(self.query_one("#loss-figures", Static), figures)
+        set_text(self.query_one("#loss-figures", Static), figures)
         if view.eval_metrics:
-            _set(self.query_one("#loss-eval", Static), "eval: " + "  ".join(
+            set_text(self.query_one("#loss-eval", Static), "eval: " + "  ".join(
                 f"{k} {v:.4f}" for k, v in view.eval_metrics.items()
                 if isinstance(v, (int, float))))
         self.refresh_curves(view)

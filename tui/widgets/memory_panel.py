@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from tui.run_view import RunView
 from tui.widgets.curve import Curve
-from tui.widgets.loss_panel import _set
+from tui.widgets.text import set_text
 
 MIB = 2**20
 GIB = 2**30
@@ -89,5 +89,5 @@ class MemoryPanel(Vertical):
         if not memory.get("gpus"):
             lines.append(str(memory.get("gpu_state") or "no NVIDIA GPU"))
         lines.append(f"process RSS {_gib(memory.get('rss'))}")
-        _set(self.query_one("#memory-live", Static), "\n".join(lines))
+        set_text(self.query_one("#memory-live", Static), "\n".join(lines))
         self.query_one("#memory-history", Curve).data = tuple(view.memory_history)

@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, RichLog, Static
 
 from tui.run_view import RunView
-from tui.widgets.loss_panel import _set
+from tui.widgets.text import set_text
 
 
 class RunPanel(Vertical):
@@ -39,7 +39,7 @@ class RunPanel(Vertical):
 
     def show(self, view: RunView, source: str | None) -> None:
         where = f"  {source}" if source else ""
-        _set(self.query_one("#run-state", Static), f"{view.state}{where}")
+        set_text(self.query_one("#run-state", Static), f"{view.state}{where}")
         if view.checkpoints:
             lines = [f"{'*' if c.best else ' '} step {c.step:>7}  {Path(c.path).name}"
                      for c in view.checkpoints[-6:]]
@@ -47,7 +47,7 @@ class RunPanel(Vertical):
             folder = str(Path(view.checkpoints[-1].path).parent)
             footer = (f"best (*): step {best.step}" if best else "best: none yet") + \
                 f"  in {folder}"
-            _set(self.query_one("#checkpoints", Static), "\n".join([*lines, footer]))
+            set_text(self.query_one("#checkpoints", Static), "\n".join([*lines, footer]))
 
     def log(self, level: str, text: str) -> None:
         self.query_one(RichLog).write(f"{level}: {text}")
