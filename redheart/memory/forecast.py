@@ -66,16 +66,24 @@ class Forecast:
     order: tuple[str, ...] = ()
     """Modules in forward order, for the backward profile."""
     accumulating: bool = False
+    ranks: int = 1
+    """Processes of the job; the figures are per rank (per GPU)."""
+    strategy: str = "none"
+    """"none", "ddp" or "fsdp2" (weights, gradients and optimizer state sharded)."""
+    gather: int = 0
+    """FSDP2: the unsharded weights and gradients of the units being gathered at once."""
 
     def category_totals(self) -> dict[str, int]:
         totals = {c: sum(m.bytes.get(c, 0) for m in self.modules) for c in CATEGORIES}
         totals["context"] = self.context
+        if self.gather:
+            totals["fsdp_gather"] = self.gather
         return totals
 
     @property
     def total(self) -> int:
         c = self.category_totals()
-        return (c["weights"] + c["optimizer"] + c["context"]
+        return (c["weights"] + c["optimizer"] + c["context"] + self.gather
                 + max(self.backward_peak(), c["gradients"] + c["optimizer_step"]))
 
     def backward_peak(self) -> int:
@@ -99,6 +107,7 @@ class Forecast:
     def as_json(self) -> dict[str, Any]:
         return {
             "forecast": {**self.category_totals(), "total": self.total},
+            "ranks": self.ranks, "strategy": self.strategy,
             "modules": [{"name": m.name, "params": m.params, "enabled": m.enabled,
                          "essential": m.essential, "forecast": dict(m.bytes)}
                         for m in self.modules],
@@ -110,9 +119,34 @@ def uses_bf16(config: Config, device: str) -> bool:
     return precision == "bf16" or (precision == "auto" and device == "cuda")
 
 
-def forecast(config: Config, device: str) -> Forecast:
-    """Forecast for `device` ("cuda" or "cpu"); cached, so a repeated toggle costs nothing."""
-    return _forecast(_memory_key(config), device)
+def forecast(config: Config, device: str, ranks: int = 1, strategy: str = "none") -> Forecast:
+    """Forecast for `device` ("cuda" or "cpu"), per rank of a `ranks`-process job; cached,
+    so a repeated toggle costs nothing."""
+    if ranks <= 1:
+        return _forecast(_memory_key(config), device)
+    return _per_rank(_memory_key(config), device, ranks, strategy)
+
+
+@lru_cache(maxsize=16)
+def _per_rank(config: Config, device: str, ranks: int, strategy: str) -> Forecast:
+    """One rank's forecast: its slice of the batch, and with FSDP2 a 1/ranks shard of
+    every weight, gradient and optimizer state plus the units gathered at a time."""
+    from redheart.ranks import rank_config
+    from redheart.train.distributed import fsdp_units
+
+    alone = _forecast(rank_config(config, ranks), device)
+    if strategy != "fsdp2":
+        return dataclasses.replace(alone, ranks=ranks, strategy=strategy)
+    sharded = ("weights", "gradients", "optimizer", "optimizer_step")
+    modules = tuple(dataclasses.replace(m, bytes={
+        k: -(-v // ranks) if k in sharded else v for k, v in m.bytes.items()})
+        for m in alone.modules)
+    largest = max(sum(p.numel() for p in unit.parameters())
+                  for unit in fsdp_units(meta_model(config.model)))
+    # the unit computing, the next one prefetched, and the computing unit's
+    # unsharded gradients before their reduce-scatter
+    return dataclasses.replace(alone, modules=modules, ranks=ranks, strategy=strategy,
+                               gather=3 * FP32 * largest)
 
 
 def toggled(config: Config, module: str) -> Config | None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from redheart.config import Config, accumulation_steps
 from redheart.errors import RedHeartError
 from redheart.memory.forecast import MIB, Forecast, forecast, uses_bf16
+from redheart.ranks import rank_accumulation
 
 SAVERS = ("bf16_autocast", "fused_adamw", "activation_checkpointing", "adamw_8bit",
           "offload_analyzer_optimizer", "micro_batch")
@@ -75,7 +77,7 @@ class Plan:
                 "forecast_before": {**self.before.category_totals(),
                                     "total": self.before.total},
                 "micro_batch": self.after.rows,
-                "accumulation_steps": accumulation_steps(self.config), **body}
+                "accumulation_steps": rank_accumulation(self.config, self.after.ranks), **body}
 
     def shortfall(self) -> str:
         """The one-line refusal: by how much, and what is largest."""
@@ -129,9 +131,11 @@ def _saver_on(config: Config, name: str, device: str) -> bool:
     }[name]
 
 
-def _unavailable(name: str, device: str) -> str | None:
+def _unavailable(name: str, device: str, strategy: str = "none") -> str | None:
     if device != "cuda" and name != "micro_batch":
         return "a GPU saver (the run is on CPU)"
+    if strategy == "fsdp2" and name in ("adamw_8bit", "offload_analyzer_optimizer"):
+        return "FSDP2 shards the optimizer state instead"
     if name == "adamw_8bit" and importlib.util.find_spec("bitsandbytes") is None:
         return "bitsandbytes is not installed (pip install bitsandbytes)"
     return None
@@ -159,7 +163,7 @@ def _smaller_micro_batch(config: Config) -> Config | None:
     return None
 
 
-def _shrink_micro_batch(config: Config, device: str,
+def _shrink_micro_batch(config: Config, total_of: Callable[[Config], int],
                         budget: int) -> tuple[Config, bool, SaverStep]:
     """Halve the micro-batch while that lowers the forecast, until it fits.
 
@@ -167,10 +171,10 @@ def _shrink_micro_batch(config: Config, device: str,
     forward, so a smaller micro-batch only helps when activations outweigh
     gradients; when it does not help, the config is left as it was.
     """
-    best, best_total = config, forecast(config, device).total
+    best, best_total = config, total_of(config)
     candidate = config
     while best_total > budget and (candidate := _smaller_micro_batch(candidate)) is not None:
-        total = forecast(candidate, device).total
+        total = total_of(candidate)
         if total < best_total:
             best, best_total = candidate, total
     if best is config:
@@ -182,9 +186,14 @@ def _shrink_micro_batch(config: Config, device: str,
         best_total)
 
 
-def plan(config: Config, device: str, budget: Budget) -> Plan:
-    """Apply savers in order until the forecast fits (or none is left)."""
-    before = forecast(config, device)
+def plan(config: Config, device: str, budget: Budget, ranks: int = 1,
+         strategy: str = "none") -> Plan:
+    """Apply savers in order until the forecast (per rank in a multi-process job) fits."""
+
+    def forecast_of(candidate: Config) -> Forecast:
+        return forecast(candidate, device, ranks, strategy)
+
+    before = forecast_of(config)
     current, steps = config, []
     fits = budget.bytes is None or before.total <= budget.bytes
     for name in SAVERS:
@@ -194,23 +203,24 @@ def plan(config: Config, device: str, budget: Budget) -> Plan:
         if fits or not config.memory.auto_savers:
             steps.append(SaverStep(name, "not needed" if fits else "off (auto_savers = false)"))
             continue
-        reason = _unavailable(name, device)
+        reason = _unavailable(name, device, strategy)
         if reason:
             steps.append(SaverStep(name, "unavailable", reason))
             continue
         if name == "micro_batch":
-            current, fits, step = _shrink_micro_batch(current, device, budget.bytes)
+            current, fits, step = _shrink_micro_batch(
+                current, lambda c: forecast_of(c).total, budget.bytes)
             steps.append(step)
             continue
         current = _apply(current, name)
-        total = forecast(current, device).total
+        total = forecast_of(current).total
         steps.append(SaverStep(name, "applied", "", total))
         fits = total <= budget.bytes
-    return Plan(current, device, budget, before, forecast(current, device), tuple(steps))
+    return Plan(current, device, budget, before, forecast_of(current), tuple(steps))
 
 
-def plan_for(config: Config, device: str | None = None,
-             budget_gb: float | None = None) -> Plan:
-    """The plan `redheart plan` prints and `redheart run` follows."""
+def plan_for(config: Config, device: str | None = None, budget_gb: float | None = None,
+             world: int = 1, strategy: str = "none") -> Plan:
+    """The plan `redheart plan` prints and `redheart run` follows (per rank of `world`)."""
     target = target_device(config, device)
-    return plan(config, target, resolve_budget(config, target, budget_gb))
+    return plan(config, target, resolve_budget(config, target, budget_gb), world, strategy)

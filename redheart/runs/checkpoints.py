@@ -25,6 +25,12 @@ from safetensors.torch import load_file, save_file
 from redheart.config import Config
 from redheart.config_toml import dumps
 from redheart.errors import RedHeartError
+from redheart.runs.full_state import (
+    full_model_state,
+    full_optimizer_state,
+    load_model_state,
+    load_optimizer_state,
+)
 
 SCHEMA = 1
 
@@ -81,22 +87,21 @@ class Snapshot:
     modules: list[str]
 
 
-def _to_cpu(obj: Any) -> Any:
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True).contiguous()
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_cpu(v) for v in obj)
-    return obj
+def snapshot(model: torch.nn.Module, optimizer: Any, state: TrainState,
+             extra: dict[str, torch.nn.Module] | None = None,
+             keep: bool = True) -> Snapshot | None:
+    """Full CPU copies of the training state (gathered from shards in an FSDP2 run).
 
-
-def snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: TrainState,
-             extra: dict[str, torch.nn.Module] | None = None) -> Snapshot:
-    return Snapshot(model=_to_cpu(model.state_dict()),
-                    extra={name: _to_cpu(m.state_dict()) for name, m in (extra or {}).items()},
-                    optimizer=_to_cpu(optimizer.state_dict()), rng=torch.get_rng_state().clone(),
-                    state=dataclasses.replace(state),
+    In a distributed run every rank calls this (gathering is collective) and
+    only the writing rank `keep`s the copy; the others get None.
+    """
+    model_state = full_model_state(model, keep)
+    extra_states = {name: full_model_state(m, keep) for name, m in (extra or {}).items()}
+    optimizer_state = full_optimizer_state(optimizer, keep)
+    if not keep:
+        return None
+    return Snapshot(model=model_state, extra=extra_states, optimizer=optimizer_state,
+                    rng=torch.get_rng_state().clone(), state=dataclasses.replace(state),
                     modules=list(getattr(model, "enabled", ())))
 
 
@@ -201,13 +206,13 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
         raise CheckpointError(f"{path}: another architecture; modules that differ: "
                               f"{', '.join(differing)}; load it with its own profile "
                               f"({path}/config.toml)")
-    model.load_state_dict(tensors)
+    load_model_state(model, tensors)
     for name, module in (extra or {}).items():
         file = path / f"{name}.safetensors"
         if not file.is_file():
             raise CheckpointError(f"{path}: has no {name}.safetensors; it was not trained with "
                                   f"this {name}, so it cannot be resumed with it")
-        module.load_state_dict(load_file(str(file)))
+        load_model_state(module, load_file(str(file)))
     if optimizer is not None:
         try:  # weights_only: tensors and plain data only; a pickled object is refused, not run
             optimizer_state = torch.load(path / "optimizer.pt", weights_only=True)
@@ -216,7 +221,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
             raise CheckpointError(f"{path}/optimizer.pt: refused ({first}); it holds more than "
                                   f"tensors and numbers, or is damaged; use another "
                                   f"checkpoint") from None
-        optimizer.load_state_dict(optimizer_state)
+        load_optimizer_state(optimizer, optimizer_state)
         torch.set_rng_state(load_file(str(path / "rng.safetensors"))["torch_cpu"])
     state = TrainState(step=meta["step"], epoch=meta["epoch"], batch_index=meta["batch_index"],
                        best_loss=meta.get("best_loss"), skipped=meta.get("skipped", 0),

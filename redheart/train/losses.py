@@ -69,12 +69,32 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
     return -(weights * target * focus * log_p).sum(-1)
 
 
-def _masked_mean(values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+@dataclass(frozen=True)
+class BatchShare:
+    """A slice of a batch (a micro-batch, a rank's rows) and the whole it belongs to.
+
+    A masked mean over the slice alone would weigh each slice equally however
+    few labels it holds; divided by the whole batch's labelled rows of that
+    target instead, and by the slice's row share `weight` (which the trainer
+    multiplies back), the slices' losses add up to exactly the whole batch's.
+    """
+
+    counts: dict[str, torch.Tensor]
+    """Target field -> labelled rows of that field in the whole batch."""
+    weight: float
+    """The slice's rows / the whole batch's rows."""
+
+
+def _masked_mean(values: torch.Tensor, present: torch.Tensor,
+                    whole: torch.Tensor | None = None, weight: float = 1.0) -> torch.Tensor:
+    """Mean of `values` over the present rows (of the whole batch when `whole` is given)."""
     present = present.to(values.dtype)
     while present.dim() < values.dim():
         present = present.unsqueeze(-1)
-    count = present.sum() * (values[0].numel() if values.dim() > 1 else 1)
-    return (values * present).sum() / count.clamp_min(1.0)
+    width = values[0].numel() if values.dim() > 1 else 1
+    count = (present.sum() if whole is None else whole.to(values.device, values.dtype) * weight)
+    return (values * present).sum() / (count * width).clamp_min(1e-12 if whole is not None
+                                                                else 1.0)
 
 
 @dataclass
@@ -94,32 +114,43 @@ def _with_deep(outputs: Mapping[str, torch.Tensor], key: str, loss_of) -> torch.
 
 
 def task_losses(outputs: Mapping[str, torch.Tensor], batch: Batch,
-                settings: LossSettings) -> dict[str, torch.Tensor]:
-    """Loss per task present in the batch, plus "moe" (the load-balance term)."""
+                settings: LossSettings, share: BatchShare | None = None
+                ) -> dict[str, torch.Tensor]:
+    """Loss per task present in the batch, plus "moe" (the load-balance term).
+
+    With `share`, `batch` is a slice and each masked mean is its part of the
+    whole batch's (see BatchShare).
+    """
     t, has = batch.targets, batch.present
+
+    def mean(values: torch.Tensor, field: str) -> torch.Tensor:
+        whole = None if share is None else share.counts[field]
+        if whole is not None and float(whole) == 0:
+            whole = None            # no labels anywhere: the loss is 0 either way
+        return _masked_mean(values, has[field], whole, share.weight if share else 1.0)
+
     losses: dict[str, torch.Tensor] = {}
     if "emotion" in t:
         weights = settings.class_weights.to(outputs["emotion_logits"].device)
-        loss = _with_deep(outputs, "emotion_logits", lambda x: _masked_mean(
-            focal_loss(x, t["emotion"], weights, settings.focal_gamma), has["emotion"]))
+        loss = _with_deep(outputs, "emotion_logits", lambda x: mean(
+            focal_loss(x, t["emotion"], weights, settings.focal_gamma), "emotion"))
         if "fine" in t:
-            loss = loss + _masked_mean(F.binary_cross_entropy_with_logits(
-                outputs["fine_logits"].float(), t["fine"], reduction="none"), has["fine"])
+            loss = loss + mean(F.binary_cross_entropy_with_logits(
+                outputs["fine_logits"].float(), t["fine"], reduction="none"), "fine")
         if "sentiment" in t:
-            loss = loss + _masked_mean(F.cross_entropy(
+            loss = loss + mean(F.cross_entropy(
                 outputs["sentiment_logits"].float(), t["sentiment"], reduction="none"),
-                has["sentiment"])
+                "sentiment")
         if "cultural" in t:
-            loss = loss + _masked_mean((outputs["cultural"].float() - t["cultural"]) ** 2,
-                                       has["cultural"])
+            loss = loss + mean((outputs["cultural"].float() - t["cultural"]) ** 2, "cultural")
         losses["emotion"] = loss
     bentham = []
     if "hedonic" in t:
-        bentham.append(_with_deep(outputs, "hedonic_value", lambda x: _masked_mean(
-            (x.float() - t["hedonic"]) ** 2 + extreme_penalty(x.float()), has["hedonic"])))
+        bentham.append(_with_deep(outputs, "hedonic_value", lambda x: mean(
+            (x.float() - t["hedonic"]) ** 2 + extreme_penalty(x.float()), "hedonic")))
     if "bentham" in t:
-        bentham.append(_with_deep(outputs, "bentham_dims", lambda x: _masked_mean(
-            (x.float() - t["bentham"]) ** 2, has["bentham"])))
+        bentham.append(_with_deep(outputs, "bentham_dims", lambda x: mean(
+            (x.float() - t["bentham"]) ** 2, "bentham")))
     if bentham:
         losses["bentham"] = sum(bentham)
     if "regret" in t:
@@ -127,18 +158,18 @@ def task_losses(outputs: Mapping[str, torch.Tensor], batch: Batch,
         if settings.regret_weights is not None:
             row_weight = settings.regret_weights.to(t["regret"].device)[
                 (t["regret"] > 0.5).long()]
-        regret = _with_deep(outputs, "regret", lambda x: _masked_mean(row_weight * F.huber_loss(
-            x.float(), t["regret"], reduction="none", delta=0.1), has["regret"]))
+        regret = _with_deep(outputs, "regret", lambda x: mean(row_weight * F.huber_loss(
+            x.float(), t["regret"], reduction="none", delta=0.1), "regret"))
         if "regret_views" in t:
-            regret = regret + _with_deep(outputs, "regret_views", lambda x: _masked_mean(
+            regret = regret + _with_deep(outputs, "regret_views", lambda x: mean(
                 row_weight.unsqueeze(-1) * F.huber_loss(
                     x.float(), t["regret_views"], reduction="none", delta=0.1),
-                has["regret_views"]))
+                "regret_views"))
         losses["regret"] = regret
     if "surd" in t:
         # The softmax output is on the simplex by construction; MSE compares shares.
-        losses["surd"] = _with_deep(outputs, "surd", lambda x: _masked_mean(
-            (x.float() - t["surd"]) ** 2, has["surd"]))
+        losses["surd"] = _with_deep(outputs, "surd", lambda x: mean(
+            (x.float() - t["surd"]) ** 2, "surd"))
     if "moe_aux_loss" in outputs:
         losses["moe"] = MOE_AUX_WEIGHT * outputs["moe_aux_loss"].float()
     return losses

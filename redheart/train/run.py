@@ -22,6 +22,7 @@ from redheart.memory.telemetry import TelemetrySampler
 from redheart.runs.checkpoints import CheckpointError, resolve_checkpoint
 from redheart.runs.events import EventWriter
 from redheart.runs.run_dir import RunLock, new_run_dir, prepare_run_dir
+from redheart.train.distributed import DistContext, barrier, init_distributed, shutdown
 from redheart.train.trainer import (
     RunOutcome,
     StepResult,
@@ -82,17 +83,49 @@ def stop_on_signals(trainer: Trainer):
             signal.signal(sig, handler)
 
 
+class _QuietReporter:
+    """What ranks other than 0 report: nothing (rank 0 speaks for the job)."""
+
+    def started(self, run_dir: Path, trainer: Trainer) -> None: ...
+    def step(self, result: StepResult, state: Any) -> None: ...
+    def encoding(self, done: int, total: int) -> None: ...
+    def finished(self, run_dir: Path, outcome: RunOutcome | None) -> None: ...
+
+
 def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  run_dir: Path | None = None, resume: str | None = None,
                  samples: int | None = None) -> RunOutcome:
+    """One run: alone, or as one rank of a torchrun job (see `distributed.py`)."""
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
     device = resolve_device(config)  # a missing GPU is reported before anything is written
-    memory_plan = plan_for(config, device.type)
+    dist = init_distributed(config, device.type, model_parameters(config))
+    try:
+        if not dist.is_main:
+            reporter = _QuietReporter()
+        return _run(config, profile_dir, reporter, run_dir, resume, dist)
+    finally:
+        shutdown(dist)
+
+
+def model_parameters(config: Config) -> int:
+    from redheart.memory.dry_run import meta_model
+
+    return sum(p.numel() for p in meta_model(config.model).parameters())
+
+
+def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | None,
+         resume: str | None, dist: DistContext) -> RunOutcome:
+    memory_plan = plan_for(config, resolve_device(config).type, world=dist.world,
+                           strategy=dist.strategy)
     if memory_plan.fits is False:   # refused before any data is read or memory allocated
         raise DoesNotFitError(memory_plan.shortfall())
     config = memory_plan.config     # the savers the plan chose
     sources = read_sources(config, profile_dir)
-    encode_sources(config, sources, reporter.encoding)
+    if dist.is_main:                # one process fills the encoder cache, the others read it
+        encode_sources(config, sources, reporter.encoding)
+    barrier(dist)
+    if not dist.is_main:
+        encode_sources(config, sources)
     encoder = None
     if config.data.encoder_trainable:
         encoder = TextEncoder(config.data.encoder, config.data.max_tokens)
@@ -109,23 +142,36 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
             run_dir = run_dir or checkpoint.parent.parent
         run_dir = run_dir or latest_run(config)
         checkpoint = checkpoint or resolve_checkpoint(resume, run_dir)
-    run_dir = run_dir or new_run_dir(config)
-    prepare_run_dir(run_dir, config, resuming=resume is not None)
-    lock = RunLock(run_dir)
-    lock.acquire()
-    events_path = run_dir / "events.jsonl"
-    events = EventWriter.resume(events_path) if resume is not None else EventWriter(events_path)
+    if dist.is_main:
+        run_dir = run_dir or new_run_dir(config)
+        prepare_run_dir(run_dir, config, resuming=resume is not None)
+        lock = RunLock(run_dir)
+        lock.acquire()
+        events_path = run_dir / "events.jsonl"
+        events = (EventWriter.resume(events_path) if resume is not None
+                  else EventWriter(events_path))
+    else:                           # rank 0 owns the directory, the lock and the events
+        lock, events = None, None
+    run_dir = Path(dist.from_main(str(run_dir)))
+    checkpoint = dist.from_main(checkpoint)
     outcome = None
     trainer = None
     try:
-        if lock.stale_pid:
+        if lock is not None and lock.stale_pid:
             events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
                         f"(that run ended without releasing it)")
-        events.emit("plan", **memory_plan.as_json())
-        trainer = Trainer(config, train, evaluation, featurizer, events, run_dir, encoder)
+        if events is not None:
+            events.emit("plan", **memory_plan.as_json())
+        trainer = Trainer(config, train, evaluation, featurizer, events, run_dir, encoder,
+                          dist)
         if checkpoint is not None:
             trainer.resume(checkpoint)
+        if events is None:           # not rank 0: train, and leave the telling to rank 0
+            with stop_on_signals(trainer):
+                outcome = trainer.fit()
+            return outcome
         events.emit("run_started", config=dumps(config), device=str(trainer.device),
+                    world_size=dist.world, strategy=dist.strategy,
                     modules=trainer.model.module_params(), total_steps=trainer.total_steps,
                     resumed_from=str(checkpoint) if checkpoint else None,
                     step=trainer.state.step)
@@ -153,6 +199,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     finally:
         if trainer is not None:
             trainer.close()
-        events.close()
-        lock.release()
+        if events is not None:
+            events.close()
+            lock.release()
         reporter.finished(run_dir, outcome)

@@ -16,7 +16,13 @@ from redheart.config import TrainConfig
 from redheart.data.batching import Batch
 from redheart.model.catalog import TASKS
 from redheart.model.unified import UnifiedModel
-from redheart.train.losses import MOE_AUX_WEIGHT, LossSettings, bradley_terry, task_losses
+from redheart.train.losses import (
+    MOE_AUX_WEIGHT,
+    BatchShare,
+    LossSettings,
+    bradley_terry,
+    task_losses,
+)
 
 StatesFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(inputs, mask) -> token states: identity for cached states, the encoder for token ids."""
@@ -38,14 +44,19 @@ def forward_stage(model: UnifiedModel, batch: Batch,
     return {"outputs": outputs, "batch": batch}
 
 
-def compute_stage(forward: dict[str, Any], settings: LossSettings) -> dict[str, torch.Tensor]:
-    """Masked task losses (Bradley-Terry for dilemma pairs) plus the MoE balance term."""
+def compute_stage(forward: dict[str, Any], settings: LossSettings,
+                  share: BatchShare | None = None) -> dict[str, torch.Tensor]:
+    """Masked task losses (Bradley-Terry for dilemma pairs) plus the MoE balance term.
+
+    `share` marks the batch as a slice of a larger one (see BatchShare); a
+    pair loss is a plain mean, which the slice's row share already weighs.
+    """
     outputs, batch = forward["outputs"], forward["batch"]
     if batch.pair_inputs is not None:
         return {"bentham": bradley_terry(outputs["pair_first"], outputs["pair_second"],
                                          batch.less_ethical),
                 "moe": MOE_AUX_WEIGHT * outputs["moe_aux_loss"].float()}
-    return task_losses(outputs, batch, settings)
+    return task_losses(outputs, batch, settings, share)
 
 
 def combine_losses(model: UnifiedModel, losses: dict[str, torch.Tensor],

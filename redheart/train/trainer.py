@@ -20,13 +20,14 @@ from typing import Any
 
 import torch
 
-from redheart.config import Config, accumulation_steps, validate
+from redheart.config import Config, validate
 from redheart.data.batching import Batch, BatchPlan, Featurizer, loader, source_lengths
 from redheart.data.encoder import TextEncoder
 from redheart.data.sources import SourceData
 from redheart.errors import RedHeartError
 from redheart.model.catalog import TASKS, ExecutionMode
 from redheart.model.unified import UnifiedModel
+from redheart.ranks import rank_accumulation
 from redheart.runs.checkpoints import (
     TrainState,
     checkpoint_name,
@@ -37,7 +38,24 @@ from redheart.runs.checkpoints import (
 )
 from redheart.runs.events import EventWriter
 from redheart.train.control import ControlReader
-from redheart.train.losses import LossSettings, class_weights, regret_side_weights
+from redheart.train.distributed import (
+    SINGLE,
+    DistContext,
+    DistributedError,
+    StepModule,
+    count_sync,
+    local_tensor,
+    micro_batches,
+    rank_rows,
+    sync_gradients,
+    wrap_for_training,
+)
+from redheart.train.losses import (
+    BatchShare,
+    LossSettings,
+    class_weights,
+    regret_side_weights,
+)
 from redheart.train.optimizers import build_optimizer
 from redheart.train.schedule import learning_rate
 from redheart.train.stages import combine_losses, compute_stage, forward_stage
@@ -76,15 +94,18 @@ class RunOutcome:
     history: list[float] = field(default_factory=list)
 
 
-def resolve_device(config: Config) -> torch.device:
-    """The device the profile asks for; CUDA asked for but absent is an error, not a fallback."""
+def resolve_device(config: Config, local_rank: int = 0) -> torch.device:
+    """The device the profile asks for; CUDA asked for but absent is an error, not a fallback.
+
+    Under torchrun each process takes the GPU of its local rank.
+    """
     wanted = config.train.device
     if wanted == "cuda" and not torch.cuda.is_available():
         raise RedHeartError(f"{config.source}: [train] device = \"cuda\" but no CUDA GPU is "
                             f"visible; run on a GPU machine or --set train.device=cpu")
     if wanted == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(wanted)
+        wanted = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device("cuda", local_rank) if wanted == "cuda" else torch.device(wanted)
 
 
 class Trainer:
@@ -93,10 +114,12 @@ class Trainer:
     def __init__(self, config: Config, train_sources: list[SourceData],
                  eval_sources: list[SourceData], featurizer: Featurizer,
                  events: EventWriter | None = None, run_dir: Path | None = None,
-                 encoder: TextEncoder | None = None) -> None:
+                 encoder: TextEncoder | None = None, dist: DistContext = SINGLE) -> None:
         validate(config)  # configs built in code get the same checks as profiles
         self.config = config
-        self.device = resolve_device(config)
+        self.dist = dist
+        """This process's place in a torchrun job; only rank 0 gets `events` and writes."""
+        self.device = resolve_device(config, dist.local_rank)
         self.bf16 = config.train.precision == "bf16" or (
             config.train.precision == "auto" and self.device.type == "cuda")
         torch.manual_seed(config.run.seed)
@@ -107,6 +130,8 @@ class Trainer:
             encoder.model.to(self.device).train()
         self.model.backbone.transformer.checkpoint_layers = \
             config.memory.activation_checkpointing
+        self.step_module = self._wrap(encoder)
+        """The model as a step runs it: plain, under DDP, or FSDP2-sharded."""
         self.optimizer = build_optimizer(self.model, self._extra_modules(), config, self.device)
         modules = dict(self.model.named_children())
         if encoder is not None:
@@ -139,6 +164,25 @@ class Trainer:
 
     # ------------------------------------------------------------------ set-up
 
+    def _wrap(self, encoder: TextEncoder | None) -> torch.nn.Module:
+        step = StepModule(self.model, encoder.model if encoder is not None else None,
+                          self._step_losses)
+        if not self.dist.active:
+            return step
+        memory = self.config.memory
+        if self.dist.sharded and (memory.offload_analyzer_optimizer or
+                                  memory.optimizer == "adamw8bit"):
+            raise DistributedError(f"{self.config.source}: FSDP2 shards the optimizer state "
+                                   f"already; set [memory] offload_analyzer_optimizer = false "
+                                   f"and optimizer = \"adamw\"")
+        for module in self.model.modules():
+            if hasattr(module, "count_sync"):   # MoE balance loss over the global batch
+                module.count_sync = count_sync(self.dist)
+        # Every rank built the same initial weights from run.seed; dropout
+        # then draws a different stream per rank, as separate rows deserve.
+        torch.manual_seed(self.config.run.seed + 1_000_003 * self.dist.rank)
+        return wrap_for_training(step, self.dist)
+
     def _extra_modules(self) -> dict[str, torch.nn.Module]:
         return {"encoder": self.encoder.model} if self.encoder is not None else {}
 
@@ -150,27 +194,42 @@ class Trainer:
     # --------------------------------------------------------------- one step
 
     def train_step(self, batch: Batch) -> StepResult:
-        """FORWARD -> COMPUTE -> UPDATE for one optimizer step (with accumulation)."""
+        """FORWARD -> COMPUTE -> UPDATE for one optimizer step (with accumulation).
+
+        The batch is the global one: in a distributed run this rank trains
+        on its slice of rows. Every slice's losses are scaled to its share
+        of the whole batch, so the gradients DDP or FSDP2 average are the
+        gradients of the whole batch, and the logged losses, summed over
+        ranks, are the whole batch's.
+        """
         if self.optimizer is None:
             raise TrainingError("train_step needs an optimizer: training without one would "
                                 "silently change nothing")
         start = time.perf_counter()
         self._mode(training=True)
-        accum = accumulation_steps(self.config)
         rows = len(batch)
+        mine, share = rank_rows(rows, self.dist)
+        local = batch if mine == slice(0, rows) else _rows(batch, mine)
+        chunks = _split(local, micro_batches(
+            rows, rank_accumulation(self.config, self.dist.world), self.dist))
+        sliced = len(chunks) > 1 or self.dist.active
+        # A batch smaller than the job runs whole on every rank: its labels count once per rank.
+        replicas = round(len(local) / (share * rows))
+        counts = {f: n * replicas for f, n in _field_counts(batch).items()} if sliced else {}
         totals: dict[str, float] = {}
-        counts = _task_counts(batch) if accum > 1 else {}
-        for chunk in _split(batch, accum):
-            weight = len(chunk) / rows
-            with self._autocast():
-                outputs = self._forward(chunk)                       # FORWARD
-                losses = self._compute(outputs)                      # COMPUTE
-            if accum > 1:
-                losses = _as_share_of_batch(losses, chunk, counts, weight)
-            total = self._combine(losses)
-            (total * weight).backward()
+        for index, chunk in enumerate(chunks):
+            weight = share * len(chunk) / len(local)
+            with sync_gradients(self.step_module, self.dist, last=index == len(chunks) - 1):
+                result = self.step_module(chunk, counts if sliced else None, weight)
+                losses, total = result["losses"], result["total"]
+                # DDP and FSDP2 average gradients over ranks; the shares already sum to 1.
+                (total * (weight * self.dist.world)).backward()
             for name, value in {**losses, "total": total}.items():
                 totals[name] = totals.get(name, 0.0) + float(value.detach()) * weight
+        if self.dist.active:
+            names = sorted(totals)
+            totals = dict(zip(names, self.dist.sum([totals[n] for n in names]),
+                              strict=True))
         return self._update(totals, rows, int(batch.mask.sum()), start)  # UPDATE
 
     def _mode(self, training: bool) -> None:
@@ -186,12 +245,28 @@ class Trainer:
     def _forward(self, batch: Batch) -> dict[str, Any]:
         return forward_stage(self.model, batch.to(self.device, non_blocking=True), self._states)
 
+    def _step_losses(self, model: UnifiedModel, batch: Batch,
+                     counts: dict[str, torch.Tensor] | None, weight: float) -> dict[str, Any]:
+        """FORWARD and COMPUTE of one micro-batch, inside the step module's forward.
+
+        DDP needs every parameter used inside its forward, the uncertainty
+        weights of `combine` included; `counts` (the whole batch's labelled
+        rows per task) scale a slice's losses to its share of the batch.
+        """
+        with self._autocast():
+            outputs = forward_stage(model, batch.to(self.device, non_blocking=True),
+                                    self._states)                          # FORWARD
+            share = None if counts is None else BatchShare(counts, weight)
+            losses = self._compute(outputs, share)                         # COMPUTE
+        return {"losses": losses, "total": self._combine(losses)}
+
     def _states(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Token states: cached ones as they are, or the trained encoder's of token ids."""
         return inputs if self.encoder is None else self.encoder.states(inputs, mask)
 
-    def _compute(self, forward: dict[str, Any]) -> dict[str, torch.Tensor]:
-        return compute_stage(forward, self.losses)
+    def _compute(self, forward: dict[str, Any],
+                 share: BatchShare | None = None) -> dict[str, torch.Tensor]:
+        return compute_stage(forward, self.losses, share)
 
     def _combine(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         return combine_losses(self.model, losses, self.config.train)
@@ -207,7 +282,11 @@ class Trainer:
         if bad or not math.isfinite(totals["total"]):
             return self._nonfinite(totals, norms, bad, lr, rows, tokens, start)
         if self.config.train.grad_clip > 0 and grads:
-            torch.nn.utils.clip_grads_with_norm_(grads, self.config.train.grad_clip, total_norm)
+            # clip_grads_with_norm_'s arithmetic on plain shards: FSDP2's DTensors and the
+            # already all-reduced total norm do not mix in one foreach call.
+            coefficient = self.config.train.grad_clip / (grad_norm + 1e-6)
+            if coefficient < 1.0:
+                torch._foreach_mul_(grads, coefficient)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         if not self.config.train.no_param_update:
@@ -222,19 +301,35 @@ class Trainer:
         """Gradient norm per module, the gradients, and their total norm, in one fused pass.
 
         The same norms serve the report, the non-finite check and clipping, so
-        no gradient is read twice.
+        no gradient is read twice. A parameter whose gradient is exactly zero
+        (no loss of this batch reached it: a head whose labels the batch
+        lacks) gets no gradient at all, so AdamW leaves it and its moments
+        alone, as it does for a parameter outside the graph. That also keeps
+        FSDP2 (which hands zero gradients to the unused parameters of a unit)
+        stepping exactly like one process.
         """
-        owners, grads = [], []
+        params, owners, grads = [], [], []
         for owner, param in self._owned_params:
             if param.grad is not None:
+                params.append(param)
                 owners.append(owner)
-                grads.append(param.grad)
+                grads.append(local_tensor(param.grad))
         if not grads:
             return {}, [], torch.zeros(())
         squares = torch.stack(torch._foreach_norm(grads)).float() ** 2
-        index = torch.tensor(owners, device=squares.device)
+        if self.dist.sharded:   # each rank holds a shard of every gradient
+            torch.distributed.all_reduce(squares)
+        zero = (squares == 0).tolist()
+        if any(zero):
+            for param, untouched in zip(params, zero, strict=True):
+                if untouched:
+                    param.grad = None
+            kept = [i for i, untouched in enumerate(zero) if not untouched]
+            owners, grads = [owners[i] for i in kept], [grads[i] for i in kept]
+            squares = squares[kept]
         per_module = torch.zeros(len(self._module_names), device=squares.device)
-        per_module.index_add_(0, index, squares)
+        per_module.index_add_(0, torch.tensor(owners, dtype=torch.long, device=squares.device),
+                              squares)
         values = per_module.sqrt().tolist()
         norms = {self._module_names[i]: values[i] for i in sorted(set(owners))}
         return norms, grads, per_module.sum().sqrt()
@@ -276,8 +371,8 @@ class Trainer:
         plan = BatchPlan(source_lengths(self.eval_sources, self.featurizer),
                          [1.0] * len(self.eval_sources), self.config.train.batch_size, 0)
         for batch in loader(self.eval_sources, self.featurizer, plan.every_row_once()):
-            with self._autocast():
-                losses = self._compute(self._forward(batch))
+            # the step module: under FSDP2 it gathers the shards (every rank evaluates)
+            losses = self.step_module(batch, None, 1.0)["losses"]
             for name, value in losses.items():
                 if name in TASKS:
                     sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
@@ -303,8 +398,12 @@ class Trainer:
             return None
         self.wait_for_checkpoint()
         self._checkpointed_step = self.state.step
-        snap = snapshot(self.model, self.optimizer, self.state, self._extra_modules())
         root = self.run_dir / "checkpoints"
+        # FSDP2 gathers the shards here, a collective every rank joins; rank 0 writes.
+        snap = snapshot(self.model, self.optimizer, self.state, self._extra_modules(),
+                        keep=self.dist.is_main)
+        if snap is None:
+            return root / checkpoint_name(self.state.step)
 
         def write() -> None:
             path = write_checkpoint(root, snap, self.config, metrics, is_best,
@@ -337,11 +436,16 @@ class Trainer:
                                 f"earlier checkpoints are intact") from None
 
     def _apply_control(self) -> None:
-        if self.control is None:
+        """Commands and signals between steps; in a distributed run every rank applies
+        rank 0's commands, and a signal seen by any rank stops them all at the same step."""
+        if self.control is None and not self.dist.active:
             return
         while True:
-            for command in self.control.poll():
+            commands = self.control.poll() if self.control is not None else []
+            for command in self.dist.from_main(commands):
                 self._command(command)
+            if self.dist.active and self.dist.any(bool(self.stop_requested)):
+                self.stop_requested = self.stop_requested or "peer"
             if not self.paused or self.stop_requested:
                 return
             time.sleep(0.2)
@@ -442,47 +546,32 @@ class Trainer:
                    tokens_per_s=result.tokens / result.seconds, mfu=None)
 
 
-TASK_FIELD = {"emotion": "emotion", "bentham": "hedonic", "regret": "regret", "surd": "surd"}
-"""The target whose rows each task's masked mean runs over."""
+def _field_counts(batch: Batch) -> dict[str, torch.Tensor]:
+    """Labelled rows per target field: the denominators of the whole batch's means."""
+    return {field: present.sum() for field, present in batch.present.items()}
 
 
-def _task_counts(batch: Batch) -> dict[str, torch.Tensor]:
-    return {task: batch.present[field].sum() for task, field in TASK_FIELD.items()
-            if field in batch.present}
+def _rows(batch: Batch, sl: slice) -> Batch:
+    """The rows `sl` of every tensor of a batch."""
 
+    def cut(x):
+        return None if x is None else x[sl]
 
-def _as_share_of_batch(losses: dict[str, torch.Tensor], chunk: Batch,
-                       counts: dict[str, torch.Tensor], weight: float) -> dict[str, torch.Tensor]:
-    """Rescale a micro-batch's masked means so the accumulated step equals the whole batch's.
-
-    A micro-batch averages over its own labelled rows; weighting it by its
-    share of rows would over-count a micro-batch that happens to hold few
-    labels. Scaled by (its labelled rows / the batch's) / weight instead, the
-    accumulated sum is exactly the whole batch's masked mean.
-    """
-    scaled = dict(losses)
-    for task, total in counts.items():
-        if task in scaled and total > 0:
-            mine = chunk.present[TASK_FIELD[task]].sum()
-            scaled[task] = scaled[task] * (mine / (total * weight)).to(scaled[task].dtype)
-    return scaled
+    return Batch(batch.inputs[sl], batch.mask[sl],
+                 {k: v[sl] for k, v in batch.targets.items()},
+                 {k: v[sl] for k, v in batch.present.items()},
+                 cut(batch.pair_inputs), cut(batch.pair_mask), cut(batch.less_ethical),
+                 batch.source)
 
 
 def _split(batch: Batch, parts: int) -> list[Batch]:
-    """Micro-batches for gradient accumulation (row slices of every tensor)."""
-    if parts == 1 or len(batch) < parts:
+    """`parts` micro-batches for gradient accumulation, sizes differing by at most one row."""
+    if parts <= 1 or len(batch) < parts:
         return [batch]
-    size = -(-len(batch) // parts)
-    chunks = []
-    for begin in range(0, len(batch), size):
-        sl = slice(begin, begin + size)
-
-        def cut(x, sl=sl):
-            return None if x is None else x[sl]
-
-        chunks.append(Batch(batch.inputs[sl], batch.mask[sl],
-                            {k: v[sl] for k, v in batch.targets.items()},
-                            {k: v[sl] for k, v in batch.present.items()},
-                            cut(batch.pair_inputs), cut(batch.pair_mask),
-                            cut(batch.less_ethical), batch.source))
+    base, extra = divmod(len(batch), parts)
+    chunks, begin = [], 0
+    for index in range(parts):
+        size = base + (1 if index < extra else 0)
+        chunks.append(_rows(batch, slice(begin, begin + size)))
+        begin += size
     return chunks

@@ -1,0 +1,42 @@
+"""`redheart run`'s own code path, recording every step's loss (events are rate-limited).
+
+Started by the tests as `torchrun ... loss_recorder.py OUT.json PROFILE [--set k=v ...]`
+or as a plain process; rank 0 writes {step: total loss} to OUT.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from redheart.config import load_profile
+from redheart.train.run import run_training
+
+
+class RecordingReporter:
+    """Keeps each step's total loss; the engine calls it on rank 0 only."""
+
+    def __init__(self, out: Path) -> None:
+        self.out, self.losses = out, {}
+
+    def started(self, run_dir: Path, trainer: Any) -> None: ...
+    def encoding(self, done: int, total: int) -> None: ...
+
+    def step(self, result: Any, state: Any) -> None:
+        self.losses[state.step] = result.loss
+
+    def finished(self, run_dir: Path, outcome: Any) -> None:
+        self.out.write_text(json.dumps({"run_dir": str(run_dir), "losses": self.losses}))
+
+
+def main(argv: list[str]) -> None:
+    out, profile, run_dir, *overrides = argv
+    config = load_profile(Path(profile), [o for o in overrides if o != "--set"])
+    run_training(config, Path(profile).resolve().parent, RecordingReporter(Path(out)),
+                 Path(run_dir))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
