@@ -7,8 +7,10 @@
 #   ./run_learning.sh train-local [--samples N] [--debug] [--verbose] [--tui]
 #                                  train the quickstart model on the embedded sample set
 #                                  (--tui: in the Textual console)
-#   ./run_learning.sh train-cloud [--full-dataset] [--checkpoint-interval N] [--debug]
-#                                  train the full model with profiles/cloud.toml
+#   ./run_learning.sh train-cloud [--gpus N] [--profile FILE] [--resume last]
+#                                  [--full-dataset] [--checkpoint-interval N] [--debug]
+#                                  train the full model with profiles/cloud.toml (--gpus N:
+#                                  torchrun, one process per GPU; DDP or FSDP2)
 #   ./run_learning.sh train-validate [--load-checkpoint [PATH]]
 #                                  validate PATH, or the best checkpoint of the latest run
 #   ./run_learning.sh tui [PROFILE | --attach RUN_DIR | --remote HOST:RUN_DIR]
@@ -95,7 +97,7 @@ setup() {
 }
 
 usage() {
-    sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 cmd="${1:-}"
@@ -132,19 +134,32 @@ case "$cmd" in
         exec "$VENV/bin/redheart" run profiles/quickstart.toml "${args[@]}"
         ;;
     train-cloud)
-        setup ""
         args=()
+        gpus=1
+        profile=profiles/cloud.toml
         while [ $# -gt 0 ]; do
             case "$1" in
                 --full-dataset) shift ;;  # the cloud profile reads every row already
                 --checkpoint-interval) [ $# -ge 2 ] || die "--checkpoint-interval needs a number"
                     args+=(--set "checkpoint.every_steps=$2"); shift 2 ;;
+                --gpus) [ $# -ge 2 ] || die "--gpus needs a number"; gpus="$2"; shift 2 ;;
+                --gpus=*) gpus="${1#*=}"; shift ;;
+                --profile) [ $# -ge 2 ] || die "--profile needs a file"; profile="$2"; shift 2 ;;
+                --resume) [ $# -ge 2 ] || die "--resume needs last, best or a checkpoint"
+                    args+=(--resume "$2"); shift 2 ;;
                 --debug) args+=(--debug); shift ;;
-                *) die "train-cloud: unknown option '$1' (--full-dataset, --checkpoint-interval N, --debug)" ;;
+                *) die "train-cloud: unknown option '$1' (--gpus N, --profile FILE, --resume last, --full-dataset, --checkpoint-interval N, --debug)" ;;
             esac
         done
+        case "$gpus" in ''|*[!0-9]*|0) die "--gpus must be a positive number (got '$gpus')" ;; esac
+        setup ""
         cd "$ROOT"
-        exec "$VENV/bin/redheart" run profiles/cloud.toml "${args[@]}"
+        if [ "$gpus" -gt 1 ]; then
+            # one process per GPU on this machine; rank 0 writes events and checkpoints
+            exec "$VENV/bin/torchrun" --standalone --nproc_per_node "$gpus" \
+                -m redheart run "$profile" "${args[@]}"
+        fi
+        exec "$VENV/bin/redheart" run "$profile" "${args[@]}"
         ;;
     train-validate)
         setup ""

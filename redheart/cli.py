@@ -90,6 +90,9 @@ def plan(
     budget_gb: Annotated[float | None, typer.Option(
         "--budget-gb", min=0.01, help="GPU memory budget in GiB (default: memory.budget_gb, "
         "else the free memory of GPU 0).")] = None,
+    gpus: Annotated[int, typer.Option(
+        "--gpus", min=1, help="Plan one rank of a torchrun job of N GPUs (DDP, or FSDP2 "
+        "shards as [distributed] strategy decides).")] = 1,
     json_out: JsonOpt = False,
     set_: SetOpt = None,
     debug: DebugOpt = False,
@@ -98,9 +101,12 @@ def plan(
     with user_errors(debug):
         from redheart.memory.selector import DoesNotFitError, plan_for
         from redheart.render.plan_table import print_plan
+        from redheart.train.distributed import strategy_for
+        from redheart.train.run import model_parameters
 
         config = _load(profile, set_)
-        result = plan_for(config, budget_gb=budget_gb)
+        strategy = strategy_for(config, model_parameters(config)) if gpus > 1 else "none"
+        result = plan_for(config, budget_gb=budget_gb, world=gpus, strategy=strategy)
         if json_out:
             typer.echo(json.dumps(result.as_json(), indent=2))
         else:

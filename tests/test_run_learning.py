@@ -26,3 +26,10 @@ def test_bad_torch_choice_is_refused_before_installing_anything(tmp_path):
     assert result.returncode == 2
     assert "REDHEART_TORCH must be auto, cpu or cuda (got 'rocm')" in result.stderr
     assert not (tmp_path / "venv").exists()
+
+
+def test_train_cloud_refuses_a_bad_gpu_count_before_setup(tmp_path):
+    result = run_script("train-cloud", "--gpus", "0", REDHEART_VENV=str(tmp_path / "venv"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == "run_learning.sh: --gpus must be a positive number (got '0')"
+    assert not (tmp_path / "venv").exists()

@@ -25,7 +25,9 @@ def print_plan(plan: dict[str, Any], title: str, console: Console | None = None)
     """`plan` is `Plan.as_json()`; all figures in MiB."""
     console = console or Console()
     totals = plan["forecast"]
-    table = Table(title=f"{title}: forecast in MiB ({plan['device']}, micro-batch "
+    ranks = plan.get("ranks", 1)
+    per_rank = f", per rank of {ranks} ({plan['strategy']})" if ranks > 1 else ""
+    table = Table(title=f"{title}: forecast in MiB ({plan['device']}{per_rank}, micro-batch "
                         f"{plan['micro_batch']} x {plan['accumulation_steps']})",
                   show_footer=True, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 0))
     table.add_column(f"module ({plan['total_params'] / 1e6:,.1f}M params)", footer="total",
@@ -42,11 +44,18 @@ def print_plan(plan: dict[str, Any], title: str, console: Console | None = None)
                       style=None if row["enabled"] else "dim")
     table.add_row("CUDA context", *([""] * len(per_module)),
                   _mib(totals["context"]))
+    if totals.get("fsdp_gather"):
+        table.add_row("FSDP2 gathered units", *([""] * len(per_module)),
+                      _mib(totals["fsdp_gather"]))
     console.print(table)
     console.print("wts weights, grads gradients, optim AdamW state, step optimizer-step "
                   "temporary, cast autocast weight copies, activ activations")
     console.print("total = peak = wts + grads + optim + CUDA context + max(activ + cast, "
                   "step): the optimizer step runs after backward has freed the activations")
+    if totals.get("fsdp_gather"):
+        console.print("FSDP2: wts, grads, optim and step are this rank's 1/N shards; the "
+                      "gathered units (one computing, one prefetched, its unsharded grads) "
+                      "add to the peak")
     for step in plan["saver_steps"]:
         after = f" -> {_mib(step['total_after'])} MiB" if step["total_after"] else ""
         detail = f" ({step['detail']})" if step["detail"] else ""

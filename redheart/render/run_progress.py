@@ -80,8 +80,10 @@ class RunReporter:
         self.device = str(trainer.device)
         self.every = 1 if self.verbose else max(1, self.total // 50)
         self._line(f"run directory {run_dir}")
+        dist = trainer.dist
+        ranks = f" x {dist.world} ranks ({dist.strategy}, {dist.backend})" if dist.active else ""
         self._line(f"{sum(trainer.model.module_params().values()) / 1e6:.1f}M params on "
-                   f"{trainer.device}, {'bf16' if trainer.bf16 else 'fp32'}, "
+                   f"{trainer.device}{ranks}, {'bf16' if trainer.bf16 else 'fp32'}, "
                    f"{self.total} steps from step {trainer.state.step}")
         if self.tty and not self.quiet and not self.verbose:
             self.progress = Progress(

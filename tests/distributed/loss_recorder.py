@@ -1,7 +1,8 @@
 """`redheart run`'s own code path, recording every step's loss (events are rate-limited).
 
-Started by the tests as `torchrun ... loss_recorder.py OUT.json PROFILE [--set k=v ...]`
-or as a plain process; rank 0 writes {step: total loss} to OUT.json.
+Started by the tests as `torchrun ... loss_recorder.py OUT.json PROFILE RUN_DIR RESUME k=v ...`
+or as a plain process (RESUME is a checkpoint folder or "-"); rank 0 writes
+{"losses": {step: {name: loss}}} to OUT.json.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ class RecordingReporter:
 
 
 def main(argv: list[str]) -> None:
-    out, profile, run_dir, *overrides = argv
-    config = load_profile(Path(profile), [o for o in overrides if o != "--set"])
+    out, profile, run_dir, resume, *overrides = argv
+    config = load_profile(Path(profile), overrides)
     run_training(config, Path(profile).resolve().parent, RecordingReporter(Path(out)),
-                 Path(run_dir))
+                 Path(run_dir), None if resume == "-" else resume)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,134 @@
+"""torchrun on CPU (gloo): 2 processes follow 1 process, and their checkpoints resume alone.
+
+The quickstart model (every module, MoE and packed attention included) on
+the embedded sample data, with dropout off: dropout draws different masks
+in a different process layout, everything else must agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROFILES, ROOT
+
+STEPS = 22
+RESUME_AT = 20
+RECORDER = ROOT / "tests" / "distributed" / "loss_recorder.py"
+
+
+def _overrides(cache: str) -> list[str]:
+    return [f"train.max_steps={STEPS}", "checkpoint.every_steps=10", "model.dropout=0",
+            f'data.cache_dir="{cache}"']
+
+
+def _record(tmp: Path, name: str, cache: str, procs: int = 1, resume: str = "-",
+            extra: tuple[str, ...] = ()) -> dict:
+    out = tmp / f"{name}.json"
+    script = [str(RECORDER), str(out), str(PROFILES / "quickstart.toml"), str(tmp / name),
+              resume, *_overrides(cache), *extra]
+    if procs == 1:
+        command = [sys.executable, *script]
+    else:
+        torchrun = Path(sys.executable).with_name("torchrun")
+        command = [str(torchrun), "--standalone", "--nproc_per_node", str(procs), *script]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {int(k): v for k, v in json.loads(out.read_text())["losses"].items()}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, quickstart_data):
+    """One process, then DDP and FSDP2 with 2 gloo processes, same global batch of 16."""
+    tmp = tmp_path_factory.mktemp("dist")
+    cache = quickstart_data[0].data.cache_dir       # the sample set, already encoded
+    alone = _record(tmp, "alone", cache)
+    ddp = _record(tmp, "ddp", cache, 2, extra=("distributed.strategy=ddp",))
+    fsdp = _record(tmp, "fsdp", cache, 2, extra=("distributed.strategy=fsdp2",))
+    return tmp, cache, alone, ddp, fsdp
+
+
+def _relative_gap(a: dict, b: dict, steps: range) -> float:
+    return max(abs(a[s]["total"] - b[s]["total"]) / abs(a[s]["total"]) for s in steps)
+
+
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_two_processes_follow_one(runs, strategy):
+    _, _, alone, ddp, fsdp = runs
+    other = {"ddp": ddp, "fsdp": fsdp}[strategy]
+    assert sorted(alone) == sorted(other) == list(range(1, STEPS + 1))
+    # the batches change task from step to step, and the loss moves with them
+    assert max(v["total"] for v in alone.values()) > 2 * min(v["total"] for v in alone.values())
+    assert _relative_gap(alone, other, range(1, RESUME_AT + 1)) < 1e-5
+    for step in alone:      # every task's loss, not only the total
+        assert alone[step].keys() == other[step].keys()
+
+
+def test_only_rank_zero_writes_events(runs):
+    tmp = runs[0]
+    events = [json.loads(line) for line in (tmp / "ddp" / "events.jsonl").read_text().splitlines()]
+    assert [e["seq"] for e in events] == list(range(len(events)))   # one writer, no gaps
+    started = next(e for e in events if e["type"] == "run_started")
+    assert (started["world_size"], started["strategy"]) == (2, "ddp")
+    assert sum(e["type"] == "run_started" for e in events) == 1
+    assert not (tmp / "ddp" / "lock").exists()
+
+
+def test_sharded_checkpoint_resumes_in_one_process(runs):
+    """FSDP2's gathered step-20 checkpoint, resumed alone, continues the 1-process run."""
+    tmp, cache, alone, _, _ = runs
+    checkpoint = tmp / "fsdp" / "checkpoints" / f"step-{RESUME_AT:08d}"
+    assert (checkpoint / "model.safetensors").is_file()
+    copy = tmp / "resumed-from"
+    shutil.copytree(checkpoint, copy)
+    resumed = _record(tmp, "resumed", cache, resume=str(copy))
+    assert sorted(resumed) == list(range(RESUME_AT + 1, STEPS + 1))
+    assert _relative_gap(alone, resumed, range(RESUME_AT + 1, STEPS + 1)) < 1e-5
+
+
+def test_rank_slices_cover_the_batch_once():
+    from redheart.train.distributed import DistContext, micro_batches, rank_rows
+
+    for rows, world in ((16, 2), (15, 4), (3, 4)):
+        slices = [rank_rows(rows, DistContext(rank, world, rank, "ddp")) for rank in range(world)]
+        if rows >= world:
+            covered = [i for sl, _ in slices for i in range(rows)[sl]]
+            assert covered == list(range(rows))
+            assert sum(share for _, share in slices) == pytest.approx(1.0)
+        else:       # too few rows: every rank runs them all, at share 1/world
+            assert all(sl == slice(0, rows) and share == 1 / world for sl, share in slices)
+        counts = {micro_batches(rows, 4, DistContext(r, world, r, "ddp")) for r in range(world)}
+        assert len(counts) == 1     # every rank runs as many forwards as the others
+
+
+def test_per_rank_forecast_shards_state_and_splits_the_batch():
+    """Cloud profile on 4 GPUs: DDP keeps every byte of state and a quarter of the rows;
+    FSDP2 also keeps a quarter of weights, gradients and AdamW state, plus gathered units."""
+    from redheart.config import load_profile
+    from redheart.memory.dry_run import meta_model
+    from redheart.memory.forecast import FP32, forecast
+    from redheart.ranks import rank_accumulation
+    from redheart.train.distributed import fsdp_units
+
+    config = load_profile(PROFILES / "cloud.toml", ["memory.micro_batch=8"])
+    alone, ddp = forecast(config, "cuda"), forecast(config, "cuda", 4, "ddp")
+    fsdp = forecast(config, "cuda", 4, "fsdp2")
+    one, per_ddp, per_fsdp = (f.category_totals() for f in (alone, ddp, fsdp))
+    assert (alone.rows, ddp.rows) == (8, 8)      # a forward holds micro_batch rows either way
+    assert rank_accumulation(config, 1) == 8 and rank_accumulation(config, 4) == 2
+    assert per_ddp["weights"] == one["weights"] and per_ddp["optimizer"] == one["optimizer"]
+    for category in ("weights", "gradients", "optimizer"):
+        assert per_fsdp[category] == pytest.approx(one[category] / 4, rel=1e-3)
+    largest = max(sum(p.numel() for p in unit.parameters())
+                  for unit in fsdp_units(meta_model(config.model)))
+    assert per_fsdp["fsdp_gather"] == 3 * FP32 * largest
+    assert fsdp.total < ddp.total < alone.total + 1
+    assert fsdp.as_json()["strategy"] == "fsdp2" and fsdp.as_json()["ranks"] == 4
