@@ -189,6 +189,9 @@ class Trainer:
     def resume(self, checkpoint: Path) -> dict[str, Any]:
         self.state, meta = load_checkpoint(checkpoint, self.model, self.optimizer,
                                            self._extra_modules())
+        if self.dist.rank > 0:  # the checkpoint holds rank 0's RNG; the others draw their own
+            torch.manual_seed(self.config.run.seed + 1_000_003 * self.dist.rank
+                              + self.state.step)
         return meta
 
     # --------------------------------------------------------------- one step
