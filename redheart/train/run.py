@@ -22,6 +22,7 @@ from redheart.memory.telemetry import TelemetrySampler
 from redheart.runs.checkpoints import CheckpointError, resolve_checkpoint
 from redheart.runs.events import EventWriter
 from redheart.runs.run_dir import RunLock, new_run_dir, prepare_run_dir
+from redheart.train.init_from import anchor_init_from, load_initial_weights
 from redheart.train.trainer import (
     RunOutcome,
     StepResult,
@@ -86,6 +87,8 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  run_dir: Path | None = None, resume: str | None = None,
                  samples: int | None = None) -> RunOutcome:
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
+    if resume is None:  # a resumed run continues its own weights; init_from is ignored
+        config = anchor_init_from(config, profile_dir)
     device = resolve_device(config)  # a missing GPU is reported before anything is written
     memory_plan = plan_for(config, device.type)
     if memory_plan.fits is False:   # refused before any data is read or memory allocated
@@ -125,6 +128,8 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
         trainer = Trainer(config, train, evaluation, featurizer, events, run_dir, encoder)
         if checkpoint is not None:
             trainer.resume(checkpoint)
+        elif config.train.init_from:
+            load_initial_weights(trainer.model, config)
         events.emit("run_started", config=dumps(config), device=str(trainer.device),
                     modules=trainer.model.module_params(), total_steps=trainer.total_steps,
                     resumed_from=str(checkpoint) if checkpoint else None,
