@@ -163,6 +163,41 @@ def validate(
             print_validation(result, str(checkpoint))
 
 
+@app.command()
+def grow(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint folder (checkpoints/step-N).")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="New folder for the grown checkpoint and its profile.")],
+    factor: Annotated[int, typer.Option(
+        "--factor", help="Parameter multiplier, a perfect square: 4 doubles every width.")] = 4,
+    verify: Annotated[bool, typer.Option(
+        "--verify", help="Compare both models on real batches (fp32); fail above 1e-4.")
+    ] = False,
+    noise_db: Annotated[float | None, typer.Option(
+        "--noise-db", help="Paired symmetry-breaking noise at this SNR in dB (e.g. 20).")
+    ] = None,
+    new_layers: Annotated[int, typer.Option(
+        "--new-layers", min=0, help="Backbone layers to add, starting as identities.")] = 0,
+    batches: Annotated[int, typer.Option(
+        "--verify-batches", min=1, help="Real batches --verify runs.")] = 4,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the noise and new layers.")] = 0,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Widen a checkpoint function-preservingly (HyperCloning): ~FACTOR x the parameters."""
+    with user_errors(debug):
+        from redheart.grow_command import grow_checkpoint
+        from redheart.render.grow_report import print_deltas, print_grown
+
+        report = grow_checkpoint(
+            checkpoint, out, factor, noise_db, new_layers, verify, batches, seed,
+            on_verified=None if json_out else lambda r: print_deltas(r.as_json()))
+        if json_out:
+            typer.echo(json.dumps(report.as_json(), indent=2))
+        else:
+            print_grown(report.as_json())
+
+
 SkipBadOpt = Annotated[bool, typer.Option(
     "--skip-bad-rows", help="Skip malformed data rows (counted and reported) instead of stopping.")]
 

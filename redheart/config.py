@@ -238,6 +238,10 @@ class TrainConfig:
     """auto: bf16 autocast on CUDA, fp32 on CPU (bf16 matmul is slow on CPUs)."""
     eval_every: int = _field(0, min=0)
     """Evaluate every N steps (0: at the end of each epoch)."""
+    init_from: str = ""
+    """Checkpoint folder whose model weights start this run (e.g. a `redheart grow`
+    output), relative to the profile; the optimizer, step and warmup start fresh.
+    Ignored by --resume."""
 
 
 @dataclass(frozen=True)

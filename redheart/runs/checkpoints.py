@@ -81,7 +81,8 @@ class Snapshot:
 
     model: dict[str, torch.Tensor]
     extra: dict[str, dict[str, torch.Tensor]]
-    optimizer: dict[str, Any]
+    optimizer: dict[str, Any] | None
+    """None for weights-only checkpoints (`redheart grow`): no optimizer.pt is written."""
     rng: torch.Tensor
     state: TrainState
     modules: list[str]
@@ -120,7 +121,8 @@ def write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[s
     save_file(snap.model, str(tmp / "model.safetensors"))
     for module_name, tensors in snap.extra.items():  # e.g. a fine-tuned encoder
         save_file(tensors, str(tmp / f"{module_name}.safetensors"))
-    torch.save(snap.optimizer, tmp / "optimizer.pt")
+    if snap.optimizer is not None:
+        torch.save(snap.optimizer, tmp / "optimizer.pt")
     save_file({"torch_cpu": snap.rng}, str(tmp / "rng.safetensors"))
     state = snap.state
     meta = {"schema": SCHEMA, "step": state.step, "epoch": state.epoch,
@@ -193,6 +195,9 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
     if meta.get("schema", 0) > SCHEMA:
         raise CheckpointError(f"{path}: written by a newer Red Heart (checkpoint schema "
                               f"{meta['schema']} > {SCHEMA}); upgrade to load it")
+    if optimizer is not None and not (path / "optimizer.pt").is_file():
+        raise CheckpointError(f"{path}: holds model weights only (no optimizer state), so it "
+                              f"cannot be resumed; start a run from it with [train] init_from")
     try:
         tensors = load_file(str(path / "model.safetensors"))
     except Exception as exc:  # safetensors raises its own error types for damaged files

@@ -23,6 +23,7 @@ from redheart.runs.checkpoints import CheckpointError, resolve_checkpoint
 from redheart.runs.events import EventWriter
 from redheart.runs.run_dir import RunLock, new_run_dir, prepare_run_dir
 from redheart.train.distributed import DistContext, barrier, init_distributed, shutdown
+from redheart.train.init_from import anchor_init_from, load_initial_weights
 from redheart.train.trainer import (
     RunOutcome,
     StepResult,
@@ -97,6 +98,8 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  samples: int | None = None) -> RunOutcome:
     """One run: alone, or as one rank of a torchrun job (see `distributed.py`)."""
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
+    if resume is None:  # a resumed run continues its own weights; init_from is ignored
+        config = anchor_init_from(config, profile_dir)
     device = resolve_device(config)  # a missing GPU is reported before anything is written
     dist = init_distributed(config, device.type, model_parameters(config))
     try:
@@ -166,6 +169,8 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
                           dist)
         if checkpoint is not None:
             trainer.resume(checkpoint)
+        elif config.train.init_from:
+            load_initial_weights(trainer.model, config)
         if events is None:           # not rank 0: train, and leave the telling to rank 0
             with stop_on_signals(trainer):
                 outcome = trainer.fit()

@@ -1,0 +1,160 @@
+"""`redheart grow`: a trained checkpoint in, a 4x checkpoint and its profile out.
+
+The output folder holds `checkpoints/step-00000000/` (model weights and the
+grown config, no optimizer state) and `profile.toml`, the resolved grown
+profile whose `[train] init_from` points at that checkpoint, so
+`redheart run OUT/profile.toml` continues training the grown model with a
+fresh optimizer and warmup. `--verify` compares both models on real batches
+of the checkpoint's own data before anything is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from redheart.config import Config, load_profile
+from redheart.config_toml import dumps
+from redheart.data.batching import BatchPlan, loader, source_lengths
+from redheart.data.encode import EncoderCache
+from redheart.data.prepare import encode_sources, read_sources
+from redheart.data.split import split_sources
+from redheart.errors import RedHeartError
+from redheart.model.catalog import ExecutionMode
+from redheart.model.grow.hyperclone import copies_for_factor, grow_state_dict
+from redheart.model.grow.verify import TOLERANCE, output_deltas
+from redheart.model.unified import UnifiedModel
+from redheart.runs.checkpoints import (
+    CheckpointError,
+    Snapshot,
+    TrainState,
+    checkpoint_name,
+    load_checkpoint,
+    resolve_checkpoint,
+    write_checkpoint,
+)
+
+
+class VerifyError(RedHeartError):
+    """The grown model does not compute what the small one did (a bug, not a user error)."""
+
+    exit_code = 1
+
+
+@dataclass
+class GrowReport:
+    """What `redheart grow` did, for the table and --json."""
+
+    source: str
+    out: str
+    checkpoint: str
+    profile: str
+    factor: int
+    params_before: int
+    params_after: int
+    noise_db: float | None
+    new_layers: int
+    deltas: dict[str, float] = field(default_factory=dict)
+    """Output key -> max |delta| (empty without --verify)."""
+    verify_batches: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"tolerance": TOLERANCE}
+
+
+def load_source(path: Path) -> tuple[Config, UnifiedModel]:
+    """The checkpoint's own config and its model with the trained weights."""
+    if not (path / "config.toml").is_file():
+        raise CheckpointError(f"{path}: has no config.toml; grow a checkpoint written by "
+                              f"`redheart run`")
+    config = load_profile(path / "config.toml")
+    model = UnifiedModel(config.model, ExecutionMode.TRAINING)
+    load_checkpoint(path, model, None)
+    return config, model
+
+
+def check_out_dir(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RedHeartError(f"--out {out}: already exists and is not an empty folder; pick a "
+                            f"new folder (nothing is overwritten)")
+
+
+def verify_batches(config: Config, checkpoint: Path,
+                   count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Up to `count` real batches from the checkpoint's data, spread over its sources.
+
+    The evaluation split is preferred (it is what the grown model will be
+    judged on); a dilemma batch contributes its first actions.
+    """
+    if config.data.encoder_trainable:
+        raise RedHeartError(f"{checkpoint}: --verify reads cached frozen-encoder states; a "
+                            f"checkpoint trained with [data] encoder_trainable is not supported")
+    sources = read_sources(config, checkpoint)
+    encode_sources(config, sources)
+    train, evaluation = split_sources(sources, config.data.eval_fraction)
+    chosen = evaluation or train
+    cache = EncoderCache(config.data.cache_dir, config.data.encoder, config.data.max_tokens)
+    plan = BatchPlan(source_lengths(chosen, cache), [1.0] * len(chosen),
+                     config.train.batch_size, 0).every_row_once()
+    per_source = max(1, -(-count // len(chosen)))
+    taken: dict[int, int] = {}
+    kept = []
+    for source, rows in plan:
+        if taken.get(source, 0) < per_source and len(kept) < count:
+            taken[source] = taken.get(source, 0) + 1
+            kept.append((source, rows))
+    return [(batch.inputs, batch.mask) for batch in loader(chosen, cache, kept)]
+
+
+def grow_checkpoint(checkpoint: Path, out: Path, factor: int, noise_db: float | None = None,
+                    new_layers: int = 0, verify: bool = False, batches: int = 4,
+                    seed: int = 0,
+                    on_verified: Callable[[GrowReport], None] | None = None) -> GrowReport:
+    """Grow, optionally verify (raising VerifyError above the tolerance), then write.
+
+    `on_verified` sees the deltas before the verdict, so a failing check
+    still shows its table.
+    """
+    copies_for_factor(factor)  # the cheap checks first: factor, checkpoint, output folder
+    path = resolve_checkpoint(str(checkpoint), Path("."))
+    check_out_dir(out)
+    config, small = load_source(path)
+    grown_model_cfg, state = grow_state_dict(small, factor, noise_db, new_layers, seed)
+    report = GrowReport(str(checkpoint), str(out), str(out / "checkpoints" / checkpoint_name(0)),
+                        str(out / "profile.toml"), factor,
+                        sum(p.numel() for p in small.parameters()),
+                        sum(v.numel() for v in state.values()), noise_db, new_layers)
+    if verify:
+        grown = UnifiedModel(grown_model_cfg, ExecutionMode.TRAINING)
+        grown.load_state_dict(state, assign=True)
+        data = verify_batches(config, path, batches)
+        report.deltas = output_deltas(small, grown, data)
+        report.verify_batches = len(data)
+        del grown
+        if on_verified is not None:
+            on_verified(report)
+        worst = max(report.deltas, key=report.deltas.__getitem__)
+        if report.deltas[worst] > TOLERANCE:
+            raise VerifyError(f"grow --verify: max |delta| {report.deltas[worst]:.3g} on "
+                              f"'{worst}' exceeds {TOLERANCE:g}; nothing was written to {out}")
+    grown_config = dataclasses.replace(config, model=grown_model_cfg,
+                                       train=dataclasses.replace(config.train, init_from=""))
+    root = out / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    snap = Snapshot(model=state, extra={}, optimizer=None, rng=torch.get_rng_state(),
+                    state=TrainState(), modules=list(small.enabled))
+    metrics = {"grown_from": str(checkpoint), "factor": factor, "noise_db": noise_db,
+               "new_layers": new_layers, "max_abs_delta": report.deltas or None}
+    write_checkpoint(root, snap, grown_config, metrics, is_best=False, keep_last=1)
+    profile = dataclasses.replace(grown_config, train=dataclasses.replace(
+        grown_config.train, init_from=f"checkpoints/{checkpoint_name(0)}"))
+    (out / "profile.toml").write_text(
+        f"# Grown by `redheart grow {checkpoint} --factor {factor}`: the checkpoint's profile\n"
+        f"# with the grown widths; training continues from init_from with a fresh optimizer.\n"
+        + dumps(profile))
+    return report

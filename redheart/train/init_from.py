@@ -1,0 +1,41 @@
+"""`[train] init_from`: start a run from another checkpoint's model weights only.
+
+A grown checkpoint (`redheart grow`) or a fine-tuning start point carries
+weights but no optimizer state worth keeping: AdamW's moments belong to the
+old parameters (and the grown model has other shapes), so the run starts at
+step 0 with a fresh optimizer and the profile's warmup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from redheart.config import Config
+from redheart.errors import ConfigError
+from redheart.runs.checkpoints import load_checkpoint
+
+
+def anchor_init_from(config: Config, profile_dir: Path) -> Config:
+    """The config with `init_from` checked and made absolute (relative to the profile).
+
+    Checked before anything is written, so a wrong path costs no run directory.
+    """
+    spec = config.train.init_from
+    if not spec:
+        return config
+    path = Path(spec).expanduser()
+    path = (path if path.is_absolute() else profile_dir / path).resolve()
+    if not (path / "state.json").is_file() or not (path / "model.safetensors").is_file():
+        raise ConfigError(f"{config.source}: [train] init_from = {spec!r}: {path} is not a "
+                          f"checkpoint folder (no state.json / model.safetensors); point it at "
+                          f"a checkpoints/step-N folder, e.g. one written by `redheart grow`")
+    return dataclasses.replace(config, train=dataclasses.replace(config.train,
+                                                                 init_from=str(path)))
+
+
+def load_initial_weights(model: torch.nn.Module, config: Config) -> None:
+    """Model weights from `init_from`; another architecture is refused naming the modules."""
+    load_checkpoint(Path(config.train.init_from), model, None)
