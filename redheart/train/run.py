@@ -20,8 +20,9 @@ from redheart.errors import RedHeartError
 from redheart.memory.selector import DoesNotFitError, plan_for
 from redheart.memory.telemetry import TelemetrySampler
 from redheart.runs.checkpoints import CheckpointError, resolve_checkpoint
-from redheart.runs.events import EventWriter
-from redheart.runs.run_dir import RunLock, new_run_dir, prepare_run_dir
+from redheart.runs.events import EventsWriteError, EventWriter
+from redheart.runs.resume import resume_point
+from redheart.runs.run_dir import claim_run_dir, new_run_dir, write_config
 from redheart.train.trainer import (
     RunOutcome,
     StepResult,
@@ -108,23 +109,26 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
             checkpoint = resolve_checkpoint(resume, Path("."))
             run_dir = run_dir or checkpoint.parent.parent
         run_dir = run_dir or latest_run(config)
-        checkpoint = checkpoint or resolve_checkpoint(resume, run_dir)
+        checkpoint = checkpoint or resume_point(resume, run_dir)
     run_dir = run_dir or new_run_dir(config)
-    prepare_run_dir(run_dir, config, resuming=resume is not None)
-    lock = RunLock(run_dir)
-    lock.acquire()
+    lock = claim_run_dir(run_dir, resuming=resume is not None)  # before anything is written
     events_path = run_dir / "events.jsonl"
     events = EventWriter.resume(events_path) if resume is not None else EventWriter(events_path)
     outcome = None
     trainer = None
     try:
-        if lock.stale_pid:
-            events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
-                        f"(that run ended without releasing it)")
-        events.emit("plan", **memory_plan.as_json())
         trainer = Trainer(config, train, evaluation, featurizer, events, run_dir, encoder)
         if checkpoint is not None:
             trainer.resume(checkpoint)
+        # Only now, with the checkpoint accepted: a refused run changes no file.
+        write_config(run_dir, config)
+        events.emit("plan", **memory_plan.as_json())    # the first event of every launch
+        if lock.stale_pid:
+            events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
+                        f"(that run ended without releasing it)")
+        if resume == "last" and checkpoint is None:
+            events.emit("warning", message="no checkpoint was written before the run "
+                        "stopped; starting again from step 0")
         events.emit("run_started", config=dumps(config), device=str(trainer.device),
                     modules=trainer.model.module_params(), total_steps=trainer.total_steps,
                     resumed_from=str(checkpoint) if checkpoint else None,
@@ -138,6 +142,8 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                 outcome = trainer.fit(reporter.step)
             except TrainingError:
                 raise
+            except EventsWriteError:
+                raise                       # the error event could not be written either
             except RedHeartError as exc:
                 events.emit("error", message=str(exc), hint="")
                 raise
@@ -145,7 +151,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                     step=trainer.state.step)
         events.emit("run_finished", summary={
             "reason": outcome.reason, "steps": trainer.state.step, "epoch": trainer.state.epoch,
-            "best_loss": trainer.state.best_loss,
+            "best_loss": trainer.state.best_loss, "skipped_steps": trainer.state.skipped_total,
             "last_checkpoint": str(outcome.last_checkpoint) if outcome.last_checkpoint else None,
             "first_loss": outcome.history[0] if outcome.history else None,
             "final_loss": outcome.history[-1] if outcome.history else None})

@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from redheart.runs.checkpoints import (
     snapshot,
     write_checkpoint,
 )
-from redheart.runs.events import EventWriter
+from redheart.runs.events import EventsWriteError, EventWriter
 from redheart.train.control import ControlReader
 from redheart.train.losses import LossSettings, class_weights, regret_side_weights
 from redheart.train.optimizers import build_optimizer
@@ -210,6 +210,10 @@ class Trainer:
             torch.nn.utils.clip_grads_with_norm_(grads, self.config.train.grad_clip, total_norm)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        # A step completes only once the previous checkpoint is on disk, so a kill at any
+        # moment loses at most checkpoint.every_steps steps (the write overlaps this
+        # step's forward and backward).
+        self.wait_for_checkpoint()
         if not self.config.train.no_param_update:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -248,6 +252,7 @@ class Trainer:
         message = f"non-finite gradient in {where} at step {self.state.step}"
         if self.config.train.on_nonfinite == "skip":
             self.state.skipped += 1
+            self.state.skipped_total += 1
             self._emit("warning", message=f"{message}; step skipped "
                        f"({self.state.skipped} in a row)", module=bad[0] if bad else None,
                        step=self.state.step)
@@ -319,7 +324,7 @@ class Trainer:
         stop the writer thread."""
         try:
             self.wait_for_checkpoint()
-        except TrainingError:
+        except RedHeartError:
             pass
         self._writer.shutdown(wait=True)
 
@@ -331,8 +336,10 @@ class Trainer:
         try:
             pending.result()
         except OSError as exc:
-            self._emit("error", message=f"checkpoint write failed: {exc}", step=self.state.step,
-                       hint="free disk space or fix the run directory's permissions")
+            with suppress(EventsWriteError):  # the same full disk may refuse the event
+                self._emit("error", message=f"checkpoint write failed: {exc}",
+                           step=self.state.step,
+                           hint="free disk space or fix the run directory's permissions")
             raise TrainingError(f"checkpoint write failed at step {self.state.step}: {exc}; "
                                 f"earlier checkpoints are intact") from None
 
