@@ -135,6 +135,8 @@ def run(
         from redheart.render.run_progress import RunReporter
         from redheart.train.run import run_training
 
+        if quiet and verbose:
+            raise RedHeartError("--quiet and --verbose conflict; pass one of them")
         config = _load(profile, set_)
         run_training(config, profile.resolve().parent, RunReporter(quiet, verbose=verbose),
                      run_dir, resume,

@@ -86,3 +86,20 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """`redheart ARGS` in a subprocess, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "redheart", *args], capture_output=True,
                           text=True, cwd=cwd or ROOT, timeout=120)
+
+
+def make_trainer(data, run_dir: Path, **train):
+    """A Trainer of `quickstart_data` writing to `run_dir`, with `[train]` overrides."""
+    import dataclasses
+
+    from redheart.data.split import split_sources
+    from redheart.runs.events import EventWriter
+    from redheart.runs.run_dir import prepare_run_dir
+    from redheart.train.trainer import Trainer
+
+    config, sources, featurizer = data
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, **train))
+    prepare_run_dir(run_dir, config, resuming=False)
+    train_sources, eval_sources = split_sources(sources, config.data.eval_fraction)
+    events = EventWriter(run_dir / "events.jsonl")
+    return Trainer(config, train_sources, eval_sources, featurizer, events, run_dir)

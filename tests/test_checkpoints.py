@@ -97,3 +97,21 @@ def test_optimizer_file_with_a_pickle_payload_never_executes(saved, tiny_config,
     with pytest.raises(CheckpointError, match="optimizer.pt: refused"):
         load_checkpoint(folder, model, torch.optim.AdamW(model.parameters()))
     assert not marker.exists()
+
+
+def test_last_is_the_newest_complete_folder_never_a_partial_one(saved, tmp_path):
+    """A kill between a folder's rename and the pointer's move leaves `last` one behind;
+    a kill mid-write leaves a `.tmp-` folder; a kill mid-delete never leaves a `step-*`."""
+    from redheart.runs.checkpoints import resolve_checkpoint
+    from redheart.runs.recovery import remove_partial_checkpoints
+
+    root, *_ = saved
+    run_dir = root.parent
+    (root / "last").write_text("step-00000003\n")                # the pointer lagging
+    partial = root / ".tmp-step-00000005-4242"                  # a write cut by a kill
+    partial.mkdir()
+    (partial / "state.json").write_text('{"step": 5, "order": 99}')
+    assert resolve_checkpoint("last", run_dir) == root / "step-00000004"
+    assert remove_partial_checkpoints(root) == [partial.name]
+    assert sorted(p.name for p in root.iterdir()) == [
+        "best", "last", "step-00000002", "step-00000003", "step-00000004"]

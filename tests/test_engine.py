@@ -1,66 +1,23 @@
-"""The engine in process: non-finite gradients, control channel, events, lock."""
+"""The engine in process: control channel, events, the run directory.
+
+Non-finite gradients are in tests/faults/test_nonfinite_module.py."""
 
 from __future__ import annotations
-
-import dataclasses
-import os
-import subprocess
-from pathlib import Path
 
 import pytest
 import torch
 
 from redheart.data.batching import loader
-from redheart.data.split import split_sources
 from redheart.runs.events import EventTail, EventWriter, read_events
-from redheart.runs.run_dir import RunDirError, RunLock, prepare_run_dir
+from redheart.runs.run_dir import prepare_run_dir
 from redheart.train import control
-from redheart.train.trainer import Trainer, TrainingError
+from redheart.train.trainer import TrainingError
+from tests.conftest import make_trainer
 
 
 @pytest.fixture()
 def data(quickstart_data):
     return quickstart_data
-
-
-def make_trainer(data, run_dir, **train):
-    config, sources, featurizer = data
-    config = dataclasses.replace(config, train=dataclasses.replace(config.train, **train))
-    prepare_run_dir(run_dir, config, resuming=False)
-    train_sources, eval_sources = split_sources(sources, config.data.eval_fraction)
-    events = EventWriter(run_dir / "events.jsonl")
-    return Trainer(config, train_sources, eval_sources, featurizer, events, run_dir)
-
-
-def poison(trainer: Trainer, module: str) -> None:
-    """Make every gradient of one module NaN (a real backward hook, not a mock)."""
-    for param in getattr(trainer.model, module).parameters():
-        param.register_hook(lambda grad: grad * float("nan"))
-
-
-def test_nonfinite_gradient_stops_naming_the_module(tmp_path, data):
-    trainer = make_trainer(data, tmp_path / "run")
-    poison(trainer, "regret_analyzer")
-    with pytest.raises(TrainingError, match=r"non-finite gradient in module 'regret_analyzer' "
-                                            r"at step (\d+); last good checkpoint: ") as raised:
-        trainer.fit()
-    errors = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "error"]
-    assert errors[0]["module"] == "regret_analyzer"
-    assert f"at step {errors[0]['step']};" in str(raised.value)
-    last = errors[0]["last_checkpoint"]
-    assert last is None or (tmp_path / "run" / "checkpoints") in Path(last).parents
-
-
-def test_skip_counts_and_stops_after_max_skips(tmp_path, data):
-    trainer = make_trainer(data, tmp_path / "run", on_nonfinite="skip", max_skips=2)
-    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
-    poison(trainer, "backbone")
-    with pytest.raises(TrainingError, match="3 consecutive steps skipped"):
-        trainer.fit()
-    warnings = [e for e in read_events(tmp_path / "run" / "events.jsonl")
-                if e["type"] == "warning"]
-    assert [w["module"] for w in warnings] == ["backbone"] * 3
-    assert all(torch.equal(before[n], p) for n, p in trainer.model.named_parameters())
 
 
 def test_no_param_update_changes_no_parameter(tmp_path, data):
@@ -120,23 +77,6 @@ def test_event_tail_never_returns_a_partial_line(tmp_path):
     assert [e["state"] for e in tail.poll()] == ["paused"]
     resumed = EventWriter.resume(path)
     assert resumed.emit("state", state="running")["seq"] == 2
-
-
-def test_live_lock_refuses_and_stale_lock_is_taken_over(tmp_path):
-    sleeper = subprocess.Popen(["sleep", "30"])
-    try:
-        (tmp_path / "lock").write_text(f"{sleeper.pid}\n")
-        with pytest.raises(RunDirError, match=f"in use by a live run \\(pid {sleeper.pid}\\)"):
-            RunLock(tmp_path).acquire()
-    finally:
-        sleeper.kill()
-        sleeper.wait()
-    lock = RunLock(tmp_path)
-    lock.acquire()                                   # the pid is dead now: stale
-    assert lock.stale_pid == sleeper.pid
-    assert (tmp_path / "lock").read_text().strip() == str(os.getpid())
-    lock.release()
-    assert not (tmp_path / "lock").exists()
 
 
 def test_run_directory_is_private(tmp_path, data):

@@ -64,6 +64,8 @@ class RunView:
         if isinstance(seq, int):
             if self.last_seq is not None and seq > self.last_seq + 1:
                 self.missing.append(f"{self.last_seq + 1}-{seq - 1}")
+                self.messages.append(("warning", f"events {self.missing[-1]} are missing "
+                                      f"(cut or corrupted lines)"))
             self.last_seq = seq
         handler = getattr(self, "_on_" + str(event.get("type")), None)
         if handler is not None:

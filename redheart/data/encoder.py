@@ -58,7 +58,8 @@ class TextEncoder:
         self.device = torch.device(device)
         self.tokenizer = load_tokenizer(name)
         try:
-            self.model = AutoModel.from_pretrained(self.path, local_files_only=True)
+            self.model = AutoModel.from_pretrained(self.path, local_files_only=True,
+                                                   use_safetensors=True)  # never a pickle
         except (OSError, ValueError) as exc:
             raise ConfigError(f"[data] encoder = '{name}': cannot load {self.path} "
                               f"({str(exc).splitlines()[0]})") from None

@@ -85,7 +85,13 @@ class LocalLM:
             raise DataError(f"--label-with {model_dir}: not a Hugging Face model directory "
                             f"(no config.json)")
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        self.model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True).eval()
+        try:  # safetensors only: a pickled weights file (pytorch_model.bin) is never opened
+            self.model = AutoModelForCausalLM.from_pretrained(
+                model_dir, local_files_only=True, use_safetensors=True).eval()
+        except (OSError, ValueError) as exc:
+            raise DataError(f"--label-with {model_dir}: cannot load the model "
+                            f"({str(exc).strip().splitlines()[0]}); it must hold "
+                            f"model.safetensors (pickled weights are never loaded)") from None
         if int8:
             self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear},
                                                                 dtype=torch.qint8)

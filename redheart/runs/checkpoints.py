@@ -5,7 +5,8 @@ only, read back with `torch.load(weights_only=True)`, which refuses pickled
 code), `rng.safetensors` and `state.json` (step, epoch, data position, config
 hash, metrics, modules). A folder is written under a temporary name, fsynced
 and renamed, so a crash leaves either a whole checkpoint or none; `last` and
-`best` are pointer files replaced atomically.
+`best` are pointer files replaced atomically; `order` in state.json ranks the
+folders by when they were written (see `recovery`).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from redheart.config import Config
@@ -31,6 +34,7 @@ from redheart.runs.full_state import (
     load_model_state,
     load_optimizer_state,
 )
+from redheart.runs.recovery import TMP_PREFIX, newest_complete, next_order, remove_folder
 
 SCHEMA = 1
 
@@ -53,6 +57,8 @@ class TrainState:
     """Position in the epoch's batch plan (the data position)."""
     best_loss: float | None = None
     skipped: int = 0
+    skipped_total: int = 0
+    """Steps skipped for non-finite values over the whole run (`skipped` counts in a row)."""
     lr_scale: float = 1.0
     """Set by the control channel's set-lr: the schedule is multiplied by it."""
 
@@ -67,7 +73,10 @@ def _fsync_dir(path: Path) -> None:
 
 def _write_pointer(root: Path, name: str, target: str) -> None:
     tmp = root / f".{name}.tmp"
-    tmp.write_text(target + "\n")
+    with tmp.open("w") as f:
+        f.write(target + "\n")
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, root / name)
 
 
@@ -110,25 +119,64 @@ def checkpoint_name(step: int) -> str:
     return f"step-{step:08d}"
 
 
+def _tmp_folder(root: Path, step: int) -> Path:
+    return root / f"{TMP_PREFIX}{checkpoint_name(step)}-{os.getpid()}"
+
+
 def write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[str, Any],
                      is_best: bool, keep_last: int) -> Path:
-    """Write step-NNNNNNNN atomically, move the pointers, prune old periodic folders."""
+    """Write step-NNNNNNNN atomically, move the pointers, prune old periodic folders.
+
+    A failed write (a full disk) removes its temporary folder, so it frees
+    the space it took and leaves the earlier checkpoints as they were.
+    """
+    try:
+        return _write_checkpoint(root, snap, config, metrics, is_best, keep_last)
+    except BaseException as exc:
+        shutil.rmtree(_tmp_folder(root, snap.state.step), ignore_errors=True)
+        cause = _os_error(exc)
+        if cause is not None and cause is not exc:
+            raise cause from None
+        raise
+
+
+def _os_error(exc: BaseException | None) -> OSError | None:
+    """The OSError (a full disk, a lost mount) behind a write failure, if there is one.
+
+    torch.save re-raises it as a RuntimeError from its zip writer, and
+    safetensors as its own error type; the trainer handles OSError.
+    """
+    while exc is not None:
+        if isinstance(exc, OSError):
+            return exc
+        if isinstance(exc, SafetensorError) and (code := re.search(r"os error (\d+)",
+                                                                   str(exc))):
+            return OSError(int(code[1]), os.strerror(int(code[1])))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[str, Any],
+                      is_best: bool, keep_last: int) -> Path:
     name = checkpoint_name(snap.state.step)
     final = root / name
-    tmp = root / f".tmp-{name}-{os.getpid()}"
+    tmp = _tmp_folder(root, snap.state.step)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     save_file(snap.model, str(tmp / "model.safetensors"))
     for module_name, tensors in snap.extra.items():  # e.g. a fine-tuned encoder
         save_file(tensors, str(tmp / f"{module_name}.safetensors"))
-    if snap.optimizer is not None:
-        torch.save(snap.optimizer, tmp / "optimizer.pt")
+    if snap.optimizer is not None:   # None: a weights-only checkpoint (`redheart grow`)
+        with (tmp / "optimizer.pt").open("wb") as f:  # a file object: a full disk is an OSError
+            torch.save(snap.optimizer, f)
     save_file({"torch_cpu": snap.rng}, str(tmp / "rng.safetensors"))
     state = snap.state
     meta = {"schema": SCHEMA, "step": state.step, "epoch": state.epoch,
             "batch_index": state.batch_index, "best_loss": state.best_loss,
-            "skipped": state.skipped, "lr_scale": state.lr_scale,
+            "skipped": state.skipped, "skipped_total": state.skipped_total,
+            "lr_scale": state.lr_scale,
             "config_hash": config_hash(config), "metrics": metrics, "modules": snap.modules,
+            "order": next_order(root),
             "parameters": {k: list(v.shape) for k, v in snap.model.items()}}
     (tmp / "state.json").write_text(json.dumps(meta, indent=1))
     (tmp / "config.toml").write_text(dumps(config))
@@ -136,8 +184,8 @@ def write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[s
         with file.open("rb") as f:
             os.fsync(f.fileno())
     _fsync_dir(tmp)
-    if final.exists():
-        shutil.rmtree(final)
+    if final.exists():          # a run resumed from an earlier step writes this step again
+        remove_folder(final)
     os.rename(tmp, final)
     _fsync_dir(root)
     _write_pointer(root, "last", name)
@@ -161,7 +209,7 @@ def _prune(root: Path, keep_last: int) -> None:
     folders = sorted(p for p in root.glob("step-*") if p.is_dir())
     for old in folders[:-keep_last]:
         if old.name not in pinned:
-            shutil.rmtree(old, ignore_errors=True)
+            remove_folder(old)
 
 
 def pointer_target(root: Path, name: str) -> str | None:
@@ -173,6 +221,8 @@ def resolve_checkpoint(spec: str, run_dir: Path) -> Path:
     """`last`, `best` (of the run directory) or a checkpoint folder path."""
     if spec in ("last", "best"):
         target = pointer_target(run_dir / "checkpoints", spec)
+        if spec == "last":        # the newest complete folder, even if a kill beat the pointer
+            target = newest_complete(run_dir / "checkpoints", target)
         if target is None:
             raise CheckpointError(f"{run_dir}: no '{spec}' checkpoint yet; start without "
                                   f"--resume or name a checkpoint folder")
@@ -230,5 +280,6 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
         torch.set_rng_state(load_file(str(path / "rng.safetensors"))["torch_cpu"])
     state = TrainState(step=meta["step"], epoch=meta["epoch"], batch_index=meta["batch_index"],
                        best_loss=meta.get("best_loss"), skipped=meta.get("skipped", 0),
+                       skipped_total=meta.get("skipped_total", 0),
                        lr_scale=meta.get("lr_scale", 1.0))
     return state, meta

@@ -1,14 +1,15 @@
 """Typed events in `events.jsonl`: one JSON object a line (DESIGN §6).
 
-The writer flushes every line, so a reader (the console, `redheart events`,
-a script) sees each event as soon as it happens; the tailer never returns a
-half-written last line, so a reader racing the writer, or a file cut by a
-crash, yields only whole events.
+The writer writes every line with one `write` call, so a reader (the console,
+`redheart events`, a script) sees each event as soon as it happens; the
+tailer never returns a half-written last line, so a reader racing the
+writer, or a file cut by a crash, yields only whole events.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -22,22 +23,44 @@ EVENT_TYPES = ("run_started", "plan", "step", "memory", "eval", "checkpoint", "s
                "warning", "error", "run_finished")
 
 
-class EventWriter:
-    """Appends events with `v`, `seq`, `t` and `type`; safe to call from several threads."""
+class EventsWriteError(RedHeartError):
+    """events.jsonl cannot be written (a full disk, a read-only or removed directory).
 
-    def __init__(self, path: Path, first_seq: int = 0) -> None:
+    Training stops (exit 1): a run nobody can follow or resume from its
+    events is not worth continuing blind.
+    """
+
+    exit_code = 1
+
+
+class EventWriter:
+    """Appends events with `v`, `seq`, `t` and `type`; safe to call from several threads.
+
+    The file is opened at the first event, so creating a writer writes
+    nothing. A failed write is undone (no half line is left for the next
+    event to run into), raises `EventsWriteError`, and every later `emit`
+    raises it again: the run ends instead of losing events silently.
+    """
+
+    def __init__(self, path: Path, first_seq: int = 0, cut_line: bool = False) -> None:
         self.path = path
-        self._file = path.open("a", encoding="utf-8")
+        self._fd: int | None = None
         self._lock = threading.Lock()
         self._seq = first_seq
+        self._cut_line = cut_line
+        self._failure: str | None = None
 
     @classmethod
     def resume(cls, path: Path) -> EventWriter:
-        """Continue the numbering of an existing events file (a resumed run)."""
-        last = -1
-        for event in read_events(path):
-            last = max(last, int(event.get("seq", -1)))
-        return cls(path, last + 1)
+        """Continue the numbering of an existing events file (a resumed run).
+
+        A last line cut by a crash is ended, so it cannot swallow the next
+        event, and its seq number is skipped, so readers see the gap.
+        """
+        tail = EventTail(path)
+        last = max((int(e.get("seq", -1)) for e in tail.poll()), default=-1)
+        cut = tail.has_partial_line
+        return cls(path, last + 1 + int(cut), cut_line=cut)
 
     def emit(self, type_: str, **fields: Any) -> dict[str, Any]:
         if type_ not in EVENT_TYPES:
@@ -45,14 +68,40 @@ class EventWriter:
         with self._lock:
             event = {"v": SCHEMA_VERSION, "seq": self._seq, "t": round(time.time(), 3),
                      "type": type_, **fields}
+            line = json.dumps(event, separators=(",", ":")) + "\n"
+            self._write(("\n" if self._cut_line else "") + line)
+            self._cut_line = False
             self._seq += 1
-            self._file.write(json.dumps(event, separators=(",", ":")) + "\n")
-            self._file.flush()
         return event
+
+    def _write(self, text: str) -> None:
+        if self._failure is not None:
+            raise EventsWriteError(self._failure)
+        end = None
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT |
+                                   os.O_CLOEXEC, 0o600)
+            end = os.fstat(self._fd).st_size
+            data = memoryview(text.encode())
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError as exc:
+            if end is not None:
+                try:
+                    os.ftruncate(self._fd, end)
+                except OSError:
+                    pass
+            self._failure = (f"{self.path}: cannot write events ({exc.strerror or exc}); free "
+                             f"disk space or fix the run directory, then continue with "
+                             f"--resume last")
+            raise EventsWriteError(self._failure) from None
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
@@ -70,10 +119,18 @@ class EventTail:
         self._offset = path.stat().st_size if from_end and path.is_file() else 0
         self._pending = b""
 
+    @property
+    def has_partial_line(self) -> bool:
+        """The last poll ended inside a line (a writer mid-line, or a line cut by a crash)."""
+        return bool(self._pending)
+
     def poll(self) -> list[dict[str, Any]]:
         if not self.path.is_file():
             return []
         with self.path.open("rb") as f:
+            if os.fstat(f.fileno()).st_size < self._offset:
+                # A failed write was undone: drop what was read of it, carry on at the end.
+                self._offset, self._pending = os.fstat(f.fileno()).st_size, b""
             f.seek(self._offset)
             data = f.read()
         self._offset += len(data)
@@ -85,9 +142,11 @@ class EventTail:
             if not line.strip():
                 continue
             try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
+                event = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 continue                     # a line cut by a crash: the seq gap shows it
+            if isinstance(event, dict):      # (zeroed or stray bytes can parse as a number)
+                events.append(event)
         return events
 
 

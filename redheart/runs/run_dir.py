@@ -1,7 +1,10 @@
-"""The run directory: 0700, a pid lock, the resolved config (DESIGN §3)."""
+"""The run directory: 0700, a pid lock taken before anything is written, the resolved config
+(DESIGN §3)."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import time
 from pathlib import Path
@@ -9,10 +12,22 @@ from pathlib import Path
 from redheart.config import Config
 from redheart.config_toml import dumps
 from redheart.errors import RedHeartError
+from redheart.runs.recovery import remove_partial_checkpoints
 
 
 class RunDirError(RedHeartError):
     """The run directory cannot be used (locked by a live run, not a run directory)."""
+
+
+class RunDirWriteError(RunDirError):
+    """The run directory cannot be written (a full disk, a read-only filesystem); exit 1."""
+
+    exit_code = 1
+
+
+def _write_failed(path: Path, exc: OSError) -> RunDirWriteError:
+    return RunDirWriteError(f"{path}: cannot be written ({exc.strerror or exc}); free disk "
+                            f"space or fix the run directory's permissions, then run again")
 
 
 def new_run_dir(config: Config) -> Path:
@@ -30,63 +45,138 @@ def new_run_dir(config: Config) -> Path:
     return path
 
 
-def prepare_run_dir(path: Path, config: Config, resuming: bool) -> None:
-    """Create (0700) or reuse a run directory and record the resolved config."""
+def _ensure_dir(path: Path) -> None:
+    """Create or reuse `path` (0700) with its `checkpoints/` folder."""
     if path.exists() and not path.is_dir():
         raise RunDirError(f"--run-dir {path}: exists and is not a directory")
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(path, 0o700)
-    (path / "checkpoints").mkdir(exist_ok=True)
+    (path / "checkpoints").mkdir(mode=0o700, exist_ok=True)
+
+
+def _refuse_finished_run(path: Path, resuming: bool) -> None:
     if not resuming and (path / "events.jsonl").exists():
         raise RunDirError(f"{path}: already holds a run; pass --resume last to continue it or "
                           f"choose another --run-dir")
-    (path / "config.toml").write_text(dumps(config))
 
 
-def _alive(pid: int) -> bool:
+def write_config(path: Path, config: Config) -> None:
+    """Record the resolved config, replaced atomically (a crash leaves the old or the new)."""
+    tmp = path / ".config.toml.tmp"
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        tmp.write_text(dumps(config))
+        os.replace(tmp, path / "config.toml")
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _write_failed(path / "config.toml", exc) from None
+
+
+def prepare_run_dir(path: Path, config: Config, resuming: bool) -> None:
+    """Create (0700) or reuse a run directory and record the resolved config, without a lock.
+
+    For in-process harnesses (tests, benchmarks) that own the directory;
+    `redheart run` uses `claim_run_dir`, which locks first.
+    """
+    _ensure_dir(path)
+    _refuse_finished_run(path, resuming)
+    write_config(path, config)
+
+
+def claim_run_dir(path: Path, resuming: bool) -> RunLock:
+    """Create or reuse a run directory and lock it, before anything in it is written.
+
+    A refused run (the directory is live, or holds a finished run) leaves
+    every file as it was. With the lock held, no other process writes here,
+    so temporary folders of a checkpoint a killed run was writing are
+    removed: they are never complete and only take space.
+    """
+    _ensure_dir(path)
+    lock = RunLock(path)
+    lock.acquire()
+    try:
+        _refuse_finished_run(path, resuming)
+        remove_partial_checkpoints(path / "checkpoints")
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+_HELD: set[Path] = set()
+"""Lock files this process holds: POSIX locks do not exclude their own process."""
 
 
 class RunLock:
-    """`lock` holds the pid of the run using the directory.
+    """`lock` holds the pid of the run using the directory, under a POSIX record lock.
 
-    A live pid refuses a second run; a dead pid (a crash or SIGKILL) is a
-    stale lock: it is reported and taken over.
+    The kernel releases the record lock when its process ends, however it
+    ends (SIGKILL included), and forked children (data-loader workers) do not
+    inherit it. So a lock file whose lock can be taken is stale: the run that
+    wrote its pid ended without releasing it. That is reported (`stale_pid`)
+    and taken over. A recycled pid cannot make a stale lock look live.
     """
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / "lock"
         self.stale_pid: int | None = None
+        self._fd: int | None = None
 
     def acquire(self) -> None:
-        for _ in range(2):
+        key = self.path.resolve()
+        if key in _HELD:
+            raise RunDirError(f"{self.path.parent}: in use by a live run in this process "
+                              f"(pid {os.getpid()}); stop it first")
+        for _ in range(5):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or "0")
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid) and pid != os.getpid():
-                    raise RunDirError(f"{self.path.parent}: in use by a live run (pid {pid}); "
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                holder = _read_pid(fd)
+                os.close(fd)
+                if exc.errno in (errno.EACCES, errno.EAGAIN):
+                    raise RunDirError(f"{self.path.parent}: in use by a live run (pid {holder}); "
                                       f"attach to it or stop it first") from None
-                self.stale_pid = pid
-                self.path.unlink(missing_ok=True)
+                raise RunDirError(f"{self.path}: cannot be locked ({exc.strerror}); put "
+                                  f"[run] runs_root on a local filesystem") from None
+            if not _same_file(fd, self.path):   # released and removed while we waited
+                os.close(fd)
                 continue
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{os.getpid()}\n")
+            pid = _read_pid(fd)
+            self.stale_pid = pid if pid and pid != os.getpid() else None
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            except OSError as exc:
+                os.close(fd)
+                raise _write_failed(self.path, exc) from None
+            self._fd = fd
+            _HELD.add(key)
             return
-        raise RunDirError(f"{self.path}: could not take the lock")
+        raise RunDirError(f"{self.path}: could not take the lock; retry")
 
     def release(self) -> None:
+        """Remove the lock file, then drop the lock (closing the descriptor)."""
+        if self._fd is None:
+            return
+        _HELD.discard(self.path.resolve())
         try:
-            if self.path.read_text().strip() == str(os.getpid()):
+            if _same_file(self._fd, self.path):
                 self.path.unlink()
         except OSError:
             pass
+        os.close(self._fd)
+        self._fd = None
+
+
+def _read_pid(fd: int) -> int:
+    try:
+        return int(os.pread(fd, 64, 0).decode().strip() or "0")
+    except (OSError, ValueError, UnicodeDecodeError):
+        return 0
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False

@@ -36,7 +36,11 @@ def send_checked(run_dir: Path, cmd: str, lr: float | None = None) -> None:
         raise RedHeartError("set-lr needs --lr VALUE (and only set-lr takes --lr)")
     if not (run_dir / "events.jsonl").is_file():
         raise RedHeartError(f"{run_dir}: not a run directory (no events.jsonl)")
-    send(run_dir, cmd, **({"lr": lr} if lr is not None else {}))
+    try:
+        send(run_dir, cmd, **({"lr": lr} if lr is not None else {}))
+    except OSError as exc:
+        raise RedHeartError(f"{run_dir}/control: cannot be written ({exc.strerror or exc}); "
+                            f"free disk space or check the directory's permissions") from None
 
 
 class ControlReader:

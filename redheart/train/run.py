@@ -20,8 +20,9 @@ from redheart.errors import RedHeartError
 from redheart.memory.selector import DoesNotFitError, plan_for
 from redheart.memory.telemetry import TelemetrySampler
 from redheart.runs.checkpoints import CheckpointError, resolve_checkpoint
-from redheart.runs.events import EventWriter
-from redheart.runs.run_dir import RunLock, new_run_dir, prepare_run_dir
+from redheart.runs.events import EventsWriteError, EventWriter
+from redheart.runs.resume import resume_point
+from redheart.runs.run_dir import claim_run_dir, new_run_dir, write_config
 from redheart.train.distributed import DistContext, barrier, init_distributed, shutdown
 from redheart.train.init_from import anchor_init_from, load_initial_weights
 from redheart.train.trainer import (
@@ -144,27 +145,20 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
             checkpoint = resolve_checkpoint(resume, Path("."))
             run_dir = run_dir or checkpoint.parent.parent
         run_dir = run_dir or latest_run(config)
-        checkpoint = checkpoint or resolve_checkpoint(resume, run_dir)
-    if dist.is_main:
+        checkpoint = checkpoint or resume_point(resume, run_dir)
+    if dist.is_main:                # rank 0 owns the directory, the lock and the events
         run_dir = run_dir or new_run_dir(config)
-        prepare_run_dir(run_dir, config, resuming=resume is not None)
-        lock = RunLock(run_dir)
-        lock.acquire()
+        lock = claim_run_dir(run_dir, resuming=resume is not None)  # before anything is written
         events_path = run_dir / "events.jsonl"
         events = (EventWriter.resume(events_path) if resume is not None
                   else EventWriter(events_path))
-    else:                           # rank 0 owns the directory, the lock and the events
+    else:
         lock, events = None, None
     run_dir = Path(dist.from_main(str(run_dir)))
     checkpoint = dist.from_main(checkpoint)
     outcome = None
     trainer = None
     try:
-        if lock is not None and lock.stale_pid:
-            events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
-                        f"(that run ended without releasing it)")
-        if events is not None:
-            events.emit("plan", **memory_plan.as_json())
         trainer = Trainer(config, train, evaluation, featurizer, events, run_dir, encoder,
                           dist)
         if checkpoint is not None:
@@ -175,6 +169,15 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
             with stop_on_signals(trainer):
                 outcome = trainer.fit()
             return outcome
+        # Only now, with the checkpoint accepted: a refused run changes no file.
+        write_config(run_dir, config)
+        events.emit("plan", **memory_plan.as_json())    # the first event of every launch
+        if lock.stale_pid:
+            events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
+                        f"(that run ended without releasing it)")
+        if resume == "last" and checkpoint is None:
+            events.emit("warning", message="no checkpoint was written before the run "
+                        "stopped; starting again from step 0")
         events.emit("run_started", config=dumps(config), device=str(trainer.device),
                     world_size=dist.world, strategy=dist.strategy,
                     modules=trainer.model.module_params(), total_steps=trainer.total_steps,
@@ -189,6 +192,8 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
                 outcome = trainer.fit(reporter.step)
             except TrainingError:
                 raise
+            except EventsWriteError:
+                raise                       # the error event could not be written either
             except RedHeartError as exc:
                 events.emit("error", message=str(exc), hint="")
                 raise
@@ -196,7 +201,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
                     step=trainer.state.step)
         events.emit("run_finished", summary={
             "reason": outcome.reason, "steps": trainer.state.step, "epoch": trainer.state.epoch,
-            "best_loss": trainer.state.best_loss,
+            "best_loss": trainer.state.best_loss, "skipped_steps": trainer.state.skipped_total,
             "last_checkpoint": str(outcome.last_checkpoint) if outcome.last_checkpoint else None,
             "first_loss": outcome.history[0] if outcome.history else None,
             "final_loss": outcome.history[-1] if outcome.history else None})

@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from redheart.runs.checkpoints import (
     snapshot,
     write_checkpoint,
 )
-from redheart.runs.events import EventWriter
+from redheart.runs.events import EventsWriteError, EventWriter
 from redheart.train.control import ControlReader
 from redheart.train.distributed import (
     SINGLE,
@@ -292,6 +292,10 @@ class Trainer:
                 torch._foreach_mul_(grads, coefficient)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        # A step completes only once the previous checkpoint is on disk, so a kill at any
+        # moment loses at most checkpoint.every_steps steps (the write overlaps this
+        # step's forward and backward).
+        self.wait_for_checkpoint()
         if not self.config.train.no_param_update:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -346,6 +350,7 @@ class Trainer:
         message = f"non-finite gradient in {where} at step {self.state.step}"
         if self.config.train.on_nonfinite == "skip":
             self.state.skipped += 1
+            self.state.skipped_total += 1
             self._emit("warning", message=f"{message}; step skipped "
                        f"({self.state.skipped} in a row)", module=bad[0] if bad else None,
                        step=self.state.step)
@@ -421,7 +426,7 @@ class Trainer:
         stop the writer thread."""
         try:
             self.wait_for_checkpoint()
-        except TrainingError:
+        except RedHeartError:
             pass
         self._writer.shutdown(wait=True)
 
@@ -433,8 +438,10 @@ class Trainer:
         try:
             pending.result()
         except OSError as exc:
-            self._emit("error", message=f"checkpoint write failed: {exc}", step=self.state.step,
-                       hint="free disk space or fix the run directory's permissions")
+            with suppress(EventsWriteError):  # the same full disk may refuse the event
+                self._emit("error", message=f"checkpoint write failed: {exc}",
+                           step=self.state.step,
+                           hint="free disk space or fix the run directory's permissions")
             raise TrainingError(f"checkpoint write failed at step {self.state.step}: {exc}; "
                                 f"earlier checkpoints are intact") from None
 

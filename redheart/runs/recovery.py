@@ -1,0 +1,87 @@
+"""Finding the newest complete checkpoint after a crash, and clearing what a crash left.
+
+A checkpoint folder only ever appears under its `step-NNNNNNNN` name by an
+atomic rename of a finished, fsynced temporary folder, and leaves it by a
+rename back to a temporary name before it is deleted. So every `step-*`
+folder is complete, and everything a killed writer left behind is named
+`.tmp-*`. The `last` pointer is moved right after the rename; a kill between
+the two leaves it one checkpoint behind, so `last` is resolved from the
+folders' write order (`order` in state.json), not from the pointer alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+TMP_PREFIX = ".tmp-"
+"""Folders (and pointer files) that are being written or deleted."""
+
+
+def remove_partial_checkpoints(root: Path) -> list[str]:
+    """Delete temporary checkpoint folders and pointer files a killed run left in `root`.
+
+    Only call with the run directory's lock held: then no writer is alive.
+    Returns the names removed.
+    """
+    removed = []
+    if not root.is_dir():
+        return removed
+    for path in root.iterdir():
+        if path.name.startswith(TMP_PREFIX) or path.name in (".last.tmp", ".best.tmp"):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
+
+
+def remove_folder(path: Path) -> None:
+    """Delete a checkpoint folder so that a kill midway never leaves a partial `step-*`."""
+    doomed = path.with_name(f"{TMP_PREFIX}del-{path.name}-{os.getpid()}")
+    os.rename(path, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def read_meta(folder: Path) -> dict | None:
+    """The folder's state.json, or None when it is not a readable checkpoint."""
+    try:
+        meta = json.loads((folder / "state.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def complete_folders(root: Path) -> dict[str, dict]:
+    """name -> state.json of every complete checkpoint folder in `root`."""
+    found = {}
+    for folder in sorted(root.glob("step-*")) if root.is_dir() else []:
+        meta = read_meta(folder)
+        if meta is not None and (folder / "model.safetensors").is_file():
+            found[folder.name] = meta
+    return found
+
+
+def next_order(root: Path) -> int:
+    """Write order for the next checkpoint: one more than any complete folder's."""
+    orders = [m.get("order", 0) for m in complete_folders(root).values()]
+    return max(orders, default=0) + 1
+
+
+def newest_complete(root: Path, pointer: str | None) -> str | None:
+    """The last-written complete checkpoint folder's name.
+
+    Without `order` (folders written by an earlier version) the `last`
+    pointer decides, and if it names no complete folder, the highest step.
+    """
+    folders = complete_folders(root)
+    ordered = {name: meta["order"] for name, meta in folders.items()
+               if isinstance(meta.get("order"), int)}
+    if ordered:
+        return max(ordered, key=ordered.__getitem__)
+    if pointer in folders:
+        return pointer
+    return max(folders, default=None)
