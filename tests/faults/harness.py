@@ -87,6 +87,13 @@ def last_step(part: list[dict[str, Any]]) -> int | None:
     return max(steps, default=begin["step"] if begin else None)
 
 
+def warmed_up(run_dir: Path, evals: int, checkpoint_step: int = 1) -> bool:
+    """`evals` evaluations and a checkpoint at or after `checkpoint_step` are written."""
+    seen = events(run_dir)
+    return (sum(e["type"] == "eval" for e in seen) >= evals
+            and any(e["type"] == "checkpoint" and e["step"] >= checkpoint_step for e in seen))
+
+
 def seq_gaps(evs: list[dict[str, Any]]) -> list[str]:
     """Ranges of seq numbers missing between consecutive events."""
     gaps = []
@@ -323,7 +330,8 @@ def attach_once(run_dir: Path, timeout: float = 60.0) -> dict[str, Any]:
                     raise TimeoutError(f"the console saw {app.view.events_seen} of "
                                        f"{target} events")
             seen = {"events_seen": app.view.events_seen, "missing": list(app.view.missing),
-                    "last_seq": app.view.last_seq, "state": app.view.state}
+                    "last_seq": app.view.last_seq, "state": app.view.state,
+                    "step": app.view.step}
             await pilot.press("q")          # a live run: the console asks; "leave" detaches
             for _ in range(200):
                 if isinstance(app.screen, QuitScreen):
