@@ -81,7 +81,7 @@ def kill_trials(work: Path, cache: Path, trials: int, seed: int) -> None:
     run_dir.parent.mkdir()
     sets = ("train.max_steps=100000", f"checkpoint.every_steps={EVERY}",
             "checkpoint.keep_last=3")
-    done = kill_chain(run_dir, cache, sets, trials, seed=seed, window=4.0,
+    done = kill_chain(run_dir, cache, sets, trials, every=EVERY, seed=seed,
                       on_trial=lambda t: print(f"  trial {t.index}: {t.mode}, killed at step "
                                                f"{t.reached_step}, resumed at "
                                                f"{t.resumed_step}", flush=True))

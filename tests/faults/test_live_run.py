@@ -94,7 +94,7 @@ def test_attach_and_detach_keep_memory_flat_and_miss_no_event(live):
 
 def test_sigkill_at_random_moments_and_during_checkpoint_writes(live):
     proc, run_dir, cache = live
-    trials = kill_chain(run_dir, cache, SETS, trials=3, seed=8, window=2.0, first=proc,
+    trials = kill_chain(run_dir, cache, SETS, trials=3, every=EVERY, seed=8, first=proc,
                         threads=1)
     table = trial_table(trials)
     assert [t.mode for t in trials] == ["random", "write", "random"]
