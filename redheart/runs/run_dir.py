@@ -87,8 +87,8 @@ def claim_run_dir(path: Path, resuming: bool) -> RunLock:
 
     A refused run (the directory is live, or holds a finished run) leaves
     every file as it was. With the lock held, no other process writes here,
-    so temporary folders of a checkpoint a killed run was writing are
-    removed: they are never complete and only take space.
+    so what a killed run was writing (temporary checkpoint folders, a
+    temporary config) is removed: it is never complete and only takes space.
     """
     _ensure_dir(path)
     lock = RunLock(path)
@@ -96,6 +96,7 @@ def claim_run_dir(path: Path, resuming: bool) -> RunLock:
     try:
         _refuse_finished_run(path, resuming)
         remove_partial_checkpoints(path / "checkpoints")
+        (path / ".config.toml.tmp").unlink(missing_ok=True)
     except BaseException:
         lock.release()
         raise

@@ -87,6 +87,13 @@ def last_step(part: list[dict[str, Any]]) -> int | None:
     return max(steps, default=begin["step"] if begin else None)
 
 
+def warmed_up(run_dir: Path, evals: int, checkpoint_step: int = 1) -> bool:
+    """`evals` evaluations and a checkpoint at or after `checkpoint_step` are written."""
+    seen = events(run_dir)
+    return (sum(e["type"] == "eval" for e in seen) >= evals
+            and any(e["type"] == "checkpoint" and e["step"] >= checkpoint_step for e in seen))
+
+
 def seq_gaps(evs: list[dict[str, Any]]) -> list[str]:
     """Ranges of seq numbers missing between consecutive events."""
     gaps = []
@@ -202,25 +209,38 @@ def newest_loadable(run_dir: Path) -> tuple[str | None, int, bool]:
     return folder.name, state.step, True
 
 
-def _kill_moment(run_dir: Path, mode: str, rng: random.Random, window: float,
+def _kill_moment(run_dir: Path, mode: str, rng: random.Random, every: int,
                  proc: subprocess.Popen) -> None:
-    """Wait for the moment to kill: a random delay, or a checkpoint folder being written."""
+    """Wait for the moment to kill the current launch.
+
+    "random": a step drawn uniformly from the next 2 x every_steps, plus a
+    random part of a step (so kills land in forward, backward, optimizer,
+    checkpoint snapshot or event writes alike, whatever the machine's speed).
+    "write": once this launch has a checkpoint of its own, the moment its
+    next checkpoint folder appears.
+    """
+    def current() -> list[dict[str, Any]]:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the run ended (exit {proc.returncode}) before the kill")
+        return launches(run_dir)[-1]
+
     if mode == "random":
-        time.sleep(rng.uniform(0.0, window))
+        target = (started(current()) or {"step": 0})["step"] + rng.randint(1, 2 * every)
+        wait_until(lambda: any(e["type"] == "step" and e["step"] >= target
+                               for e in current()), timeout=600, what=f"step {target}")
+        time.sleep(rng.uniform(0.0, 0.2))
         return
     root = run_dir / "checkpoints"
-
-    def writing() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the run ended (exit {proc.returncode}) before a checkpoint "
-                               f"write was caught")
-        return any(p.name.startswith(".tmp-step-") for p in root.iterdir())
-
-    wait_until(writing, timeout=60, poll=0.002, what="a checkpoint write")
+    wait_until(lambda: any(e["type"] == "checkpoint" for e in current()), timeout=600,
+               what="the launch's first checkpoint")
+    known = {p.name for p in root.iterdir()}
+    wait_until(lambda: current() and any(p.name.startswith(".tmp-step-") and p.name not in known
+                                         for p in root.iterdir()),
+               timeout=600, poll=0.002, what="a checkpoint write")
 
 
 def kill_chain(run_dir: Path, cache_dir: Path | str, sets: Sequence[str], trials: int,
-               seed: int = 0, window: float = 2.5, first: subprocess.Popen | None = None,
+               every: int, seed: int = 0, first: subprocess.Popen | None = None,
                on_trial: Callable[[Trial], None] | None = None,
                threads: int | None = None) -> list[Trial]:
     """SIGKILL a run `trials` times, at random moments and during checkpoint writes,
@@ -235,7 +255,7 @@ def kill_chain(run_dir: Path, cache_dir: Path | str, sets: Sequence[str], trials
         _wait_resumed(run_dir, 1, proc)
         for index in range(trials):
             mode = "write" if index % 2 else "random"
-            _kill_moment(run_dir, mode, rng, window, proc)
+            _kill_moment(run_dir, mode, rng, every, proc)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             part = launches(run_dir)[-1]
@@ -323,7 +343,8 @@ def attach_once(run_dir: Path, timeout: float = 60.0) -> dict[str, Any]:
                     raise TimeoutError(f"the console saw {app.view.events_seen} of "
                                        f"{target} events")
             seen = {"events_seen": app.view.events_seen, "missing": list(app.view.missing),
-                    "last_seq": app.view.last_seq, "state": app.view.state}
+                    "last_seq": app.view.last_seq, "state": app.view.state,
+                    "step": app.view.step}
             await pilot.press("q")          # a live run: the console asks; "leave" detaches
             for _ in range(200):
                 if isinstance(app.screen, QuitScreen):

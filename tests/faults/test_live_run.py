@@ -24,6 +24,7 @@ from tests.faults.harness import (
     seq_gaps,
     trial_table,
     wait_until,
+    warmed_up,
 )
 
 EVERY = 5
@@ -36,9 +37,10 @@ def live(quickstart_data, tmp_path_factory):
     config = quickstart_data[0]
     run_dir = tmp_path_factory.mktemp("live") / "run"
     proc = launch(run_dir, config.data.cache_dir, SETS, threads=1)
-    # Past the first evaluation and checkpoint, so memory has reached its working size.
-    wait_until(lambda: {"eval", "checkpoint"} <= {e["type"] for e in events(run_dir)}
-               or proc.poll() is not None, timeout=120, what="the first eval and checkpoint")
+    # Two epochs (two evaluations) and checkpoints in: memory has reached its working size
+    # (the allocator grows over the first epochs' batch shapes, then stays flat).
+    wait_until(lambda: warmed_up(run_dir, evals=2) or proc.poll() is not None, timeout=180,
+               what="two epochs")
     assert proc.poll() is None, (run_dir.parent / "run.log").read_text()
     yield proc, run_dir, config.data.cache_dir
     if proc.poll() is None:
@@ -92,7 +94,7 @@ def test_attach_and_detach_keep_memory_flat_and_miss_no_event(live):
 
 def test_sigkill_at_random_moments_and_during_checkpoint_writes(live):
     proc, run_dir, cache = live
-    trials = kill_chain(run_dir, cache, SETS, trials=3, seed=8, window=2.0, first=proc,
+    trials = kill_chain(run_dir, cache, SETS, trials=3, every=EVERY, seed=8, first=proc,
                         threads=1)
     table = trial_table(trials)
     assert [t.mode for t in trials] == ["random", "write", "random"]
