@@ -156,5 +156,7 @@ def grow_checkpoint(checkpoint: Path, out: Path, factor: int, noise_db: float | 
     (out / "profile.toml").write_text(
         f"# Grown by `redheart grow {checkpoint} --factor {factor}`: the checkpoint's profile\n"
         f"# with the grown widths; training continues from init_from with a fresh optimizer.\n"
+        f"# [train] and [memory] are the small run's: `redheart plan` this profile for the\n"
+        f"# GPU it will train on (profiles/grow-1.3b.toml is the cloud-GPU version).\n"
         + dumps(profile))
     return report

@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-SHIPPED = ["quickstart", "local-8gb", "cloud", "validate"]
+SHIPPED = ["quickstart", "local-8gb", "cloud", "validate", "grow-1.3b"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -29,9 +29,11 @@ def print_grown(report: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     console.print(f"grew {report['source']}: {report['params_before'] / 1e6:,.2f}M -> "
                   f"{report['params_after'] / 1e6:,.2f}M parameters (factor {report['factor']}, "
-                  f"noise {_noise(report['noise_db'])}, new layers {report['new_layers']})")
-    console.print(f"checkpoint: {report['checkpoint']}")
-    console.print(f"profile:    {report['profile']} (train with: redheart run {report['profile']})")
+                  f"noise {_noise(report['noise_db'])}, new layers {report['new_layers']})",
+                  soft_wrap=True)
+    console.print(f"checkpoint: {report['checkpoint']}", soft_wrap=True)
+    console.print(f"profile:    {report['profile']} (train with: redheart run "
+                  f"{report['profile']})", soft_wrap=True)
 
 
 def _noise(snr_db: float | None) -> str:
