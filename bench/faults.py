@@ -54,9 +54,9 @@ from tests.faults.harness import (  # noqa: E402
     launch,
     listening_sockets,
     poison,
-    rss_bytes,
     run_command,
     seq_gaps,
+    steady_rss,
     trial_table,
     wait_until,
     warmed_up,
@@ -209,8 +209,8 @@ def attach_detach(work: Path, cache: Path, steps: int, attaches: int, threads: i
         for cycle in range(attaches):
             seen.append(attach_once(run_dir))
             gc.collect()
-            ui.append(rss_bytes())
-            trainer.append(rss_bytes(proc.pid))
+            ui.append(steady_rss())
+            trainer.append(steady_rss(proc.pid))
             print(f"  attach {cycle + 1} at step {seen[-1]['step']}: {seen[-1]['events_seen']} "
                   f"events, missing {seen[-1]['missing']}, console RSS {ui[-1] / 2**20:.0f} MiB, "
                   f"trainer RSS {trainer[-1] / 2**20:.0f} MiB", flush=True)
@@ -226,7 +226,8 @@ def attach_detach(work: Path, cache: Path, steps: int, attaches: int, threads: i
           and all(not s["missing"] and s["exit_choice"] == "leave" for s in seen)
           and not (run_dir / "control").exists())
     ROWS.append((f"attach/detach during a {steps}-step run", str(len(seen)), str(int(ok) *
-                 len(seen)), f"RSS growth first->last attach: trainer {trainer_growth:+.1%}, "
+                 len(seen)), f"RSS (lowest over 1 s) first->last attach: trainer "
+                 f"{trainer_growth:+.1%}, "
                  f"console {ui_growth:+.1%}; seq gaps {gaps or 'none'}; run exit "
                  f"{proc.returncode}"))
 
