@@ -207,14 +207,19 @@ def attach_detach(work: Path, cache: Path, steps: int, attaches: int, threads: i
                      f"unchanged: {unchanged}"))
         seen, ui, trainer = [], [], []
         for cycle in range(attaches):
+            began = time.monotonic()
             seen.append(attach_once(run_dir))
             gc.collect()
             ui.append(steady_rss())
+            if proc.poll() is not None:
+                print(f"  attach {cycle + 1}: the run had already ended")
+                break
             trainer.append(steady_rss(proc.pid))
             print(f"  attach {cycle + 1} at step {seen[-1]['step']}: {seen[-1]['events_seen']} "
                   f"events, missing {seen[-1]['missing']}, console RSS {ui[-1] / 2**20:.0f} MiB, "
                   f"trainer RSS {trainer[-1] / 2**20:.0f} MiB", flush=True)
-            time.sleep(_until_next_attach(run_dir, steps, attaches - cycle - 1))
+            time.sleep(_until_next_attach(run_dir, steps, attaches - cycle - 1,
+                                          time.monotonic() - began))
         proc.wait()
     finally:
         if proc.poll() is None:
@@ -222,7 +227,8 @@ def attach_detach(work: Path, cache: Path, steps: int, attaches: int, threads: i
             proc.wait()
     gaps = seq_gaps(events(run_dir))
     ui_growth, trainer_growth = ui[-1] / ui[0] - 1, trainer[-1] / trainer[0] - 1
-    ok = (ui_growth < 0.05 and trainer_growth < 0.05 and not gaps and proc.returncode == 0
+    ok = (len(trainer) == attaches and ui_growth < 0.05 and trainer_growth < 0.05
+          and not gaps and proc.returncode == 0
           and all(not s["missing"] and s["exit_choice"] == "leave" for s in seen)
           and not (run_dir / "control").exists())
     ROWS.append((f"attach/detach during a {steps}-step run", str(len(seen)), str(int(ok) *
@@ -232,13 +238,15 @@ def attach_detach(work: Path, cache: Path, steps: int, attaches: int, threads: i
                  f"{proc.returncode}"))
 
 
-def _until_next_attach(run_dir: Path, steps: int, left: int) -> float:
-    """Seconds to wait so that the attaches left spread over the rest of the run."""
+def _until_next_attach(run_dir: Path, steps: int, left: int, cycle_s: float) -> float:
+    """Seconds to wait so that the attaches left (each taking about `cycle_s`) spread over
+    the rest of the run and the last one ends before 95% of its steps."""
     done = [e for e in events(run_dir) if e["type"] == "step"]
     if left == 0 or len(done) < 2:
         return 0.0
     rate = (done[-1]["step"] - done[0]["step"]) / max(done[-1]["t"] - done[0]["t"], 1e-3)
-    return max(0.0, (steps - done[-1]["step"]) / max(rate, 1e-3) / (left + 1))
+    remaining = (0.95 * steps - done[-1]["step"]) / max(rate, 1e-3) - left * cycle_s
+    return max(0.0, remaining / left)
 
 
 def bad_inputs(work: Path, cache: Path) -> list[tuple[str, object, str, bool]]:
