@@ -16,7 +16,11 @@
   run while it is live.
 - Every bad input of tests/bad_inputs/cases.py with the line it prints.
 
-    .venv/bin/python bench/faults.py [--trials 20] [--attach 20] [--steps 2000]
+    .venv/bin/python bench/faults.py [--trials 20] [--attach 20] [--steps 2000] [--threads 1]
+
+Every run it starts uses `--threads` torch threads (default 1): on a small or
+shared machine, more OpenMP threads than free cores spin against each other
+and a 0.1 s step takes seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -49,9 +54,9 @@ from tests.faults.harness import (  # noqa: E402
     launch,
     listening_sockets,
     poison,
-    rss_bytes,
     run_command,
     seq_gaps,
+    steady_rss,
     trial_table,
     wait_until,
     warmed_up,
@@ -75,13 +80,13 @@ def prepare_cache(cache: Path) -> None:
     prepare(config, ROOT / "profiles")
 
 
-def kill_trials(work: Path, cache: Path, trials: int, seed: int) -> None:
+def kill_trials(work: Path, cache: Path, trials: int, seed: int, threads: int) -> None:
     section(f"SIGKILL x{trials} (checkpoint.every_steps = {EVERY})")
     run_dir = work / "kill" / "run"
     run_dir.parent.mkdir()
     sets = ("train.max_steps=100000", f"checkpoint.every_steps={EVERY}",
             "checkpoint.keep_last=3")
-    done = kill_chain(run_dir, cache, sets, trials, every=EVERY, seed=seed,
+    done = kill_chain(run_dir, cache, sets, trials, every=EVERY, seed=seed, threads=threads,
                       on_trial=lambda t: print(f"  trial {t.index}: {t.mode}, killed at step "
                                                f"{t.reached_step}, resumed at "
                                                f"{t.resumed_step}", flush=True))
@@ -101,13 +106,14 @@ def kill_trials(work: Path, cache: Path, trials: int, seed: int) -> None:
                  f"{not done[-1].problems}"))
 
 
-def disk_full(work: Path, cache: Path) -> None:
+def disk_full(work: Path, cache: Path, threads: int) -> None:
     section("full disk (tmpfs in a private namespace)")
     mount = work / "mnt"
     mount.mkdir()
     done = subprocess.run(["unshare", "-rm", sys.executable, "tests/faults/tiny_disk.py",
                            "--mount", str(mount), "--cache", str(cache), "--recover"],
-                          cwd=ROOT, capture_output=True, text=True)
+                          cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": str(threads)})
     if done.returncode != 0:
         print(f"  not run: {done.stdout.strip() or done.stderr.strip()[-300:]}")
         ROWS.append(("disk full", "0", "0", "unshare -rm / tmpfs not available"))
@@ -176,11 +182,11 @@ def nonfinite(work: Path, cache: Path) -> None:
                  f"{trainer.state.step} steps done"))
 
 
-def attach_detach(work: Path, cache: Path, steps: int, attaches: int) -> None:
+def attach_detach(work: Path, cache: Path, steps: int, attaches: int, threads: int) -> None:
     section(f"attach/detach x{attaches} during a {steps}-step quickstart run")
     run_dir = work / "attach" / "run"
     run_dir.parent.mkdir()
-    proc = launch(run_dir, cache, (f"train.max_steps={steps}",))
+    proc = launch(run_dir, cache, (f"train.max_steps={steps}",), threads=threads)
     try:
         # Warmed up: two epochs evaluated and the first periodic checkpoint (step 100) written.
         wait_until(lambda: warmed_up(run_dir, evals=2, checkpoint_step=100)
@@ -201,14 +207,19 @@ def attach_detach(work: Path, cache: Path, steps: int, attaches: int) -> None:
                      f"unchanged: {unchanged}"))
         seen, ui, trainer = [], [], []
         for cycle in range(attaches):
+            began = time.monotonic()
             seen.append(attach_once(run_dir))
             gc.collect()
-            ui.append(rss_bytes())
-            trainer.append(rss_bytes(proc.pid))
+            ui.append(steady_rss())
+            if proc.poll() is not None:
+                print(f"  attach {cycle + 1}: the run had already ended")
+                break
+            trainer.append(steady_rss(proc.pid))
             print(f"  attach {cycle + 1} at step {seen[-1]['step']}: {seen[-1]['events_seen']} "
                   f"events, missing {seen[-1]['missing']}, console RSS {ui[-1] / 2**20:.0f} MiB, "
                   f"trainer RSS {trainer[-1] / 2**20:.0f} MiB", flush=True)
-            time.sleep(_until_next_attach(run_dir, steps, attaches - cycle - 1))
+            time.sleep(_until_next_attach(run_dir, steps, attaches - cycle - 1,
+                                          time.monotonic() - began))
         proc.wait()
     finally:
         if proc.poll() is None:
@@ -216,22 +227,26 @@ def attach_detach(work: Path, cache: Path, steps: int, attaches: int) -> None:
             proc.wait()
     gaps = seq_gaps(events(run_dir))
     ui_growth, trainer_growth = ui[-1] / ui[0] - 1, trainer[-1] / trainer[0] - 1
-    ok = (ui_growth < 0.05 and trainer_growth < 0.05 and not gaps and proc.returncode == 0
+    ok = (len(trainer) == attaches and ui_growth < 0.05 and trainer_growth < 0.05
+          and not gaps and proc.returncode == 0
           and all(not s["missing"] and s["exit_choice"] == "leave" for s in seen)
           and not (run_dir / "control").exists())
     ROWS.append((f"attach/detach during a {steps}-step run", str(len(seen)), str(int(ok) *
-                 len(seen)), f"RSS growth first->last attach: trainer {trainer_growth:+.1%}, "
+                 len(seen)), f"RSS (lowest over 1 s) first->last attach: trainer "
+                 f"{trainer_growth:+.1%}, "
                  f"console {ui_growth:+.1%}; seq gaps {gaps or 'none'}; run exit "
                  f"{proc.returncode}"))
 
 
-def _until_next_attach(run_dir: Path, steps: int, left: int) -> float:
-    """Seconds to wait so that the attaches left spread over the rest of the run."""
+def _until_next_attach(run_dir: Path, steps: int, left: int, cycle_s: float) -> float:
+    """Seconds to wait so that the attaches left (each taking about `cycle_s`) spread over
+    the rest of the run and the last one ends before 95% of its steps."""
     done = [e for e in events(run_dir) if e["type"] == "step"]
     if left == 0 or len(done) < 2:
         return 0.0
     rate = (done[-1]["step"] - done[0]["step"]) / max(done[-1]["t"] - done[0]["t"], 1e-3)
-    return max(0.0, (steps - done[-1]["step"]) / max(rate, 1e-3) / (left + 1))
+    remaining = (0.95 * steps - done[-1]["step"]) / max(rate, 1e-3) - left * cycle_s
+    return max(0.0, remaining / left)
 
 
 def bad_inputs(work: Path, cache: Path) -> list[tuple[str, object, str, bool]]:
@@ -266,17 +281,21 @@ def main() -> int:
     parser.add_argument("--attach", type=int, default=20)
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)     # the in-process parts (non-finite, bad inputs)
     work = Path(tempfile.mkdtemp(prefix="redheart-faults-"))
     cache = work / "cache"
     start = time.monotonic()
     try:
         prepare_cache(cache)
-        kill_trials(work, cache, args.trials, args.seed)
-        disk_full(work, cache)
+        kill_trials(work, cache, args.trials, args.seed, args.threads)
+        disk_full(work, cache, args.threads)
         cut_line(work)
         nonfinite(work, cache)
-        attach_detach(work, cache, args.steps, args.attach)
+        attach_detach(work, cache, args.steps, args.attach, args.threads)
         results = bad_inputs(work, cache)
     finally:
         shutil.rmtree(work, ignore_errors=True)

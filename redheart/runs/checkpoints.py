@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -270,7 +271,9 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
         load_model_state(module, load_file(str(file)))
     if optimizer is not None:
         try:  # weights_only: tensors and plain data only; a pickled object is refused, not run
-            optimizer_state = torch.load(path / "optimizer.pt", weights_only=True)
+            with warnings.catch_warnings():  # a foreign file's protocol warning: not one line
+                warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+                optimizer_state = torch.load(path / "optimizer.pt", weights_only=True)
         except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"{path}/optimizer.pt: refused ({first}); it holds more than "

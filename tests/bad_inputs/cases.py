@@ -15,8 +15,10 @@ import json
 import pickle
 import re
 import shutil
-from collections.abc import Callable
-from contextlib import redirect_stderr, redirect_stdout
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +153,9 @@ def _pickled_lm(ws: Workspace) -> list[str]:
     lm = ws.dir / "lm"
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder_dir("all-MiniLM-L6-v2"))
     tokenizer.save_pretrained(lm)
-    GPT2Config(vocab_size=tokenizer.vocab_size, n_embd=16, n_layer=1, n_head=2).save_pretrained(lm)
+    GPT2Config(vocab_size=tokenizer.vocab_size, n_embd=16, n_layer=1, n_head=2,
+               bos_token_id=tokenizer.cls_token_id,
+               eos_token_id=tokenizer.sep_token_id).save_pretrained(lm)
     with (lm / "pytorch_model.bin").open("wb") as f:
         pickle.dump({"transformer.wte.weight": _Payload(ws.dir / PAYLOAD_MARKER)}, f)
     ws.write("ok.jsonl", '{"text": "I am so sad", "emotion": "sadness"}\n')
@@ -316,12 +320,28 @@ def execute(argv: list[str]) -> Outcome:
     from tui.cli import main as tui_main
 
     err = io.StringIO()
-    with redirect_stdout(io.StringIO()), redirect_stderr(err), torch.random.fork_rng([]):
+    with redirect_stdout(io.StringIO()), redirect_stderr(err), torch.random.fork_rng([]), \
+            _warnings_as_a_user_sees_them():
         try:
             code = (redheart_main if argv[0] == "redheart" else tui_main)(argv[1:])
         except SystemExit as exc:
             code = exc.code
     return Outcome(code, err.getvalue().splitlines())
+
+
+@contextmanager
+def _warnings_as_a_user_sees_them() -> Iterator[None]:
+    """Python's default warning filters, printed to stderr (where a user would see them),
+    even under pytest, which otherwise records them out of sight."""
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                         ResourceWarning):
+            warnings.filterwarnings("ignore", category=category)
+        warnings.showwarning = lambda message, category, filename, lineno, file=None, \
+            line=None: sys.stderr.write(warnings.formatwarning(message, category, filename,
+                                                               lineno, line))
+        yield
 
 
 def make_runs(root: Path, cache: str) -> dict[str, Path]:

@@ -110,6 +110,20 @@ def rss_bytes(pid: int | str = "self") -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def steady_rss(pid: int | str = "self", samples: int = 5, interval: float = 0.2) -> int:
+    """The lowest RSS over about a second.
+
+    A checkpoint snapshot in flight holds a CPU copy of the model and optimizer
+    (about 60 MB for the quickstart model) until it is written; that is not
+    growth, and a leak raises the lowest sample as much as any.
+    """
+    lowest = rss_bytes(pid)
+    for _ in range(samples - 1):
+        time.sleep(interval)
+        lowest = min(lowest, rss_bytes(pid))
+    return lowest
+
+
 def listening_sockets(pid: int) -> tuple[int, list[str]]:
     """(sockets the process holds, those that listen or are bound to receive).
 

@@ -8,6 +8,7 @@ mount namespace (`unshare -rm`), so the writes fail with a real ENOSPC.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -33,7 +34,8 @@ def test_a_full_disk_ends_the_run_clearly_and_keeps_earlier_checkpoints(quicksta
     done = subprocess.run(["unshare", "-rm", sys.executable, "tests/faults/tiny_disk.py",
                            "--mount", str(mount), "--cache",
                            str(quickstart_data[0].data.cache_dir)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+                          cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})  # see launch()
     if done.returncode == 97:
         pytest.skip(f"tmpfs cannot be mounted here: {done.stdout.strip()}")
     assert done.returncode == 0, done.stderr

@@ -19,9 +19,9 @@ from tests.faults.harness import (
     kill_chain,
     launch,
     listening_sockets,
-    rss_bytes,
     run_command,
     seq_gaps,
+    steady_rss,
     trial_table,
     wait_until,
     warmed_up,
@@ -79,9 +79,9 @@ def test_attach_and_detach_keep_memory_flat_and_miss_no_event(live):
         seen.append(attach_once(run_dir))
         gc.collect()
         if cycle == 0:       # the first attach loads the console's modules: the baseline
-            ui_base, trainer_base = rss_bytes(), rss_bytes(proc.pid)
-    ui_growth = rss_bytes() / ui_base - 1
-    trainer_growth = rss_bytes(proc.pid) / trainer_base - 1
+            ui_base, trainer_base = steady_rss(), steady_rss(proc.pid)
+    ui_growth = steady_rss() / ui_base - 1
+    trainer_growth = steady_rss(proc.pid) / trainer_base - 1
     assert all(s["missing"] == [] and s["exit_choice"] == "leave" for s in seen), seen
     assert [s["events_seen"] for s in seen] == sorted(s["events_seen"] for s in seen)
     assert seen[-1]["events_seen"] > seen[0]["events_seen"]        # it was live throughout
