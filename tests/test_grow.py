@@ -238,3 +238,18 @@ def test_init_from_a_folder_that_is_no_checkpoint_is_refused_before_writing(tmp_
     err = capsys.readouterr().err
     assert code == 2 and "[train] init_from" in err and "is not a checkpoint folder" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_init_from_another_architecture_is_refused_before_writing(tmp_path, tiny_checkpoint,
+                                                                  capsys):
+    """The tiny checkpoint's widths are not quickstart's: the modules are named, and the
+    run directory is never made (the shapes come from the safetensors header)."""
+    from redheart.cli import main
+
+    checkpoint, _ = tiny_checkpoint
+    code = main(["run", "profiles/quickstart.toml", "--set", f"train.init_from={checkpoint}",
+                 "--run-dir", str(tmp_path / "run2"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert "another architecture; modules that differ: " in err and "backbone" in err
+    assert not (tmp_path / "run2").exists()

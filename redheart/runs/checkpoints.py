@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from redheart.config import Config
@@ -234,6 +234,36 @@ def resolve_checkpoint(spec: str, run_dir: Path) -> Path:
     return path
 
 
+def shapes_of(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    return {key: tuple(tensor.shape) for key, tensor in state.items()}
+
+
+def refuse_other_architecture(path: Path, expected: dict[str, tuple[int, ...]],
+                              found: dict[str, tuple[int, ...]]) -> None:
+    """Name the top-level modules whose parameters are missing, extra or reshaped.
+
+    Module names, not tensor keys: a user fixes the profile's modules and
+    widths, and a list of 200 keys would hide which ones.
+    """
+    differing = sorted({key.split(".")[0] for key in set(expected) ^ set(found)} |
+                       {key.split(".")[0] for key in set(expected) & set(found)
+                        if expected[key] != found[key]})
+    if differing:
+        raise CheckpointError(f"{path}: another architecture; modules that differ: "
+                              f"{', '.join(differing)}; load it with its own profile "
+                              f"({path}/config.toml)")
+
+
+def saved_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes from model.safetensors' header, without reading the weights."""
+    try:
+        with safe_open(str(path / "model.safetensors"), framework="pt") as weights:
+            return {key: tuple(weights.get_slice(key).get_shape()) for key in weights.keys()}
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise CheckpointError(f"{path}/model.safetensors: damaged ({exc}); use an earlier "
+                              f"checkpoint") from None
+
+
 def load_checkpoint(path: Path, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer | None,
                     extra: dict[str, torch.nn.Module] | None = None) -> tuple[TrainState, dict]:
@@ -254,14 +284,8 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise CheckpointError(f"{path}/model.safetensors: damaged ({exc}); use an earlier "
                               f"checkpoint") from None
-    expected = model.state_dict()
-    differing = sorted({key.split(".")[0] for key in set(expected) ^ set(tensors)} |
-                       {key.split(".")[0] for key in set(expected) & set(tensors)
-                        if expected[key].shape != tensors[key].shape})
-    if differing:
-        raise CheckpointError(f"{path}: another architecture; modules that differ: "
-                              f"{', '.join(differing)}; load it with its own profile "
-                              f"({path}/config.toml)")
+    refuse_other_architecture(path, shapes_of(model.state_dict()),
+                              {key: tuple(t.shape) for key, t in tensors.items()})
     load_model_state(model, tensors)
     for name, module in (extra or {}).items():
         file = path / f"{name}.safetensors"

@@ -15,13 +15,20 @@ import torch
 
 from redheart.config import Config
 from redheart.errors import ConfigError
-from redheart.runs.checkpoints import load_checkpoint
+from redheart.memory.dry_run import meta_model
+from redheart.runs.checkpoints import (
+    load_checkpoint,
+    refuse_other_architecture,
+    saved_shapes,
+    shapes_of,
+)
 
 
 def anchor_init_from(config: Config, profile_dir: Path) -> Config:
     """The config with `init_from` checked and made absolute (relative to the profile).
 
-    Checked before anything is written, so a wrong path costs no run directory.
+    Checked before anything is written (the folder, and its weights' shapes against
+    this profile's model on `meta`), so a wrong start point costs no run directory.
     """
     spec = config.train.init_from
     if not spec:
@@ -32,6 +39,8 @@ def anchor_init_from(config: Config, profile_dir: Path) -> Config:
         raise ConfigError(f"{config.source}: [train] init_from = {spec!r}: {path} is not a "
                           f"checkpoint folder (no state.json / model.safetensors); point it at "
                           f"a checkpoints/step-N folder, e.g. one written by `redheart grow`")
+    refuse_other_architecture(path, shapes_of(meta_model(config.model).state_dict()),
+                              saved_shapes(path))
     return dataclasses.replace(config, train=dataclasses.replace(config.train,
                                                                  init_from=str(path)))
 
