@@ -241,7 +241,8 @@ class TrainConfig:
     init_from: str = ""
     """Checkpoint folder whose model weights start this run (e.g. a `redheart grow`
     output), relative to the profile; the optimizer, step and warmup start fresh.
-    Ignored by --resume."""
+    --resume continues the run's own checkpoint instead (a run killed before its
+    first checkpoint starts again from init_from)."""
 
 
 @dataclass(frozen=True)

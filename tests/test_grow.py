@@ -200,6 +200,14 @@ def test_grow_command_writes_a_checkpoint_and_profile_that_train_on(tmp_path, ti
     assert trained.keys() == start.keys()
     assert all(torch.equal(trained[k], start[k]) for k in start)
 
+    # Killed before its first event: `--resume last` starts again from init_from, read
+    # relative to the profile's folder (not the working directory).
+    (tmp_path / "run3" / "checkpoints").mkdir(parents=True)
+    run_training(config, out, RunReporter(quiet=True), tmp_path / "run3", resume="last")
+    again = load_file(str(tmp_path / "run3" / "checkpoints" / "step-00000001" /
+                          "model.safetensors"))
+    assert all(torch.equal(again[k], start[k]) for k in start)
+
 
 @pytest.mark.parametrize("args, message", [
     (["--factor", "8"], "--factor 8: the factor must be a perfect square >= 4"),

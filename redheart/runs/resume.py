@@ -11,14 +11,14 @@ from redheart.runs.recovery import newest_complete
 def resume_point(spec: str, run_dir: Path) -> Path | None:
     """The checkpoint `--resume SPEC` continues from; None means start over at step 0.
 
-    A run killed before its first checkpoint has events but nothing to
-    resume. `--resume last` then starts it again from step 0 in the same
-    directory, so a loop that restarts a preempted job with `--resume last`
-    always works; a fresh start there would be refused as "already holds a
-    run".
+    A run killed before its first checkpoint (even before its first event)
+    has nothing to resume. `--resume last` then starts it again from step 0
+    in the same directory, so a loop that restarts a preempted job with
+    `--resume last` always works; a fresh start there would be refused as
+    "already holds a run".
     """
     root = run_dir / "checkpoints"
-    if spec == "last" and (run_dir / "events.jsonl").is_file() and \
+    if spec == "last" and root.is_dir() and \
             newest_complete(root, pointer_target(root, "last")) is None:
         return None
     return resolve_checkpoint(spec, run_dir)

@@ -24,23 +24,29 @@ from redheart.runs.checkpoints import (
 )
 
 
-def anchor_init_from(config: Config, profile_dir: Path) -> Config:
-    """The config with `init_from` checked and made absolute (relative to the profile).
+def anchor_init_from(config: Config, profile_dir: Path, check: bool = True) -> Config:
+    """The config with `init_from` made absolute (relative to the profile) and, with
+    `check`, verified.
 
-    Checked before anything is written (the folder, and its weights' shapes against
-    this profile's model on `meta`), so a wrong start point costs no run directory.
+    A fresh run checks before anything is written (the folder, and its weights'
+    shapes against this profile's model on `meta`), so a wrong start point costs
+    no run directory. A resumed run skips the check: it continues its own
+    checkpoint and reads `init_from` only when it was killed before its first
+    one and starts again from step 0 (where loading reports the same errors).
     """
     spec = config.train.init_from
     if not spec:
         return config
     path = Path(spec).expanduser()
     path = (path if path.is_absolute() else profile_dir / path).resolve()
-    if not (path / "state.json").is_file() or not (path / "model.safetensors").is_file():
-        raise ConfigError(f"{config.source}: [train] init_from = {spec!r}: {path} is not a "
-                          f"checkpoint folder (no state.json / model.safetensors); point it at "
-                          f"a checkpoints/step-N folder, e.g. one written by `redheart grow`")
-    refuse_other_architecture(path, shapes_of(meta_model(config.model).state_dict()),
-                              saved_shapes(path))
+    if check:
+        if not (path / "state.json").is_file() or not (path / "model.safetensors").is_file():
+            raise ConfigError(f"{config.source}: [train] init_from = {spec!r}: {path} is not "
+                              f"a checkpoint folder (no state.json / model.safetensors); point "
+                              f"it at a checkpoints/step-N folder, e.g. one written by "
+                              f"`redheart grow`")
+        refuse_other_architecture(path, shapes_of(meta_model(config.model).state_dict()),
+                                  saved_shapes(path))
     return dataclasses.replace(config, train=dataclasses.replace(config.train,
                                                                  init_from=str(path)))
 

@@ -99,8 +99,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  samples: int | None = None) -> RunOutcome:
     """One run: alone, or as one rank of a torchrun job (see `distributed.py`)."""
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
-    if resume is None:  # a resumed run continues its own weights; init_from is ignored
-        config = anchor_init_from(config, profile_dir)
+    config = anchor_init_from(config, profile_dir, check=resume is None)
     device = resolve_device(config)  # a missing GPU is reported before anything is written
     dist = init_distributed(config, device.type, model_parameters(config))
     try:
