@@ -30,18 +30,33 @@ def _write_failed(path: Path, exc: OSError) -> RunDirWriteError:
                             f"space or fix the run directory's permissions, then run again")
 
 
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+
+
+def _cannot_create(path: Path, exc: OSError) -> RunDirError:
+    """A full or read-only disk ends the run (exit 1); a path that cannot be a directory
+    (under a file, not permitted) is the user's input to fix (exit 2)."""
+    if exc.errno in _DISK_ERRORS:
+        return _write_failed(path, exc)
+    return RunDirError(f"{path}: cannot create the run directory ({exc.strerror or exc}); "
+                       f"choose another --run-dir or [run] runs_root")
+
+
 def new_run_dir(config: Config) -> Path:
     """`runs_root/<name>-<YYYYmmdd-HHMMSS>`, unique, created 0700."""
     root = Path(config.run.runs_root)
-    root.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = root / f"{config.run.name}-{stamp}"
     suffix = 1
     while path.exists():
         suffix += 1
         path = root / f"{config.run.name}-{stamp}-{suffix}"
-    path.mkdir(mode=0o700)
-    os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
+    except OSError as exc:
+        raise _cannot_create(path, exc) from None
     return path
 
 
@@ -49,9 +64,12 @@ def _ensure_dir(path: Path) -> None:
     """Create or reuse `path` (0700) with its `checkpoints/` folder."""
     if path.exists() and not path.is_dir():
         raise RunDirError(f"--run-dir {path}: exists and is not a directory")
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(path, 0o700)
-    (path / "checkpoints").mkdir(mode=0o700, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(path, 0o700)
+        (path / "checkpoints").mkdir(mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise _cannot_create(path, exc) from None
 
 
 def _refuse_finished_run(path: Path, resuming: bool) -> None:
@@ -128,7 +146,10 @@ class RunLock:
             raise RunDirError(f"{self.path.parent}: in use by a live run in this process "
                               f"(pid {os.getpid()}); stop it first")
         for _ in range(5):
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                raise _write_failed(self.path, exc) from None
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:
