@@ -161,6 +161,8 @@ class Trainer:
         self._checkpointed_step: int | None = None
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
         self._pending_write: Future | None = None
+        self._pending_folder = Path()
+        """The step folder the pending write makes, named by a failure."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -419,7 +421,8 @@ class Trainer:
             self._emit("checkpoint", path=str(path), step=snap.state.step, best=is_best)
 
         self._pending_write = self._writer.submit(write)
-        return root / checkpoint_name(snap.state.step)
+        self._pending_folder = root / checkpoint_name(snap.state.step)
+        return self._pending_folder
 
     def close(self) -> None:
         """Let a checkpoint being written finish (a failure was already reported), then
@@ -438,12 +441,17 @@ class Trainer:
         try:
             pending.result()
         except OSError as exc:
+            folder = self._pending_folder
+            # Failing after the rename (the `last` pointer, pruning) leaves this step whole,
+            # and `--resume last` picks the newest whole folder even without its pointer.
+            kept = (f"{folder.name} was written whole" if folder.is_dir()
+                    else "earlier checkpoints are intact")
             with suppress(EventsWriteError):  # the same full disk may refuse the event
                 self._emit("error", message=f"checkpoint write failed: {exc}",
                            step=self.state.step,
                            hint="free disk space or fix the run directory's permissions")
-            raise TrainingError(f"checkpoint write failed at step {self.state.step}: {exc}; "
-                                f"earlier checkpoints are intact") from None
+            raise TrainingError(f"checkpoint write of {folder.name} failed: {exc}; {kept}; "
+                                f"free disk space, then continue with --resume last") from None
 
     def _apply_control(self) -> None:
         """Commands and signals between steps; in a distributed run every rank applies

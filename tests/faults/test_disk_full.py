@@ -45,9 +45,10 @@ def test_a_full_disk_ends_the_run_clearly_and_keeps_earlier_checkpoints(quicksta
     # A checkpoint did not fit: its write failed, the folder was removed, the first stays.
     assert checkpoint["exit"] == 1
     assert len(checkpoint["stderr"]) == 1, checkpoint["stderr"]
-    assert re.fullmatch(r"error: checkpoint write failed at step (\d+): \[Errno 28\] No space "
-                        r"left on device; earlier checkpoints are intact",
-                        checkpoint["stderr"][0])
+    failed = re.fullmatch(r"error: checkpoint write of step-(\d+) failed: \[Errno 28\] No "
+                          r"space left on device; earlier checkpoints are intact; free disk "
+                          r"space, then continue with --resume last", checkpoint["stderr"][0])
+    assert failed and int(failed[1]) > 5, checkpoint["stderr"][0]
     assert checkpoint["newest"] == "step-00000005" and checkpoint["loadable"]
     assert checkpoint["partial"] == []
     assert checkpoint["last_event"] == "error"      # there was room for the error event again
