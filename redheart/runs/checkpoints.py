@@ -264,6 +264,20 @@ def saved_shapes(path: Path) -> dict[str, tuple[int, ...]]:
                               f"checkpoint") from None
 
 
+def _load_failure(exc: Exception) -> str:
+    """The part of torch.load's refusal that says what was found.
+
+    torch's weights-only refusal opens with a paragraph that suggests
+    retrying with weights_only=False, which is the one thing never to do with
+    a file that carries code; only its unpickler's finding is kept.
+    """
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        found = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0]
+        return f"pickled Python objects, not only tensors: {found}"
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
 def load_checkpoint(path: Path, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer | None,
                     extra: dict[str, torch.nn.Module] | None = None) -> tuple[TrainState, dict]:
@@ -299,10 +313,9 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
                 warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
                 optimizer_state = torch.load(path / "optimizer.pt", weights_only=True)
         except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"{path}/optimizer.pt: refused ({first}); it holds more than "
-                                  f"tensors and numbers, or is damaged; use another "
-                                  f"checkpoint") from None
+            raise CheckpointError(f"{path}/optimizer.pt: refused ({_load_failure(exc)}); it "
+                                  f"holds more than tensors and numbers, or is damaged; use "
+                                  f"another checkpoint") from None
         load_optimizer_state(optimizer, optimizer_state)
         torch.set_rng_state(load_file(str(path / "rng.safetensors"))["torch_cpu"])
     state = TrainState(step=meta["step"], epoch=meta["epoch"], batch_index=meta["batch_index"],

@@ -280,8 +280,15 @@ CASES: list[Case] = [
                     f"error: {CKPT}: written by a newer Red Heart (checkpoint schema 99 > 1); "
                     f"upgrade to load it"),
     checkpoint_case("pickle-payload", _pickle_payload,
-                    f"error: {CKPT}/optimizer.pt: refused ({{*}}); it holds more than tensors "
+                    f"error: {CKPT}/optimizer.pt: refused (pickled Python objects, not only "
+                    f"tensors: {{*}}); it holds more than tensors "
                     f"and numbers, or is damaged; use another checkpoint"),
+    Case("init-from-other-architecture", "checkpoint",
+         lambda ws: ["redheart", "run", str(QUICKSTART), "--quiet", "--set",
+                     f"train.init_from={ws.run_copy('other')}/checkpoints/step-00000001"],
+         "error: {d}/other/checkpoints/step-00000001: another architecture; modules that "
+         "differ: dsp_simulator, emotion_analyzer, kalman_filter; load it with its own profile "
+         "({d}/other/checkpoints/step-00000001/config.toml)", "runs"),
     Case("labeler-pickled-weights", "checkpoint", _pickled_lm,
          "error: --label-with {d}/lm: cannot load the model ({*}); it must hold "
          "model.safetensors (pickled weights are never loaded)"),
@@ -299,6 +306,12 @@ CASES: list[Case] = [
     Case("lr-without-set-lr", "cli",
          lambda ws: ["redheart", "control", str(ws.run_copy()), "pause", "--lr", "0.1"],
          "error: set-lr needs --lr VALUE (and only set-lr takes --lr)", "runs"),
+    Case("run-dir-under-a-file", "cli",
+         lambda ws: ["redheart", "run", str(QUICKSTART), "--quiet", "--samples", "40",
+                     "--run-dir", str(ws.write("notes.txt", "mine") / "run"), "--set",
+                     f'data.cache_dir="{ws.cache}"'],
+         "error: {d}/notes.txt/run: cannot create the run directory (Not a directory); "
+         "choose another --run-dir or [run] runs_root"),
     Case("attach-and-remote", "cli",
          lambda ws: ["redheart-tui", "--attach", str(ws.dir), "--remote", "box:runs/x"],
          "error: argument --remote: not allowed with argument --attach (see 'redheart-tui "
