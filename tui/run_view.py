@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from redheart.runs.events import SeqGaps
+
 HISTORY = 600
 """Points kept per curve: enough for the panels, bounded for week-long runs."""
 TASKS = ("emotion", "bentham", "regret", "surd")
@@ -49,7 +51,7 @@ class RunView:
     checkpoints: list[Checkpoint] = field(default_factory=list)
     messages: list[tuple[str, str]] = field(default_factory=list)
     """(level, text) of warnings and errors, oldest first."""
-    last_seq: int | None = None
+    gaps: SeqGaps = field(default_factory=SeqGaps)
     missing: list[str] = field(default_factory=list)
     """Seq ranges absent from the stream (cut lines)."""
     events_seen: int = 0
@@ -60,13 +62,10 @@ class RunView:
 
     def _apply(self, event: dict[str, Any]) -> None:
         self.events_seen += 1
-        seq = event.get("seq")
-        if isinstance(seq, int):
-            if self.last_seq is not None and seq > self.last_seq + 1:
-                self.missing.append(f"{self.last_seq + 1}-{seq - 1}")
-                self.messages.append(("warning", f"events {self.missing[-1]} are missing "
-                                      f"(cut or corrupted lines)"))
-            self.last_seq = seq
+        if missing := self.gaps.see(event):
+            self.missing.append(missing)
+            self.messages.append(("warning", f"events {missing} are missing "
+                                  f"(cut or corrupted lines)"))
         handler = getattr(self, "_on_" + str(event.get("type")), None)
         if handler is not None:
             handler(event)

@@ -154,6 +154,24 @@ class EventsError(RedHeartError):
     """A run directory without an events file."""
 
 
+class SeqGaps:
+    """Spots events lost between the ones read: every event's `seq` is one more than
+    the last, so a jump means lines were cut (a crash) or refused (a full disk)."""
+
+    def __init__(self) -> None:
+        self.expected: int | None = None
+
+    def see(self, event: dict[str, Any]) -> str | None:
+        """The missing range "a-b" just before `event`, if any."""
+        seq = event.get("seq")
+        if not isinstance(seq, int):
+            return None
+        missing = (f"{self.expected}-{seq - 1}"
+                   if self.expected is not None and seq > self.expected else None)
+        self.expected = seq + 1
+        return missing
+
+
 def follow_events(run_dir: Path, follow: bool,
                   poll_s: float = 0.2) -> Iterator[dict[str, Any]]:
     """Every event of a run, then (with `follow`) new ones as they are written.
@@ -168,15 +186,12 @@ def follow_events(run_dir: Path, follow: bool,
         raise EventsError(f"{path}: no such file; is {run_dir} a run directory? (it is "
                           f"printed when `redheart run` starts)")
     tail = EventTail(path)
-    expected: int | None = None
+    gaps = SeqGaps()
     while True:
         batch = tail.poll()
         for event in batch:
-            seq = event.get("seq")
-            if isinstance(seq, int):
-                if expected is not None and seq > expected:
-                    yield {"type": "gap", "missing": f"{expected}-{seq - 1}"}
-                expected = seq + 1
+            if missing := gaps.see(event):
+                yield {"type": "gap", "missing": missing}
             yield event
             if event.get("type") == "run_finished" and follow:
                 return

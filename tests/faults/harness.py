@@ -96,11 +96,10 @@ def warmed_up(run_dir: Path, evals: int, checkpoint_step: int = 1) -> bool:
 
 def seq_gaps(evs: list[dict[str, Any]]) -> list[str]:
     """Ranges of seq numbers missing between consecutive events."""
-    gaps = []
-    for before, after in zip(evs, evs[1:], strict=False):
-        if after["seq"] != before["seq"] + 1:
-            gaps.append(f"{before['seq'] + 1}-{after['seq'] - 1}")
-    return gaps
+    from redheart.runs.events import SeqGaps
+
+    gaps = SeqGaps()
+    return [missing for event in evs if (missing := gaps.see(event))]
 
 
 def rss_bytes(pid: int | str = "self") -> int:
@@ -248,9 +247,15 @@ def _kill_moment(run_dir: Path, mode: str, rng: random.Random, every: int,
     wait_until(lambda: any(e["type"] == "checkpoint" for e in current()), timeout=600,
                what="the launch's first checkpoint")
     known = {p.name for p in root.iterdir()}
-    wait_until(lambda: current() and any(p.name.startswith(".tmp-step-") and p.name not in known
-                                         for p in root.iterdir()),
-               timeout=600, poll=0.002, what="a checkpoint write")
+
+    def writing() -> bool:
+        """Cheap enough to poll every 2 ms without slowing the run it watches."""
+        if proc.poll() is not None:
+            raise RuntimeError(f"the run ended (exit {proc.returncode}) before the kill")
+        return any(p.name.startswith(".tmp-step-") and p.name not in known
+                   for p in root.iterdir())
+
+    wait_until(writing, timeout=600, poll=0.002, what="a checkpoint write")
 
 
 def kill_chain(run_dir: Path, cache_dir: Path | str, sets: Sequence[str], trials: int,
@@ -357,7 +362,7 @@ def attach_once(run_dir: Path, timeout: float = 60.0) -> dict[str, Any]:
                     raise TimeoutError(f"the console saw {app.view.events_seen} of "
                                        f"{target} events")
             seen = {"events_seen": app.view.events_seen, "missing": list(app.view.missing),
-                    "last_seq": app.view.last_seq, "state": app.view.state,
+                    "state": app.view.state,
                     "step": app.view.step}
             await pilot.press("q")          # a live run: the console asks; "leave" detaches
             for _ in range(200):
@@ -397,8 +402,13 @@ def cut_line_scenario(run: Path, cut: int) -> dict[str, Any]:
     async def attached() -> RedHeartApp:
         app = RedHeartApp(attach=run)
         async with app.run_test(size=(120, 40)) as pilot:
-            while app.view.events_seen < cut:
+            for _ in range(600):
+                if app.view.events_seen >= cut:
+                    break
                 await pilot.pause(0.1)
+            else:
+                raise TimeoutError(f"the console read {app.view.events_seen} of the {cut} "
+                                   f"events before the cut in 60 s")
             writer = EventWriter.resume(path)
             for event in resumed:
                 writer.emit(event["type"], **{k: v for k, v in event.items()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,15 +15,17 @@ from tests.faults.harness import poison
 
 def test_by_default_the_error_names_the_module(tmp_path, quickstart_data):
     trainer = make_trainer(quickstart_data, tmp_path / "run")
-    poison(trainer, "regret_analyzer")
+    poison(trainer, "regret_analyzer", batches={4})    # after the step-3 checkpoint
     with pytest.raises(TrainingError, match=r"non-finite gradient in module 'regret_analyzer' "
                                             r"at step (\d+); last good checkpoint: ") as raised:
         trainer.fit()
     errors = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "error"]
     assert errors[0]["module"] == "regret_analyzer"
     assert f"at step {errors[0]['step']};" in str(raised.value)
-    last = errors[0]["last_checkpoint"]
-    assert last is None or (tmp_path / "run" / "checkpoints") in Path(last).parents
+    last = tmp_path / "run" / "checkpoints" / "step-00000003"
+    assert errors[0]["last_checkpoint"] == str(last) and (last / "state.json").is_file()
+    assert f"last good checkpoint: {last}; resume from {last} with a lower lr" in \
+        str(raised.value)
 
 
 def test_skip_counts_the_skipped_steps_and_trains_on(tmp_path, quickstart_data):
