@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from redheart.atomic_file import write_text_atomically
 from redheart.data.bad_rows import DataError
 from redheart.data.encoder import TextEncoder, resolve_encoder_dir
 
@@ -194,8 +195,6 @@ class EncoderCache:
         meta = {"hidden": encoder.hidden_size, "rows": rows, "checksum": file_checksum(data_path),
                 "encoder": self.encoder_name, "max_tokens": self.max_tokens, "entries": entries}
         meta_path = data_path.with_suffix(".json")
-        tmp = meta_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, meta_path)
+        write_text_atomically(meta_path, json.dumps(meta))
         self._open(meta_path, verify=False)
         return len(todo)

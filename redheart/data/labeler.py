@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
+from redheart.atomic_file import write_text_atomically
 from redheart.config import Config
 from redheart.data.bad_rows import DataError
 from redheart.data.encode import file_checksum
@@ -160,9 +161,8 @@ def label_file(path: Path, lm: LocalLM, out_dir: Path, cache_dir: Path) -> Label
             rows_out.append(row)
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     cache_path.write_text(json.dumps(cache))
-    tmp = report.output.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows_out))
-    os.replace(tmp, report.output)
+    write_text_atomically(report.output, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                                 for r in rows_out))
     return report
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from redheart.atomic_file import write_text_atomically
 from redheart.config import DataSource
 from redheart.data.bad_rows import BadRows
 from redheart.data.example import DilemmaPair, Example
@@ -53,9 +53,7 @@ def _save(store: Path, data: SourceData) -> None:
     payload = {"examples": [dataclasses.asdict(e) for e in data.examples],
                "pairs": [dataclasses.asdict(p) for p in data.pairs],
                "bad_rows": data.bad.reasons}
-    tmp = store.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload))
-    os.replace(tmp, store)
+    write_text_atomically(store, json.dumps(payload))
 
 
 def _load(store: Path, source: DataSource, path: Path) -> SourceData:

@@ -26,6 +26,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
+from redheart.atomic_file import write_text_atomically
 from redheart.config import Config
 from redheart.config_toml import dumps
 from redheart.errors import RedHeartError
@@ -73,12 +74,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _write_pointer(root: Path, name: str, target: str) -> None:
-    tmp = root / f".{name}.tmp"
-    with tmp.open("w") as f:
-        f.write(target + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, root / name)
+    write_text_atomically(root / name, target + "\n", durable=True)
 
 
 @dataclass

@@ -18,7 +18,7 @@ def resume_point(spec: str, run_dir: Path) -> Path | None:
     "already holds a run".
     """
     root = run_dir / "checkpoints"
-    if spec == "last" and root.is_dir() and \
-            newest_complete(root, pointer_target(root, "last")) is None:
-        return None
+    if spec == "last" and root.is_dir():
+        newest = newest_complete(root, pointer_target(root, "last"))
+        return root / newest if newest else None
     return resolve_checkpoint(spec, run_dir)

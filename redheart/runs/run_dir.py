@@ -9,6 +9,7 @@ import os
 import time
 from pathlib import Path
 
+from redheart.atomic_file import write_text_atomically
 from redheart.config import Config
 from redheart.config_toml import dumps
 from redheart.errors import RedHeartError
@@ -80,12 +81,9 @@ def _refuse_finished_run(path: Path, resuming: bool) -> None:
 
 def write_config(path: Path, config: Config) -> None:
     """Record the resolved config, replaced atomically (a crash leaves the old or the new)."""
-    tmp = path / ".config.toml.tmp"
     try:
-        tmp.write_text(dumps(config))
-        os.replace(tmp, path / "config.toml")
+        write_text_atomically(path / "config.toml", dumps(config))
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise _write_failed(path / "config.toml", exc) from None
 
 
