@@ -231,6 +231,7 @@ def resolve_checkpoint(spec: str, run_dir: Path) -> Path:
 
 
 def shapes_of(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:
+    """Shapes only: what an architecture check compares (a meta model has no values)."""
     return {key: tuple(tensor.shape) for key, tensor in state.items()}
 
 
@@ -294,8 +295,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise CheckpointError(f"{path}/model.safetensors: damaged ({exc}); use an earlier "
                               f"checkpoint") from None
-    refuse_other_architecture(path, shapes_of(model.state_dict()),
-                              {key: tuple(t.shape) for key, t in tensors.items()})
+    refuse_other_architecture(path, shapes_of(model.state_dict()), shapes_of(tensors))
     load_model_state(model, tensors)
     for name, module in (extra or {}).items():
         file = path / f"{name}.safetensors"
