@@ -101,7 +101,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
     config = anchor_init_from(config, profile_dir, check=resume is None)
     device = resolve_device(config)  # a missing GPU is reported before anything is written
-    dist = init_distributed(config, device.type, model_parameters(config))
+    dist = init_distributed(config, device.type, lambda: model_parameters(config))
     try:
         if not dist.is_main:
             reporter = _QuietReporter()
@@ -118,16 +118,20 @@ def model_parameters(config: Config) -> int:
 
 def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | None,
          resume: str | None, dist: DistContext) -> RunOutcome:
-    memory_plan = plan_for(config, resolve_device(config).type, world=dist.world,
-                           strategy=dist.strategy)
+    # Rank 0 plans and every rank follows: ranks that chose different savers or
+    # micro-batches would run different collectives and hang.
+    memory_plan = dist.from_main(plan_for(config, resolve_device(config).type,
+                                          world=dist.world, strategy=dist.strategy)
+                                 if dist.is_main else None)
     if memory_plan.fits is False:   # refused before any data is read or memory allocated
         raise DoesNotFitError(memory_plan.shortfall())
     config = memory_plan.config     # the savers the plan chose
-    sources = read_sources(config, profile_dir)
-    if dist.is_main:                # one process fills the encoder cache, the others read it
+    if dist.is_main:                # one process fills the example store and the encoder
+        sources = read_sources(config, profile_dir)     # cache; the others then read them
         encode_sources(config, sources, reporter.encoding)
     barrier(dist)
     if not dist.is_main:
+        sources = read_sources(config, profile_dir)
         encode_sources(config, sources)
     encoder = None
     if config.data.encoder_trainable:
