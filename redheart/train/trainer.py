@@ -453,20 +453,31 @@ class Trainer:
             raise TrainingError(f"checkpoint write of {folder.name} failed: {exc}; {kept}; "
                                 f"free disk space, then continue with --resume last") from None
 
-    def _apply_control(self) -> None:
-        """Commands and signals between steps; in a distributed run every rank applies
-        rank 0's commands, and a signal seen by any rank stops them all at the same step."""
+    def _apply_control(self) -> bool:
+        """Commands and signals between steps: whether to stop now. In a distributed run
+        every rank applies rank 0's commands, and a signal seen by any rank stops them
+        all at the same step."""
         if self.control is None and not self.dist.active:
-            return
+            return bool(self.stop_requested)
         while True:
             commands = self.control.poll() if self.control is not None else []
             for command in self.dist.from_main(commands):
                 self._command(command)
-            if self.dist.active and self.dist.any(bool(self.stop_requested)):
-                self.stop_requested = self.stop_requested or "peer"
-            if not self.paused or self.stop_requested:
-                return
+            stop = self._agree_on_stop()
+            if not self.paused or stop:
+                return stop
             time.sleep(0.2)
+
+    def _agree_on_stop(self) -> bool:
+        """Whether to stop, the same on every rank.
+
+        A signal lands on one rank at any moment, even in an epoch's last step;
+        a rank that stopped there while the others went on to evaluate would
+        leave them waiting in collectives it never joins.
+        """
+        if self.dist.active and self.dist.any(bool(self.stop_requested)):
+            self.stop_requested = self.stop_requested or "peer"
+        return bool(self.stop_requested)
 
     def _command(self, command: dict[str, Any]) -> None:
         cmd = command["cmd"]
@@ -505,9 +516,9 @@ class Trainer:
             plan = self.plan.epoch(self.state.epoch)
             batches = loader(self.train_sources, self.featurizer, plan,
                              start=self.state.batch_index, cuda=self.device.type == "cuda")
+            stopping = False
             for batch in batches:
-                self._apply_control()
-                if self.stop_requested:
+                if stopping := self._apply_control():
                     break
                 result = self.train_step(batch)
                 self.state.batch_index += 1
@@ -522,7 +533,7 @@ class Trainer:
                     outcome.last_checkpoint = self.checkpoint({"loss": result.loss})
                 if self.state.step >= self.total_steps:
                     break
-            if self.stop_requested:
+            if stopping or self._agree_on_stop():
                 outcome.reason = "stopped"
                 if self.stop_requested != "control":  # a signal: acknowledged here
                     self._emit("state", state="stopping", step=self.state.step,
