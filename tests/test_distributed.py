@@ -116,7 +116,7 @@ def test_per_rank_forecast_shards_state_and_splits_the_batch():
     from redheart.memory.dry_run import meta_model
     from redheart.memory.forecast import FP32, forecast
     from redheart.ranks import rank_accumulation
-    from redheart.train.distributed import fsdp_units
+    from redheart.train.distributed import fsdp_unit_sizes
 
     config = load_profile(PROFILES / "cloud.toml", ["memory.micro_batch=8"])
     alone, ddp = forecast(config, "cuda"), forecast(config, "cuda", 4, "ddp")
@@ -127,8 +127,15 @@ def test_per_rank_forecast_shards_state_and_splits_the_batch():
     assert per_ddp["weights"] == one["weights"] and per_ddp["optimizer"] == one["optimizer"]
     for category in ("weights", "gradients", "optimizer"):
         assert per_fsdp[category] == pytest.approx(one[category] / 4, rel=1e-3)
-    largest = max(sum(p.numel() for p in unit.parameters())
-                  for unit in fsdp_units(meta_model(config.model)))
-    assert per_fsdp["fsdp_gather"] == 3 * FP32 * largest
+    # Each parameter is gathered by exactly one unit (an analyzer's blocks by themselves,
+    # not again by the analyzer), so the units' own sizes add up to the model.
+    model = meta_model(config.model)
+    sizes = fsdp_unit_sizes(model)
+    assert sum(sizes) == sum(p.numel() for p in model.parameters())
+    analyzer = model.emotion_analyzer
+    blocks = sum(p.numel() for p in analyzer.blocks.parameters())
+    own = sum(p.numel() for p in analyzer.parameters()) - blocks
+    assert own in sizes and blocks > 0
+    assert per_fsdp["fsdp_gather"] == 3 * FP32 * max(sizes)
     assert fsdp.total < ddp.total < alone.total + 1
     assert fsdp.as_json()["strategy"] == "fsdp2" and fsdp.as_json()["ranks"] == 4

@@ -132,7 +132,7 @@ def _per_rank(config: Config, device: str, ranks: int, strategy: str) -> Forecas
     """One rank's forecast: its slice of the batch, and with FSDP2 a 1/ranks shard of
     every weight, gradient and optimizer state plus the units gathered at a time."""
     from redheart.ranks import rank_config
-    from redheart.train.distributed import fsdp_units
+    from redheart.train.distributed import fsdp_unit_sizes
 
     alone = _forecast(rank_config(config, ranks), device)
     if strategy != "fsdp2":
@@ -141,8 +141,7 @@ def _per_rank(config: Config, device: str, ranks: int, strategy: str) -> Forecas
     modules = tuple(dataclasses.replace(m, bytes={
         k: -(-v // ranks) if k in sharded else v for k, v in m.bytes.items()})
         for m in alone.modules)
-    largest = max(sum(p.numel() for p in unit.parameters())
-                  for unit in fsdp_units(meta_model(config.model)))
+    largest = max(fsdp_unit_sizes(meta_model(config.model)))
     # the unit computing, the next one prefetched, and the computing unit's
     # unsharded gradients before their reduce-scatter
     return dataclasses.replace(alone, modules=modules, ranks=ranks, strategy=strategy,

@@ -102,8 +102,12 @@ def strategy_for(config: Config, params: int) -> str:
     return chosen
 
 
-def init_distributed(config: Config, device_type: str, params: int) -> DistContext:
-    """Join torchrun's process group; a no-op context when WORLD_SIZE is 1 or unset."""
+def init_distributed(config: Config, device_type: str,
+                     params: Callable[[], int]) -> DistContext:
+    """Join torchrun's process group; a no-op context when WORLD_SIZE is 1 or unset.
+
+    `params` counts the model (a meta build) only when a strategy must be chosen.
+    """
     env = os.environ
     world = int(env.get("WORLD_SIZE", "1"))
     if world <= 1:
@@ -128,7 +132,7 @@ def init_distributed(config: Config, device_type: str, params: int) -> DistConte
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend, timeout=timedelta(minutes=30))
-    return DistContext(int(env["RANK"]), world, local_rank, strategy_for(config, params),
+    return DistContext(int(env["RANK"]), world, local_rank, strategy_for(config, params()),
                        backend)
 
 
@@ -242,6 +246,23 @@ def fsdp_units(model: nn.Module) -> list[nn.Module]:
                          backbone.task_specialization):
             units += list(per_task.values())   # a ModuleDict has no forward to hook
     return units
+
+
+def fsdp_unit_sizes(model: nn.Module) -> list[int]:
+    """Parameters each unit gathers itself, the root's leftovers last.
+
+    A unit's `parameters()` include those of the units nested in it (an
+    analyzer and its blocks), but those are sharded on their own and gathered
+    when their own forward runs; counting them twice would forecast gathers
+    several times too large.
+    """
+    seen: set[int] = set()
+    sizes = []
+    for unit in [*fsdp_units(model), model]:
+        own = [p for p in unit.parameters() if id(p) not in seen]
+        seen.update(id(p) for p in own)
+        sizes.append(sum(p.numel() for p in own))
+    return sizes
 
 
 def sync_gradients(wrapped: nn.Module, ctx: DistContext, last: bool):
