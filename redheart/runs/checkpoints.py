@@ -31,8 +31,7 @@ from redheart.config import Config
 from redheart.config_toml import dumps
 from redheart.errors import RedHeartError
 from redheart.runs.full_state import (
-    full_model_state,
-    full_optimizer_state,
+    full_state,
     load_model_state,
     load_optimizer_state,
 )
@@ -102,9 +101,9 @@ def snapshot(model: torch.nn.Module, optimizer: Any, state: TrainState,
     In a distributed run every rank calls this (gathering is collective) and
     only the writing rank `keep`s the copy; the others get None.
     """
-    model_state = full_model_state(model, keep)
-    extra_states = {name: full_model_state(m, keep) for name, m in (extra or {}).items()}
-    optimizer_state = full_optimizer_state(optimizer, keep)
+    model_state = full_state(model, keep)
+    extra_states = {name: full_state(m, keep) for name, m in (extra or {}).items()}
+    optimizer_state = full_state(optimizer, keep)
     if not keep:
         return None
     return Snapshot(model=model_state, extra=extra_states, optimizer=optimizer_state,
@@ -265,12 +264,14 @@ def _load_failure(exc: Exception) -> str:
     """The part of torch.load's refusal that says what was found.
 
     torch's weights-only refusal opens with a paragraph that suggests
-    retrying with weights_only=False, which is the one thing never to do with
-    a file that carries code; only its unpickler's finding is kept.
+    retrying with weights_only=False and ends by suggesting to allowlist the
+    global, the two things never to do with a file that carries code; only
+    its unpickler's finding is kept.
     """
     text = str(exc)
     if "WeightsUnpickler error:" in text:
         found = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()[0]
+        found = found.split(". ")[0]        # not its advice on allowlisting the global
         return f"pickled Python objects, not only tensors: {found}"
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 

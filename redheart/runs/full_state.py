@@ -31,15 +31,10 @@ def _gathered(value: Any, keep: bool) -> Any:
     return value
 
 
-def full_model_state(module: nn.Module, keep: bool = True) -> dict[str, torch.Tensor] | None:
-    """The module's full state as CPU copies; None on a rank that does not `keep` it."""
-    state = _gathered(module.state_dict(), keep)
-    return state if keep else None
-
-
-def full_optimizer_state(optimizer: Any, keep: bool = True) -> dict[str, Any] | None:
-    """The optimizer's id-keyed state with full CPU tensors; None where not kept."""
-    state = _gathered(optimizer.state_dict(), keep)
+def full_state(owner: nn.Module | Any, keep: bool = True) -> dict[str, Any] | None:
+    """A module's or an optimizer's state_dict with full CPU tensors; None on a rank that
+    does not `keep` it (gathering is collective, so every rank still takes part)."""
+    state = _gathered(owner.state_dict(), keep)
     return state if keep else None
 
 

@@ -140,6 +140,15 @@ def _newer_schema(folder: Path, _ws: Workspace) -> None:
 
 
 def _pickle_payload(folder: Path, ws: Workspace) -> None:
+    """A torch.save archive whose pickle carries the payload: a malicious checkpoint."""
+    import torch
+
+    torch.save({"state": _Payload(ws.dir / PAYLOAD_MARKER), "param_groups": []},
+               folder / "optimizer.pt")
+
+
+def _bare_pickle(folder: Path, ws: Workspace) -> None:
+    """The payload as a bare pickle stream, not inside torch.save's zip archive."""
     with (folder / "optimizer.pt").open("wb") as f:
         pickle.dump({"state": _Payload(ws.dir / PAYLOAD_MARKER), "param_groups": []}, f)
 
@@ -283,6 +292,10 @@ CASES: list[Case] = [
                     f"error: {CKPT}/optimizer.pt: refused (pickled Python objects, not only "
                     f"tensors: {{*}}); it holds more than tensors "
                     f"and numbers, or is damaged; use another checkpoint"),
+    checkpoint_case("bare-pickle", _bare_pickle,
+                    f"error: {CKPT}/optimizer.pt: refused (pickled Python objects, not only "
+                    f"tensors: {{*}}); it holds more than tensors and numbers, or is damaged; "
+                    f"use another checkpoint"),
     Case("init-from-other-architecture", "checkpoint",
          lambda ws: ["redheart", "run", str(QUICKSTART), "--quiet", "--set",
                      f"train.init_from={ws.run_copy('other')}/checkpoints/step-00000001"],

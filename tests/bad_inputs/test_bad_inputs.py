@@ -47,12 +47,18 @@ def test_bad_input_is_one_line_and_exit_2(workspace):
 
 
 def test_the_payload_would_run_if_anything_unpickled_it(tmp_path):
-    """The control for the pickle case: plain pickle does run it, so the case can fail."""
+    """The control for the pickle cases: an unrestricted load does run it, so they can fail."""
     import pickle
 
-    from tests.bad_inputs.cases import _Payload
+    import torch
 
-    marker = tmp_path / PAYLOAD_MARKER
-    opened = pickle.loads(pickle.dumps({"state": _Payload(marker)}))["state"]
-    opened.close()
-    assert marker.exists()
+    from tests.bad_inputs.cases import _bare_pickle, _pickle_payload
+
+    loads = {_pickle_payload: lambda path: torch.load(path, weights_only=False),
+             _bare_pickle: lambda path: pickle.loads(path.read_bytes())}
+    for write, load in loads.items():
+        marker = tmp_path / PAYLOAD_MARKER
+        marker.unlink(missing_ok=True)
+        write(tmp_path, Workspace(tmp_path))
+        load(tmp_path / "optimizer.pt")["state"].close()
+        assert marker.exists(), write.__name__
