@@ -475,9 +475,14 @@ class Trainer:
         a rank that stopped there while the others went on to evaluate would
         leave them waiting in collectives it never joins.
         """
-        if self.dist.active and self.dist.any(bool(self.stop_requested)):
+        if not self.dist.active:
+            return bool(self.stop_requested)
+        # The agreed value, not a re-read: a signal arriving after the all-reduce is
+        # this rank's alone until the next agreement.
+        agreed = self.dist.any(bool(self.stop_requested))
+        if agreed:
             self.stop_requested = self.stop_requested or "peer"
-        return bool(self.stop_requested)
+        return agreed
 
     def _command(self, command: dict[str, Any]) -> None:
         cmd = command["cmd"]
