@@ -15,11 +15,14 @@ from pathlib import Path
 def write_text_atomically(path: Path, text: str, durable: bool = False) -> None:
     """Write `text` to a hidden temporary file beside `path`, then rename it over `path`.
 
+    Processes that write the same file at once (ranks, or `prepare` next to a
+    run on one cache) each rename a whole file of their own; the last one stays.
+
     `durable` fsyncs the data before the rename, for files whose loss after a
     power cut matters (checkpoint pointers); the rename alone already makes
     a crash of this process safe. A failed write removes the temporary file.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")   # two writers never share one
     try:
         with tmp.open("w") as f:
             f.write(text)

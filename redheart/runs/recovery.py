@@ -30,7 +30,8 @@ def remove_partial_checkpoints(root: Path) -> list[str]:
     if not root.is_dir():
         return removed
     for path in root.iterdir():
-        if path.name.startswith(TMP_PREFIX) or path.name in (".last.tmp", ".best.tmp"):
+        if path.name.startswith(TMP_PREFIX) or (path.name.startswith((".last.", ".best."))
+                                                and path.name.endswith(".tmp")):
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:

@@ -112,7 +112,8 @@ def claim_run_dir(path: Path, resuming: bool) -> RunLock:
     try:
         _refuse_finished_run(path, resuming)
         remove_partial_checkpoints(path / "checkpoints")
-        (path / ".config.toml.tmp").unlink(missing_ok=True)
+        for leftover in path.glob(".config.toml.*.tmp"):
+            leftover.unlink(missing_ok=True)
     except BaseException:
         lock.release()
         raise
