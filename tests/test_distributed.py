@@ -89,7 +89,8 @@ def test_uneven_slices_and_micro_batches_follow_one_process(runs):
     alone = _record(tmp, "alone-uneven", cache, extra=uneven)
     fsdp = _record(tmp, "fsdp-uneven", cache, 2, extra=(*uneven, "distributed.strategy=fsdp2"))
     assert sorted(alone) == sorted(fsdp) == list(range(1, 7))
-    assert _relative_gap(alone, fsdp, range(1, 7)) < 1e-5
+    gaps = {s: abs(alone[s]["total"] - fsdp[s]["total"]) / abs(alone[s]["total"]) for s in alone}
+    assert max(gaps.values()) < 1e-5, (gaps, alone, fsdp)
 
 
 def test_only_rank_zero_writes_events(runs):
