@@ -232,6 +232,28 @@ def predict(
     return 0
 
 
+@app.command()
+def export(
+    checkpoint: Annotated[Path, typer.Argument(
+        help="A checkpoint folder, a run directory (its best, else last) or a best/last "
+             "pointer.")],
+    out: Annotated[Path, typer.Option("--out", help="New folder for the export.")],
+    dtype: Annotated[str, typer.Option(
+        "--dtype", help="Weights as float32, bfloat16 or float16.")] = "float32",
+    metrics: Annotated[Path | None, typer.Option(
+        "--metrics", help="Output of `redheart validate CHECKPOINT --json`, for the model "
+        "card.")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """A self-contained folder that `predict` and `redheart.load` accept (no optimizer state)."""
+    with user_errors(debug):
+        from redheart.inference.export import export_model
+
+        meta = export_model(checkpoint, out, dtype, metrics)
+        typer.echo(f"exported step {meta['step']} of {meta['source']} to {out} "
+                   f"({meta['dtype']}); try: redheart predict {out} \"Some text.\"")
+
+
 SkipBadOpt = Annotated[bool, typer.Option(
     "--skip-bad-rows", help="Skip malformed data rows (counted and reported) instead of stopping.")]
 

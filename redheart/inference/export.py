@@ -1,0 +1,102 @@
+"""`redheart export`: a checkpoint as a self-contained folder to ship and run.
+
+The folder holds what inference needs and nothing training-only: the
+weights (no optimizer, no RNG), the resolved config, the encoder (its name,
+and its weights when it was fine-tuned), the label names, a model card and
+`export.json` (where it came from). It is written under a temporary name and
+renamed when whole, so a failed export leaves nothing that looks usable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from redheart.data.taxonomy import FINE_LABELS
+from redheart.errors import RedHeartError
+from redheart.inference.model_card import model_card
+from redheart.inference.model_source import (
+    ENCODER_WEIGHTS,
+    EXPORT_FORMAT,
+    EXPORT_MARKER,
+    EXPORT_SCHEMA,
+    ModelSource,
+    open_model,
+)
+from redheart.model.labels import BENTHAM_DIMS, CULTURAL, EKMAN, REGRET_VIEWS, SENTIMENTS, SURD
+from redheart.runs.checkpoint_arg import checkpoint_folder
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+LABELS = {"ekman": list(EKMAN), "sentiment": list(SENTIMENTS), "fine": list(FINE_LABELS),
+          "cultural": list(CULTURAL), "bentham_dims": list(BENTHAM_DIMS),
+          "regret_views": list(REGRET_VIEWS), "surd": list(SURD)}
+
+
+def export_model(checkpoint: Path, out: Path, dtype: str = "float32",
+                 metrics: Path | None = None) -> dict[str, Any]:
+    """Write the export folder; returns its export.json."""
+    if dtype not in DTYPES:
+        raise RedHeartError(f"--dtype {dtype}: pass one of {', '.join(DTYPES)}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise RedHeartError(f"--out {out}: already exists and is not an empty folder; pick a "
+                            f"new folder (nothing is overwritten)")
+    validation = _read_metrics(metrics) if metrics is not None else None
+    source = open_model(checkpoint_folder(checkpoint))
+    meta = {"format": EXPORT_FORMAT, "schema": EXPORT_SCHEMA, "source": str(source.folder),
+            "step": source.step, "config_hash": source.config_hash, "dtype": dtype,
+            "modules": list(source.modules), "trained_rows": source.trained_rows,
+            "encoder": {"name": source.config.data.encoder,
+                        "fine_tuned": source.encoder_weights is not None}}
+    tmp = out.parent / f".tmp-export-{out.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        _write(source, tmp, DTYPES[dtype], meta, validation)
+        if out.exists():
+            out.rmdir()             # empty, checked above
+        os.rename(tmp, out)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise RedHeartError(f"--out {out}: cannot write the export ({exc.strerror}); free "
+                            f"space or pick another folder") from None
+    return meta
+
+
+def _write(source: ModelSource, folder: Path, dtype: torch.dtype, meta: dict[str, Any],
+           validation: dict[str, Any] | None) -> None:
+    save_file(_cast(load_file(str(source.weights)), dtype), str(folder / "model.safetensors"),
+              metadata={"format": "pt"})
+    if source.encoder_weights is not None:
+        save_file(_cast(load_file(str(source.encoder_weights)), dtype),
+                  str(folder / ENCODER_WEIGHTS), metadata={"format": "pt"})
+    shutil.copyfile(source.folder / "config.toml", folder / "config.toml")
+    (folder / "labels.json").write_text(json.dumps(LABELS, indent=1) + "\n")
+    (folder / "MODEL_CARD.md").write_text(model_card(source, meta, validation))
+    (folder / EXPORT_MARKER).write_text(json.dumps(meta, indent=1) + "\n")
+    for file in folder.iterdir():
+        with file.open("rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _cast(tensors: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Floating tensors to `dtype`; integer buffers keep theirs."""
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+
+
+def _read_metrics(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise RedHeartError(f"--metrics {path}: unreadable ({exc}); pass the output of "
+                            f"`redheart validate CHECKPOINT --json`") from None
+    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
+        raise RedHeartError(f"--metrics {path}: no \"metrics\" object; pass the output of "
+                            f"`redheart validate CHECKPOINT --json`")
+    return data
