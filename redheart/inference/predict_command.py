@@ -30,6 +30,7 @@ def run_predict(model: Path, texts: list[str], file: str | None, json_out: bool,
                 overrides: list[str]) -> int:
     """Exit status: 0, or 2 when a streamed line was refused (its answer says why)."""
     inference_device(device)
+    source = open_model(model, overrides)       # cheap checks: files, config, spellings
     if texts and file is not None:
         raise RedHeartError("pass texts as arguments or --file, not both")
     if not texts and file is None:
@@ -39,7 +40,7 @@ def run_predict(model: Path, texts: list[str], file: str | None, json_out: bool,
         None if file == "-" else rows_from_file(Path(file)))
     if out is not None and out.is_dir():
         raise RedHeartError(f"--out {out}: a folder; name a file to write")
-    predictor = Predictor(open_model(model, overrides), device, batch_size, show_all)
+    predictor = Predictor(source, device, batch_size, show_all)
     sink = _Sink(out, json_out)
     if not json_out:
         sink.note(_header(predictor))
