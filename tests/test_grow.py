@@ -230,7 +230,8 @@ def test_missing_checkpoint_and_used_out_dir_are_one_line_errors(tmp_path, tiny_
 
     checkpoint, _ = tiny_checkpoint
     assert main(["grow", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
-    assert "nope: not a checkpoint folder" in capsys.readouterr().err
+    assert f"{tmp_path / 'nope'}: no such checkpoint; pass a checkpoints/step-N folder" in \
+        capsys.readouterr().err
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "keep.txt").write_text("mine")
     assert main(["grow", str(checkpoint), "--out", str(tmp_path / "used")]) == 2
