@@ -162,7 +162,7 @@ def validate(
         else:
             from redheart.render.validate_table import print_validation
 
-            print_validation(result, str(checkpoint))
+            print_validation(result, result["checkpoint"])
 
 
 @app.command()
