@@ -245,7 +245,9 @@ def test_init_from_a_folder_that_is_no_checkpoint_is_refused_before_writing(tmp_
     code = main(["run", "profiles/quickstart.toml", "--set", f"train.init_from={tmp_path}",
                  "--run-dir", str(tmp_path / "run"), "--quiet"])
     err = capsys.readouterr().err
-    assert code == 2 and "[train] init_from" in err and "is not a checkpoint folder" in err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"[train] init_from = '{tmp_path}': {tmp_path}: not a checkpoint (no state.json) " \
+           f"nor a run directory (no checkpoints/)" in err
     assert not (tmp_path / "run").exists()
 
 
