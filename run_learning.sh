@@ -12,7 +12,8 @@
 #                                  train the full model with profiles/cloud.toml (--gpus N:
 #                                  torchrun, one process per GPU; DDP or FSDP2)
 #   ./run_learning.sh train-validate [--load-checkpoint [PATH]]
-#                                  validate PATH, or the best checkpoint of the latest run
+#                                  validate PATH (step folder, best/last pointer or run
+#                                  directory), or the best checkpoint of the latest run
 #   ./run_learning.sh tui [PROFILE | --attach RUN_DIR | --remote HOST:RUN_DIR]
 #                                  the console (redheart-tui)
 #
@@ -97,7 +98,7 @@ setup() {
 }
 
 usage() {
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 cmd="${1:-}"
@@ -162,7 +163,9 @@ case "$cmd" in
         exec "$VENV/bin/redheart" run "$profile" "${args[@]}"
         ;;
     train-validate)
-        setup ""
+        # PATH: any spelling `redheart validate` takes (a step folder, a best/last
+        # pointer, a run directory), relative to where the user typed it; it is
+        # checked there, before any data is read.
         checkpoint=""
         while [ $# -gt 0 ]; do
             case "$1" in
@@ -171,14 +174,19 @@ case "$cmd" in
                 *) die "train-validate: unknown option '$1' (--load-checkpoint [PATH])" ;;
             esac
         done
+        case "$checkpoint" in
+            ''|/*) ;;
+            *) checkpoint="$PWD/$checkpoint" ;;  # the user's folder, not $ROOT
+        esac
         cd "$ROOT"
-        if [ -z "$checkpoint" ]; then
+        if [ -z "$checkpoint" ]; then  # the best pointer of the newest run that has one
             for dir in $(ls -td runs/*/checkpoints 2>/dev/null); do
-                if [ -f "$dir/best" ]; then checkpoint="$dir/$(cat "$dir/best")"; break; fi
+                if [ -f "$dir/best" ]; then checkpoint="$dir/best"; break; fi
             done
             [ -n "$checkpoint" ] \
                 || die "train-validate: no run with a best checkpoint under runs/; train first or pass --load-checkpoint PATH"
         fi
+        setup ""
         exec "$VENV/bin/redheart" validate "$checkpoint"
         ;;
     tui)

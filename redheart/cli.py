@@ -121,7 +121,9 @@ def run(
     run_dir: Annotated[Path | None, typer.Option(
         "--run-dir", help="Run directory (default: runs_root/<name>-<timestamp>).")] = None,
     resume: Annotated[str | None, typer.Option(
-        "--resume", help="Continue from 'last', 'best' or a checkpoint folder.")] = None,
+        "--resume", help="Continue from 'last' or 'best' (of --run-dir, else of the newest "
+        "run), or a path: a checkpoint folder, a best/last pointer or a run directory.")
+    ] = None,
     samples: Annotated[int | None, typer.Option(
         "--samples", min=1, help="Read at most N rows of each data source.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
@@ -143,9 +145,13 @@ def run(
                      samples)
 
 
+CHECKPOINT_HELP = ("A checkpoint: runs/NAME/checkpoints/step-N, its checkpoints/best or last "
+                   "pointer, or the run directory runs/NAME (its best checkpoint).")
+
+
 @app.command()
 def validate(
-    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint folder (checkpoints/step-N).")],
+    checkpoint: Annotated[Path, typer.Argument(help=CHECKPOINT_HELP)],
     profile: Annotated[Path | None, typer.Option(
         "--profile", help="Profile to read data from (default: the checkpoint's own).")] = None,
     json_out: JsonOpt = False,
@@ -162,12 +168,12 @@ def validate(
         else:
             from redheart.render.validate_table import print_validation
 
-            print_validation(result, str(checkpoint))
+            print_validation(result, result["checkpoint"])
 
 
 @app.command()
 def grow(
-    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint folder (checkpoints/step-N).")],
+    checkpoint: Annotated[Path, typer.Argument(help=CHECKPOINT_HELP)],
     out: Annotated[Path, typer.Option(
         "--out", help="New folder for the grown checkpoint and its profile.")],
     factor: Annotated[int, typer.Option(

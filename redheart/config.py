@@ -239,8 +239,9 @@ class TrainConfig:
     eval_every: int = _field(0, min=0)
     """Evaluate every N steps (0: at the end of each epoch)."""
     init_from: str = ""
-    """Checkpoint folder whose model weights start this run (e.g. a `redheart grow`
-    output), relative to the profile; the optimizer, step and warmup start fresh.
+    """Checkpoint whose model weights start this run (e.g. a `redheart grow` output),
+    relative to the profile: a step folder, a best/last pointer or a run directory
+    (its best checkpoint); the optimizer, step and warmup start fresh.
     --resume continues the run's own checkpoint instead (a run killed before its
     first checkpoint starts again from init_from)."""
 

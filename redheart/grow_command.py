@@ -29,13 +29,12 @@ from redheart.model.catalog import ExecutionMode
 from redheart.model.grow.hyperclone import copies_for_factor, grow_state_dict
 from redheart.model.grow.verify import TOLERANCE, output_deltas
 from redheart.model.unified import UnifiedModel
+from redheart.runs.checkpoint_arg import checkpoint_folder
 from redheart.runs.checkpoints import (
-    CheckpointError,
     Snapshot,
     TrainState,
     checkpoint_name,
     load_checkpoint,
-    resolve_checkpoint,
     write_checkpoint,
 )
 from redheart.runs.recovery import read_meta
@@ -69,10 +68,10 @@ class GrowReport:
 
 
 def load_source(path: Path) -> tuple[Config, UnifiedModel]:
-    """The checkpoint's own config and its model with the trained weights."""
-    if not (path / "config.toml").is_file():
-        raise CheckpointError(f"{path}: has no config.toml; grow a checkpoint written by "
-                              f"`redheart run`")
+    """The checkpoint's own config and its model with the trained weights.
+
+    `path` comes from `checkpoint_folder`, which has checked that config.toml is there.
+    """
     config = load_profile(path / "config.toml")
     model = UnifiedModel(config.model, ExecutionMode.TRAINING)
     load_checkpoint(path, model, None)
@@ -122,11 +121,11 @@ def grow_checkpoint(checkpoint: Path, out: Path, factor: int, noise_db: float | 
     still shows its table.
     """
     copies_for_factor(factor)  # the cheap checks first: factor, checkpoint, output folder
-    path = resolve_checkpoint(str(checkpoint), Path("."))
+    path = checkpoint_folder(checkpoint)   # a step folder, best/last pointer or run directory
     check_out_dir(out)
     config, small = load_source(path)
     grown_model_cfg, state = grow_state_dict(small, factor, noise_db, new_layers, seed)
-    report = GrowReport(str(checkpoint), str(out), str(out / "checkpoints" / checkpoint_name(0)),
+    report = GrowReport(str(path), str(out), str(out / "checkpoints" / checkpoint_name(0)),
                         str(out / "profile.toml"), factor,
                         sum(p.numel() for p in small.parameters()),
                         sum(v.numel() for v in state.values()), noise_db, new_layers)
@@ -150,7 +149,7 @@ def grow_checkpoint(checkpoint: Path, out: Path, factor: int, noise_db: float | 
     snap = Snapshot(model=state, extra={}, optimizer=None, rng=torch.get_rng_state(),
                     state=TrainState(trained_rows=read_meta(path).get("trained_rows")),
                     modules=list(small.enabled))   # the grown model learned what the small one did
-    metrics = {"grown_from": str(checkpoint), "factor": factor, "noise_db": noise_db,
+    metrics = {"grown_from": str(path), "factor": factor, "noise_db": noise_db,
                "new_layers": new_layers, "max_abs_delta": report.deltas or None}
     write_checkpoint(root, snap, grown_config, metrics, is_best=False, keep_last=1)
     profile = dataclasses.replace(grown_config, train=dataclasses.replace(

@@ -230,7 +230,8 @@ def test_missing_checkpoint_and_used_out_dir_are_one_line_errors(tmp_path, tiny_
 
     checkpoint, _ = tiny_checkpoint
     assert main(["grow", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
-    assert "nope: not a checkpoint folder" in capsys.readouterr().err
+    assert f"{tmp_path / 'nope'}: no such checkpoint; pass a checkpoints/step-N folder" in \
+        capsys.readouterr().err
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "keep.txt").write_text("mine")
     assert main(["grow", str(checkpoint), "--out", str(tmp_path / "used")]) == 2
@@ -244,7 +245,9 @@ def test_init_from_a_folder_that_is_no_checkpoint_is_refused_before_writing(tmp_
     code = main(["run", "profiles/quickstart.toml", "--set", f"train.init_from={tmp_path}",
                  "--run-dir", str(tmp_path / "run"), "--quiet"])
     err = capsys.readouterr().err
-    assert code == 2 and "[train] init_from" in err and "is not a checkpoint folder" in err
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"[train] init_from = '{tmp_path}': {tmp_path}: not a checkpoint (no state.json) " \
+           f"nor a run directory (no checkpoints/)" in err
     assert not (tmp_path / "run").exists()
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import subprocess
+import time
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -33,3 +37,61 @@ def test_train_cloud_refuses_a_bad_gpu_count_before_setup(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip() == "run_learning.sh: --gpus must be a positive number (got '0')"
     assert not (tmp_path / "venv").exists()
+
+
+def script_copy(tmp_path: Path) -> Path:
+    """run_learning.sh in a folder of its own, so its runs/ are the test's, with a venv
+    whose setup stamp is current and whose `redheart` only prints where and how it ran."""
+    root = tmp_path / "repo"
+    (root / "venv" / "bin").mkdir(parents=True)
+    for name in ("run_learning.sh", "pyproject.toml"):
+        shutil.copy2(ROOT / name, root / name)
+    for name, body in (("python", "exit 0"), ("redheart", 'echo "$PWD $*"')):
+        tool = root / "venv" / "bin" / name
+        tool.write_text(f"#!/bin/sh\n{body}\n")
+        tool.chmod(0o755)
+    digest = hashlib.sha256((root / "pyproject.toml").read_bytes()).hexdigest()
+    (root / "venv" / ".redheart-setup").write_text(f"{digest} cpu\n")
+    return root
+
+
+def train_validate(root: Path, *args: str, cwd: Path | None = None,
+                   venv: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(root / "run_learning.sh"), "train-validate", *args],
+                          capture_output=True, text=True, cwd=cwd or root, timeout=60,
+                          env={**os.environ, "REDHEART_TORCH": "cpu",
+                               "REDHEART_VENV": str(venv or root / "venv")})
+
+
+def test_train_validate_without_a_run_is_one_line_before_setup(tmp_path):
+    root = script_copy(tmp_path)
+    result = train_validate(root, venv=tmp_path / "no-venv")
+    assert result.returncode == 2
+    assert result.stderr == ("run_learning.sh: train-validate: no run with a best checkpoint "
+                             "under runs/; train first or pass --load-checkpoint PATH\n")
+    assert not (tmp_path / "no-venv").exists()          # refused before setup installs anything
+
+
+def test_train_validate_validates_the_newest_runs_best_pointer(tmp_path):
+    """`redheart validate` resolves the pointer (and checks it) itself; a newer run
+    without a best checkpoint is passed over."""
+    root = script_copy(tmp_path)
+    for age, name, best in ((300, "old", True), (200, "new", True), (100, "newest", False)):
+        checkpoints = root / "runs" / name / "checkpoints"
+        checkpoints.mkdir(parents=True)
+        if best:
+            (checkpoints / "best").write_text("step-00000003\n")
+        os.utime(checkpoints, (time.time() - age, time.time() - age))
+    result = train_validate(root, "--load-checkpoint")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{root} validate runs/new/checkpoints/best\n"
+
+
+def test_train_validate_reads_a_path_from_where_it_was_typed(tmp_path):
+    root = script_copy(tmp_path)
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    result = train_validate(root, "--load-checkpoint", "runs/x/checkpoints/last", cwd=here)
+    assert result.stdout == f"{root} validate {here}/runs/x/checkpoints/last\n"
+    result = train_validate(root, "--load-checkpoint", "/data/runs/x", cwd=here)
+    assert result.stdout == f"{root} validate /data/runs/x\n"

@@ -4,13 +4,31 @@
 path their shell completes; every command that takes a checkpoint goes
 through `checkpoint_folder`, so each accepts the same spellings and refuses
 a missing or half-written checkpoint before any data is read.
+
+The spellings, and what each means:
+
+- `runs/NAME/checkpoints/step-N` (a folder holding state.json): that folder.
+- `runs/NAME/checkpoints/best`: the folder the pointer names.
+- `runs/NAME/checkpoints/last`: the newest complete folder, even when a kill
+  left the pointer one behind (see recovery.py).
+- `runs/NAME` or `runs/NAME/checkpoints`: best if it names a complete
+  folder, else the newest complete one (a run that never evaluated).
+- a `.tmp-*` folder, a `step-*` folder without state.json, or a folder
+  missing model.safetensors or config.toml: refused, naming what is wrong.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from redheart.runs.checkpoints import CheckpointError, pointer_target
+from redheart.config import ModelConfig
+from redheart.runs.checkpoints import (
+    CheckpointError,
+    pointer_target,
+    refuse_other_architecture,
+    saved_shapes,
+    shapes_of,
+)
 from redheart.runs.recovery import TMP_PREFIX, complete_folders, newest_complete, read_meta
 
 FORMS = "a checkpoints/step-N folder, a run directory, or its checkpoints/best or last pointer"
@@ -36,6 +54,8 @@ def checkpoint_folder(spec: str | Path) -> Path:
         return _from_root(path / "checkpoints", None)
     if (path / "last").is_file() or path.name == "checkpoints":
         return _from_root(path, None)
+    if path.name.startswith("step-"):   # a step folder without state.json: say it is damaged
+        return whole_checkpoint(path)
     raise CheckpointError(f"{path}: not a checkpoint (no state.json) nor a run directory (no "
                           f"checkpoints/); pass {FORMS}")
 
@@ -74,3 +94,16 @@ def whole_checkpoint(folder: Path) -> Path:
             raise CheckpointError(f"{folder}: no {name}; the checkpoint is incomplete, pick "
                                   f"another")
     return folder.resolve()
+
+
+def refuse_other_model(folder: Path, model: ModelConfig) -> None:
+    """Refuse a checkpoint whose weights do not fit `model`, naming the modules that differ.
+
+    Shapes come from model.safetensors' header and the model is built on
+    `meta`, so a wrong checkpoint or profile costs milliseconds instead of
+    the data reading and encoding that would come first otherwise.
+    """
+    from redheart.memory.dry_run import meta_model  # the model code: only when checking
+
+    refuse_other_architecture(folder, shapes_of(meta_model(model).state_dict()),
+                              saved_shapes(folder))

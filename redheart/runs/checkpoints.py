@@ -223,19 +223,25 @@ def pointer_target(root: Path, name: str) -> str | None:
 
 
 def resolve_checkpoint(spec: str, run_dir: Path) -> Path:
-    """`last`, `best` (of the run directory) or a checkpoint folder path."""
-    if spec in ("last", "best"):
-        target = pointer_target(run_dir / "checkpoints", spec)
-        if spec == "last":        # the newest complete folder, even if a kill beat the pointer
-            target = newest_complete(run_dir / "checkpoints", target)
-        if target is None:
-            raise CheckpointError(f"{run_dir}: no '{spec}' checkpoint yet; start without "
-                                  f"--resume or name a checkpoint folder")
-        return run_dir / "checkpoints" / target
-    path = Path(spec)
-    if not (path / "state.json").is_file():
-        raise CheckpointError(f"{path}: not a checkpoint folder (no state.json)")
-    return path
+    """`last`, `best` (of the run directory) or a checkpoint as users type it.
+
+    A path goes through `checkpoint_arg.checkpoint_folder` (step folder,
+    pointer or run directory, checked whole). `last` and `best` keep the
+    run directory's spelling of the path (resume events record it as is).
+    """
+    # checkpoint_arg builds on this module, so it is imported here, not at the top.
+    from redheart.runs.checkpoint_arg import checkpoint_folder, whole_checkpoint
+
+    if spec not in ("last", "best"):
+        return checkpoint_folder(spec)
+    target = pointer_target(run_dir / "checkpoints", spec)
+    if spec == "last":        # the newest complete folder, even if a kill beat the pointer
+        target = newest_complete(run_dir / "checkpoints", target)
+    if target is None:
+        raise CheckpointError(f"{run_dir}: no '{spec}' checkpoint yet; start without "
+                              f"--resume or name a checkpoint folder")
+    whole_checkpoint(run_dir / "checkpoints" / target)  # a pruned or damaged best: refused now
+    return run_dir / "checkpoints" / target
 
 
 def shapes_of(state: dict[str, torch.Tensor]) -> dict[str, tuple[int, ...]]:

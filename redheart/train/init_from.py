@@ -15,24 +15,22 @@ import torch
 
 from redheart.config import Config
 from redheart.errors import ConfigError
-from redheart.memory.dry_run import meta_model
-from redheart.runs.checkpoints import (
-    load_checkpoint,
-    refuse_other_architecture,
-    saved_shapes,
-    shapes_of,
-)
+from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
+from redheart.runs.checkpoints import CheckpointError, load_checkpoint
 
 
 def anchor_init_from(config: Config, profile_dir: Path, check: bool = True) -> Config:
     """The config with `init_from` made absolute (relative to the profile) and, with
-    `check`, verified.
+    `check`, resolved to the checkpoint folder it names and verified.
 
-    A fresh run checks before anything is written (the folder, and its weights'
-    shapes against this profile's model on `meta`), so a wrong start point costs
-    no run directory. A resumed run skips the check: it continues its own
-    checkpoint and reads `init_from` only when it was killed before its first
-    one and starts again from step 0 (where loading reports the same errors).
+    `init_from` takes every spelling of `checkpoint_folder` (step folder,
+    best/last pointer, run directory). A fresh run resolves and checks before
+    anything is written (the folder, and its weights' shapes against this
+    profile's model on `meta`), so a wrong start point costs no run directory,
+    and its recorded config names the exact folder it started from. A resumed
+    run skips the check: it continues its own checkpoint and reads `init_from`
+    only when it was killed before its first one and starts again from step 0
+    (`load_initial_weights` resolves it then, reporting the same errors).
     """
     spec = config.train.init_from
     if not spec:
@@ -40,13 +38,11 @@ def anchor_init_from(config: Config, profile_dir: Path, check: bool = True) -> C
     path = Path(spec).expanduser()
     path = (path if path.is_absolute() else profile_dir / path).resolve()
     if check:
-        if not (path / "state.json").is_file() or not (path / "model.safetensors").is_file():
-            raise ConfigError(f"{config.source}: [train] init_from = {spec!r}: {path} is not "
-                              f"a checkpoint folder (no state.json / model.safetensors); point "
-                              f"it at a checkpoints/step-N folder, e.g. one written by "
-                              f"`redheart grow`")
-        refuse_other_architecture(path, shapes_of(meta_model(config.model).state_dict()),
-                                  saved_shapes(path))
+        try:
+            path = checkpoint_folder(path)
+        except CheckpointError as exc:
+            raise ConfigError(f"{config.source}: [train] init_from = {spec!r}: {exc}") from None
+        refuse_other_model(path, config.model)
     return dataclasses.replace(config, train=dataclasses.replace(config.train,
                                                                  init_from=str(path)))
 
@@ -57,5 +53,5 @@ def load_initial_weights(model: torch.nn.Module, config: Config) -> dict[str, in
     Returns the rows that trained those weights: the new run carries them on,
     since its outputs start from what the earlier run learned.
     """
-    state, _meta = load_checkpoint(Path(config.train.init_from), model, None)
+    state, _meta = load_checkpoint(checkpoint_folder(config.train.init_from), model, None)
     return state.trained_rows

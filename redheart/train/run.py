@@ -19,7 +19,8 @@ from redheart.data.split import split_sources
 from redheart.errors import RedHeartError
 from redheart.memory.selector import DoesNotFitError, plan_for
 from redheart.memory.telemetry import TelemetrySampler
-from redheart.runs.checkpoints import CheckpointError, resolve_checkpoint
+from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
+from redheart.runs.checkpoints import CheckpointError
 from redheart.runs.events import EventsWriteError, EventWriter
 from redheart.runs.resume import resume_point
 from redheart.runs.run_dir import claim_run_dir, new_run_dir, write_config
@@ -100,14 +101,37 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     """One run: alone, or as one rank of a torchrun job (see `distributed.py`)."""
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
     config = anchor_init_from(config, profile_dir, check=resume is None)
+    checkpoint, run_dir = resume_target(config, resume, run_dir)
     device = resolve_device(config)  # a missing GPU is reported before anything is written
     dist = init_distributed(config, device.type, lambda: model_parameters(config))
     try:
         if not dist.is_main:
             reporter = _QuietReporter()
-        return _run(config, profile_dir, reporter, run_dir, resume, dist)
+        return _run(config, profile_dir, reporter, run_dir, resume, checkpoint, dist)
     finally:
         shutdown(dist)
+
+
+def resume_target(config: Config, resume: str | None,
+                  run_dir: Path | None) -> tuple[Path | None, Path | None]:
+    """(checkpoint, run directory) that `--resume` continues, checked before any data work.
+
+    `last`/`best` belong to --run-dir, else to the newest run of the
+    profile's name; a path (step folder, pointer, run directory) continues
+    its own run directory unless --run-dir names another. A checkpoint of
+    another architecture is refused here, from its weights' header.
+    """
+    if resume is None:
+        return None, run_dir
+    checkpoint = None
+    if resume not in ("last", "best"):
+        checkpoint = checkpoint_folder(resume)
+        run_dir = run_dir or checkpoint.parent.parent
+    run_dir = run_dir or latest_run(config)
+    checkpoint = checkpoint or resume_point(resume, run_dir)
+    if checkpoint is not None:
+        refuse_other_model(checkpoint, config.model)
+    return checkpoint, run_dir
 
 
 def model_parameters(config: Config) -> int:
@@ -117,7 +141,7 @@ def model_parameters(config: Config) -> int:
 
 
 def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | None,
-         resume: str | None, dist: DistContext) -> RunOutcome:
+         resume: str | None, checkpoint: Path | None, dist: DistContext) -> RunOutcome:
     # Rank 0 plans and every rank follows: ranks that chose different savers or
     # micro-batches would run different collectives and hang.
     memory_plan = dist.from_main(plan_for(config, resolve_device(config).type,
@@ -142,13 +166,6 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
                                   config.data.max_tokens)
     train, evaluation = split_sources(sources, config.data.eval_fraction)
 
-    checkpoint = None
-    if resume is not None:
-        if resume not in ("last", "best"):
-            checkpoint = resolve_checkpoint(resume, Path("."))
-            run_dir = run_dir or checkpoint.parent.parent
-        run_dir = run_dir or latest_run(config)
-        checkpoint = checkpoint or resume_point(resume, run_dir)
     if dist.is_main:                # rank 0 owns the directory, the lock and the events
         run_dir = run_dir or new_run_dir(config)
         lock = claim_run_dir(run_dir, resuming=resume is not None)  # before anything is written

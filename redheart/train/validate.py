@@ -22,9 +22,11 @@ from redheart.data.example import Example
 from redheart.data.prepare import encode_sources, read_sources
 from redheart.data.sources import SourceData
 from redheart.data.split import split_sources
+from redheart.errors import RedHeartError
 from redheart.model.catalog import ExecutionMode
 from redheart.model.labels import EKMAN
 from redheart.model.unified import UnifiedModel
+from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
 from redheart.runs.checkpoints import load_checkpoint
 
 
@@ -145,10 +147,20 @@ def baselines(train: list[SourceData], evaluation: list[SourceData], got: dict[s
 
 
 def validate(checkpoint: Path, profile: Path | None, overrides: list[str]) -> dict[str, Any]:
-    """{"metrics": {task: {...}}, "baselines": {"prior": ..., "probe": ...}}."""
-    config: Config = load_profile(profile or checkpoint / "config.toml", overrides)
-    base_dir = (profile or checkpoint / "config.toml").resolve().parent
-    sources = read_sources(config, base_dir)
+    """{"checkpoint": folder, "metrics": {task: {...}}, "baselines": {"prior": ..., "probe": ...}}.
+
+    `checkpoint` is any spelling `checkpoint_folder` takes. Everything that
+    can be refused without data (the folder, its config, the model's fit) is
+    checked first: reading and encoding the data can take minutes.
+    """
+    folder = checkpoint_folder(checkpoint)
+    profile_path = profile or folder / "config.toml"
+    config: Config = load_profile(profile_path, overrides)
+    if config.data.encoder_trainable:
+        raise RedHeartError("validate reads cached frozen-encoder states; a checkpoint trained "
+                            "with [data] encoder_trainable is not supported yet")
+    refuse_other_model(folder, config.model)
+    sources = read_sources(config, profile_path.resolve().parent)
     encode_sources(config, sources)
     train, evaluation = split_sources(sources, config.data.eval_fraction)
     if not evaluation:
@@ -156,14 +168,9 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str]) -> di
 
         raise DataError(f"{config.source}: no evaluation data: add a source with split = "
                         f"\"dev\" or set [data] eval_fraction")
-    cache = None if config.data.encoder_trainable else EncoderCache(
-        config.data.cache_dir, config.data.encoder, config.data.max_tokens)
-    if cache is None:
-        from redheart.errors import RedHeartError
-
-        raise RedHeartError("validate reads cached frozen-encoder states; a checkpoint trained "
-                            "with [data] encoder_trainable is not supported yet")
+    cache = EncoderCache(config.data.cache_dir, config.data.encoder, config.data.max_tokens)
     model = UnifiedModel(config.model, ExecutionMode.EVALUATION)
-    load_checkpoint(checkpoint, model, None)
+    load_checkpoint(folder, model, None)
     got = predict(model, evaluation, cache, config.train.batch_size)
-    return {"metrics": metrics_of(got), "baselines": baselines(train, evaluation, got, cache)}
+    return {"checkpoint": str(folder), "metrics": metrics_of(got),
+            "baselines": baselines(train, evaluation, got, cache)}

@@ -173,6 +173,32 @@ def _pickled_lm(ws: Workspace) -> list[str]:
 
 
 CKPT = "{d}/base/checkpoints/step-00000001"
+FORMS = "pass a checkpoints/step-N folder, a run directory, or its checkpoints/best or last pointer"
+
+
+def spelling_case(id_: str, damage: Callable[[Path], None],
+                  argv: Callable[[Workspace, Path], list[str]], expected: str) -> Case:
+    """A command given a checkpoint as users spell it (step folder, pointer, run directory),
+    in a copy of the base run that `damage` changed; refused before any data work."""
+    def build(ws: Workspace) -> list[str]:
+        run = ws.run_copy()
+        damage(run / "checkpoints")
+        return argv(ws, run)
+
+    return Case(id_, "checkpoint", build, expected, "runs")
+
+
+def _prune_best(root: Path) -> None:
+    (root / "best").write_text("step-00000009\n")
+
+
+def _cut_write(root: Path) -> None:
+    """The only checkpoint as a killed writer leaves it: under its temporary name."""
+    (root / "step-00000001").rename(root / ".tmp-step-00000001-4242")
+
+
+def _drop_weights(root: Path) -> None:
+    (root / "step-00000001" / "model.safetensors").unlink()
 
 CASES: list[Case] = [
     # ---------------------------------------------------------------- profiles
@@ -302,6 +328,28 @@ CASES: list[Case] = [
          "error: {d}/other/checkpoints/step-00000001: another architecture; modules that "
          "differ: dsp_simulator, emotion_analyzer, kalman_filter; load it with its own profile "
          "({d}/other/checkpoints/step-00000001/config.toml)", "runs"),
+    spelling_case("validate-pruned-best", _prune_best,
+                  lambda ws, run: ["redheart", "validate", str(run / "checkpoints" / "best")],
+                  "error: {d}/base/checkpoints/step-00000009: the pointer names a missing folder "
+                  "(pruned or deleted); pass a step-N folder that exists"),
+    spelling_case("resume-half-written", _cut_write,
+                  lambda ws, run: ws.resume(run / "checkpoints" / ".tmp-step-00000001-4242"),
+                  "error: {d}/base/checkpoints/.tmp-step-00000001-4242: a half-written checkpoint "
+                  "(its write was cut off); pass a step-N folder beside it"),
+    spelling_case("grow-no-weights", _drop_weights,
+                  lambda ws, run: ["redheart", "grow", str(run / "checkpoints" / "step-00000001"),
+                                   "--out", str(ws.dir / "grown")],
+                  f"error: {CKPT}: no model.safetensors; the checkpoint is incomplete, pick "
+                  f"another"),
+    spelling_case("init-from-run-without-checkpoints", _cut_write,
+                  lambda ws, run: ["redheart", "run", str(QUICKSTART), "--quiet", "--set",
+                                   f"train.init_from={run}"],
+                  f"error: {QUICKSTART}: [train] init_from = '{{d}}/base': {{d}}/base: no "
+                  f"checkpoint yet (nothing complete in {{d}}/base/checkpoints); wait for the "
+                  f"run's first checkpoint"),
+    spelling_case("validate-a-file", lambda root: None,
+                  lambda ws, run: ["redheart", "validate", str(run / "events.jsonl")],
+                  f"error: {{d}}/base/events.jsonl: a file, not a checkpoint; {FORMS}"),
     Case("labeler-pickled-weights", "checkpoint", _pickled_lm,
          "error: --label-with {d}/lm: cannot load the model ({*}); it must hold "
          "model.safetensors (pickled weights are never loaded)"),
