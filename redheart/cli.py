@@ -200,6 +200,38 @@ def grow(
             print_grown(report.as_json())
 
 
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Argument(
+        help="A checkpoint folder, a run directory (its best, else last), a best/last pointer, "
+             "or a folder written by `redheart export`.")],
+    texts: Annotated[list[str] | None, typer.Argument(help="Texts to predict.")] = None,
+    file: Annotated[str | None, typer.Option(
+        "--file", help="Texts one a line, or a .jsonl file of objects with a \"text\" field; "
+        "- reads stdin as a stream (one answer per line).")] = None,
+    json_out: Annotated[bool, typer.Option(
+        "--json", help="One JSON object per text and line (schema in the README).")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Write to this file (atomically, at the end) instead of stdout.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per forward pass.")
+                          ] = 64,
+    device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",
+    show_all: Annotated[bool, typer.Option(
+        "--all", help="Also show outputs no labelled row trained, marked untrained.")] = False,
+    set_: SetOpt = None,
+    debug: DebugOpt = False,
+) -> int:
+    """Run a trained model on texts: emotion, sentiment, regret, hedonic value, SURD."""
+    with user_errors(debug):
+        from redheart.inference.predict_command import run_predict
+
+        status = run_predict(model, texts or [], file, json_out, out, batch_size, device,
+                             show_all, set_ or [])
+    if status:
+        raise typer.Exit(status)
+    return 0
+
+
 SkipBadOpt = Annotated[bool, typer.Option(
     "--skip-bad-rows", help="Skip malformed data rows (counted and reported) instead of stopping.")]
 

@@ -38,6 +38,7 @@ from redheart.runs.checkpoints import (
     resolve_checkpoint,
     write_checkpoint,
 )
+from redheart.runs.recovery import read_meta
 
 
 class VerifyError(RedHeartError):
@@ -147,7 +148,8 @@ def grow_checkpoint(checkpoint: Path, out: Path, factor: int, noise_db: float | 
     root = out / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     snap = Snapshot(model=state, extra={}, optimizer=None, rng=torch.get_rng_state(),
-                    state=TrainState(), modules=list(small.enabled))
+                    state=TrainState(trained_rows=read_meta(path).get("trained_rows")),
+                    modules=list(small.enabled))   # the grown model learned what the small one did
     metrics = {"grown_from": str(checkpoint), "factor": factor, "noise_db": noise_db,
                "new_layers": new_layers, "max_abs_delta": report.deltas or None}
     write_checkpoint(root, snap, grown_config, metrics, is_best=False, keep_last=1)

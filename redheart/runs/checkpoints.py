@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,9 @@ class TrainState:
     """Steps skipped for non-finite values over the whole run (`skipped` counts in a row)."""
     lr_scale: float = 1.0
     """Set by the control channel's set-lr: the schedule is multiplied by it."""
+    trained_rows: dict[str, int] | None = field(default_factory=dict)
+    """Labelled rows per target that trained the model, over the run (train/trained_rows.py);
+    None for a checkpoint written before they were counted."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -107,8 +110,14 @@ def snapshot(model: torch.nn.Module, optimizer: Any, state: TrainState,
     if not keep:
         return None
     return Snapshot(model=model_state, extra=extra_states, optimizer=optimizer_state,
-                    rng=torch.get_rng_state().clone(), state=dataclasses.replace(state),
+                    rng=torch.get_rng_state().clone(),
+                    state=dataclasses.replace(state, trained_rows=_copy(state.trained_rows)),
                     modules=list(getattr(model, "enabled", ())))
+
+
+def _copy(rows: dict[str, int] | None) -> dict[str, int] | None:
+    """The counts as they are now: training goes on adding to them while the write runs."""
+    return None if rows is None else dict(rows)
 
 
 def checkpoint_name(step: int) -> str:
@@ -170,7 +179,7 @@ def _write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[
     meta = {"schema": SCHEMA, "step": state.step, "epoch": state.epoch,
             "batch_index": state.batch_index, "best_loss": state.best_loss,
             "skipped": state.skipped, "skipped_total": state.skipped_total,
-            "lr_scale": state.lr_scale,
+            "lr_scale": state.lr_scale, "trained_rows": state.trained_rows,
             "config_hash": config_hash(config), "metrics": metrics, "modules": snap.modules,
             "order": next_order(root),
             "parameters": {k: list(v.shape) for k, v in snap.model.items()}}
@@ -318,5 +327,6 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
     state = TrainState(step=meta["step"], epoch=meta["epoch"], batch_index=meta["batch_index"],
                        best_loss=meta.get("best_loss"), skipped=meta.get("skipped", 0),
                        skipped_total=meta.get("skipped_total", 0),
-                       lr_scale=meta.get("lr_scale", 1.0))
+                       lr_scale=meta.get("lr_scale", 1.0),
+                       trained_rows=meta.get("trained_rows"))
     return state, meta

@@ -51,6 +51,11 @@ def anchor_init_from(config: Config, profile_dir: Path, check: bool = True) -> C
                                                                  init_from=str(path)))
 
 
-def load_initial_weights(model: torch.nn.Module, config: Config) -> None:
-    """Model weights from `init_from`; another architecture is refused naming the modules."""
-    load_checkpoint(Path(config.train.init_from), model, None)
+def load_initial_weights(model: torch.nn.Module, config: Config) -> dict[str, int] | None:
+    """Model weights from `init_from`; another architecture is refused naming the modules.
+
+    Returns the rows that trained those weights: the new run carries them on,
+    since its outputs start from what the earlier run learned.
+    """
+    state, _meta = load_checkpoint(Path(config.train.init_from), model, None)
+    return state.trained_rows

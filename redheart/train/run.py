@@ -167,7 +167,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         if checkpoint is not None:
             trainer.resume(checkpoint)
         elif config.train.init_from:
-            load_initial_weights(trainer.model, config)
+            trainer.state.trained_rows = load_initial_weights(trainer.model, config)
         if events is None:           # not rank 0: train, and leave the telling to rank 0
             with stop_on_signals(trainer):
                 outcome = trainer.fit()

@@ -59,6 +59,7 @@ from redheart.train.losses import (
 from redheart.train.optimizers import build_optimizer
 from redheart.train.schedule import learning_rate
 from redheart.train.stages import combine_losses, compute_stage, forward_stage
+from redheart.train.trained_rows import add_rows
 
 MAX_STEP_EVENTS_PER_S = 20
 """Step events are rate-limited so a fast GPU run cannot flood events.jsonl."""
@@ -235,7 +236,10 @@ class Trainer:
             names = sorted(totals)
             totals = dict(zip(names, self.dist.sum([totals[n] for n in names]),
                               strict=True))
-        return self._update(totals, rows, int(batch.mask.sum()), start)  # UPDATE
+        result = self._update(totals, rows, int(batch.mask.sum()), start)  # UPDATE
+        if not result.skipped and self.state.trained_rows is not None:
+            add_rows(self.state.trained_rows, batch)   # the global batch: the same on every rank
+        return result
 
     def _mode(self, training: bool) -> None:
         self.model.train(training)

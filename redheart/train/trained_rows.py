@@ -1,0 +1,61 @@
+"""Which outputs a run actually trained: labelled rows per target, counted over the run.
+
+GoEmotions and Scruples carry no labels for some outputs (the cultural
+dimensions, the seven Bentham dimensions). A head with no labelled row ever
+receives no training signal, and presenting its numbers as predictions would
+be a made-up result; the checkpoint therefore records what trained each
+target, and `predict`, `validate` and the model card read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redheart.data.batching import Batch
+
+TARGETS: tuple[str, ...] = ("emotion", "sentiment", "fine", "cultural", "bentham_dims",
+                            "hedonic_value", "pairs", "regret", "regret_views", "surd")
+"""Every supervised target, by the name of the output it trains (pairs: dilemma pairs)."""
+
+_TARGET_OF_FIELD = {"emotion": "emotion", "sentiment": "sentiment", "fine": "fine",
+                    "cultural": "cultural", "bentham": "bentham_dims",
+                    "hedonic": "hedonic_value", "regret": "regret",
+                    "regret_views": "regret_views", "surd": "surd"}
+_LOSS_NEEDS = {"sentiment": "emotion", "fine": "emotion", "cultural": "emotion",
+               "regret_views": "regret"}
+"""Fields whose loss is only computed beside another one's (see losses.task_losses)."""
+
+TARGETS_OF_OUTPUT: dict[str, tuple[str, ...]] = {
+    **{target: (target,) for target in TARGETS if target != "pairs"},
+    "hedonic_value": ("hedonic_value", "pairs"),
+}
+"""The targets whose rows train each output: the hedonic value learns from both."""
+
+
+def batch_rows(batch: Batch) -> dict[str, int]:
+    """Labelled rows per target in one (global) batch, as the losses see them."""
+    if batch.pair_inputs is not None:
+        return {"pairs": len(batch)}
+    rows = {}
+    for field, present in batch.present.items():
+        needed = _LOSS_NEEDS.get(field)
+        if needed is not None and needed not in batch.present:
+            continue
+        count = int(present.sum())
+        if count:
+            rows[_TARGET_OF_FIELD[field]] = count
+    return rows
+
+
+def add_rows(total: dict[str, int], batch: Batch) -> None:
+    for target, count in batch_rows(batch).items():
+        total[target] = total.get(target, 0) + count
+
+
+def output_trained(trained_rows: Mapping[str, int] | None, output: str) -> bool | None:
+    """Whether any labelled row trained `output`; None when the checkpoint did not count."""
+    if trained_rows is None:
+        return None
+    return any(trained_rows.get(target, 0) > 0 for target in TARGETS_OF_OUTPUT[output])
