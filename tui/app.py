@@ -9,6 +9,7 @@ with the run and one attached later are the same program.
 
 from __future__ import annotations
 
+import shlex
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,10 +30,13 @@ from tui.event_source import (
     LocalController,
     SshController,
     SshEventSource,
+    parse_remote,
 )
 from tui.messages import ForecastReady, ModuleToggled, StartRefused, TrainingEnded
+from tui.predict_client import PredictTarget
 from tui.run_view import RunView
 from tui.screens import HelpScreen, QuitScreen
+from tui.try_screen import TryScreen
 from tui.widgets.loss_panel import LossPanel
 from tui.widgets.memory_panel import MemoryPanel
 from tui.widgets.modules_panel import ModulesPanel
@@ -78,6 +82,7 @@ class RedHeartApp(App):
         Binding("x", "stop", "Stop"),
         Binding("c", "save_now", "Save"),
         Binding("l", "set_lr", "Set LR"),
+        Binding("t", "try_model", "Try"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_console", "Quit"),
     ]
@@ -150,6 +155,7 @@ class RedHeartApp(App):
         for key, action, title in (("s", "start", "Start training"), ("p", "pause", "Pause"),
                                    ("r", "resume", "Resume"), ("x", "stop", "Stop"),
                                    ("c", "save_now", "Save a checkpoint now"),
+                                   ("t", "try_model", "Try the model on a text"),
                                    ("question_mark", "help", "Key bindings")):
             yield SystemCommand(title, f"key {key}", lambda a=action: self.run_action(a))
 
@@ -320,6 +326,21 @@ class RedHeartApp(App):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_try_model(self) -> None:
+        if not isinstance(self.screen, TryScreen):
+            self.push_screen(TryScreen(self.predict_target))
+
+    def predict_target(self) -> PredictTarget | None:
+        """The run whose checkpoints the Try screen uses, reached the way its events are
+        (this machine, or the --remote host through the same ssh); None before a run."""
+        if self.remote is not None:
+            host, run_dir = parse_remote(self.remote)
+            return PredictTarget(run_dir, host, tuple(shlex.split(self.ssh_command)),
+                                 self.remote_redheart)
+        if isinstance(self.source, FileEventSource):
+            return PredictTarget(str(self.source.run_dir))
+        return None
 
     def action_quit_console(self) -> None:
         if self.view.state not in LIVE:

@@ -31,3 +31,21 @@ class ModuleToggled(Message):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
+
+
+class PredictionReady(Message):
+    """One answer of a predictor (`client` tells a stale one from the current one)."""
+
+    def __init__(self, client: object, result: dict[str, Any]) -> None:
+        super().__init__()
+        self.client = client
+        self.result = result
+
+
+class PredictionFailed(Message):
+    """A predictor ended or could not start; `error` is its one-line reason."""
+
+    def __init__(self, client: object, error: str) -> None:
+        super().__init__()
+        self.client = client
+        self.error = error

@@ -17,6 +17,7 @@ HELP = """\
 | `x` | stop: checkpoint, then end the run |
 | `c` | save a checkpoint now |
 | `l` | set the learning rate (type it in the LR box first) |
+| `t` | try the run's model on a text (`redheart predict`) |
 | `enter`, click | toggle the optional module under the cursor |
 | `tab` | next panel |
 | `ctrl+p` | command palette |
