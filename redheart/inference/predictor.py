@@ -32,7 +32,7 @@ from redheart.inference.results import (
 from redheart.inference.weights import inference_model
 from redheart.runs.checkpoints import CheckpointError
 from redheart.runs.full_state import load_model_state
-from redheart.train.trained_rows import output_trained
+from redheart.train.trained_rows import output_trained, untrained_outputs
 
 _PROBABILITIES = {"emotion": ("emotion_logits", "softmax"),
                   "sentiment": ("sentiment_logits", "softmax"),
@@ -88,8 +88,7 @@ class Predictor:
 
     def untrained_outputs(self) -> list[str]:
         """Outputs no labelled row trained (hidden unless show_all)."""
-        return [name for name in OUTPUT_LABELS
-                if output_trained(self.source.trained_rows, name) is False]
+        return untrained_outputs(self.source.trained_rows) or []
 
     # ------------------------------------------------------------------ predict
 

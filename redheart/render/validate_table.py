@@ -38,4 +38,14 @@ def print_validation(result: dict[str, Any], title: str, console: Console | None
     if "emotion" in metrics:
         per_class = "  ".join(f"{k} {v:.2f}" for k, v in metrics["emotion"]["f1"].items())
         table.caption = f"per-class F1: {per_class}"
-    (console or Console()).print(table)
+    console = console or Console()
+    console.print(table)
+    untrained = result.get("untrained_outputs")
+    if untrained is None:
+        console.print("trained outputs: not recorded (a checkpoint from before they were "
+                      "counted)")
+    elif untrained:
+        console.print(f"untrained outputs (no labelled row, not predictions; predict hides "
+                      f"them): {', '.join(untrained)}")
+    else:
+        console.print("every output was trained on labelled rows")

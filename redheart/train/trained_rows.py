@@ -59,3 +59,10 @@ def output_trained(trained_rows: Mapping[str, int] | None, output: str) -> bool 
     if trained_rows is None:
         return None
     return any(trained_rows.get(target, 0) > 0 for target in TARGETS_OF_OUTPUT[output])
+
+
+def untrained_outputs(trained_rows: Mapping[str, int] | None) -> list[str] | None:
+    """Outputs no labelled row trained, in output order; None when not counted."""
+    if trained_rows is None:
+        return None
+    return [name for name in TARGETS_OF_OUTPUT if not output_trained(trained_rows, name)]

@@ -28,6 +28,7 @@ from redheart.model.labels import EKMAN
 from redheart.model.unified import UnifiedModel
 from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
 from redheart.runs.checkpoints import load_checkpoint
+from redheart.train.trained_rows import untrained_outputs
 
 
 def f1_scores(truth: np.ndarray, pred: np.ndarray, classes: int) -> list[float]:
@@ -170,7 +171,9 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str]) -> di
                         f"\"dev\" or set [data] eval_fraction")
     cache = EncoderCache(config.data.cache_dir, config.data.encoder, config.data.max_tokens)
     model = UnifiedModel(config.model, ExecutionMode.EVALUATION)
-    load_checkpoint(folder, model, None)
+    state, _meta = load_checkpoint(folder, model, None)
     got = predict(model, evaluation, cache, config.train.batch_size)
     return {"checkpoint": str(folder), "metrics": metrics_of(got),
-            "baselines": baselines(train, evaluation, got, cache)}
+            "baselines": baselines(train, evaluation, got, cache),
+            "trained_rows": state.trained_rows,
+            "untrained_outputs": untrained_outputs(state.trained_rows)}
