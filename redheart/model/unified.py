@@ -18,7 +18,8 @@
 | regret | [B] | in (0,1) |
 | regret_views | [B,3] | 10/50/90% quantiles of regret, ascending |
 | surd | [B,4] | redundant, unique, synergistic, leak shares, summing to 1 |
-| emotion_uncertainty | [B,7] | Kalman posterior variance (kalman_filter only) |
+| emotion_uncertainty | [B,7] | Kalman posterior variance (kalman_filter only): internal to the |
+| | | fusion, in no loss, so not a calibrated uncertainty and not a prediction |
 | head/<key>, analyzer/<key> | as above | the head-only and analyzer-only predictions of each |
 | | | task whose analyzer is built, for deep supervision |
 """
