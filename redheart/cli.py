@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -145,6 +146,13 @@ def run(
                      samples)
 
 
+class EvalSplit(str, Enum):
+    """The splits `validate` reports on (redheart.data.split.EVAL_SPLITS)."""
+
+    dev = "dev"
+    test = "test"
+
+
 CHECKPOINT_HELP = ("A checkpoint: runs/NAME/checkpoints/step-N, its checkpoints/best or last "
                    "pointer, or the run directory runs/NAME (its best checkpoint).")
 
@@ -154,15 +162,19 @@ def validate(
     checkpoint: Annotated[Path, typer.Argument(help=CHECKPOINT_HELP)],
     profile: Annotated[Path | None, typer.Option(
         "--profile", help="Profile to read data from (default: the checkpoint's own).")] = None,
+    split: Annotated[EvalSplit, typer.Option(
+        "--split", help="dev (what picked best) or test (sources marked split = \"test\": "
+        "never trained on, never used to pick best).")] = EvalSplit.dev,
     json_out: JsonOpt = False,
     set_: SetOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Task metrics on the evaluation splits, next to prior and logistic-probe baselines."""
+    """Task metrics on dev or test, next to prior and linear-probe baselines, with 95%
+    bootstrap intervals."""
     with user_errors(debug):
         from redheart.train.validate import validate as run_validate
 
-        result = run_validate(checkpoint, profile, set_ or [])
+        result = run_validate(checkpoint, profile, set_ or [], split.value)
         if json_out:
             typer.echo(json.dumps(result, indent=2))
         else:

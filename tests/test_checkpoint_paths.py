@@ -109,7 +109,8 @@ def test_validate_takes_the_best_pointer(run, capsys):
     assert result["checkpoint"] == str((run / "checkpoints" / STEP_1).resolve())
     assert result["metrics"]["emotion"]["count"] > 0
     assert 0.0 <= result["metrics"]["regret"]["mae"] <= 1.0
-    assert result["baselines"]["prior"]["bentham"]["pairwise_accuracy"] == 0.5
+    assert result["baselines"]["prior"]["bentham"]["count"] == result["metrics"]["bentham"][
+        "count"] > 0          # the pairs prior itself: tests/test_validate_metrics.py
 
 
 def _half_written(run: Path, where: Path) -> Path:

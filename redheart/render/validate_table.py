@@ -1,17 +1,20 @@
-"""Rich rendering of `redheart validate`: model and baselines side by side."""
+"""Rich rendering of `redheart validate`: model, prior and probe with their intervals."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-ROWS = (("emotion", "macro_f1", "emotion macro-F1", True),
+ROWS = (("emotion", "macro_f1", "emotion macro-F1, multi-label p>=0.3", True),
+        ("emotion", "single_label_accuracy", "emotion accuracy, single-label rows", True),
+        ("emotion", "single_label_macro_f1", "emotion macro-F1, single-label rows", True),
         ("regret", "mae", "regret MAE", False),
         ("regret", "pearson", "regret Pearson r", True),
         ("regret", "binarized_f1", "regret WRONG F1", True),
-        ("bentham", "pairwise_accuracy", "hedonic pairwise acc.", True),
+        ("bentham", "pairwise_accuracy", "hedonic pairwise accuracy", True),
         ("surd", "mse", "SURD MSE", False))
 
 
@@ -21,25 +24,70 @@ def _figure(value: float) -> str:
     return f"{value:.3f}" if abs(value) >= 0.1 or value == 0 else f"{value:.4g}"
 
 
+def _cell(value: float | None, interval: list[float] | None) -> str:
+    if value is None:
+        return "undefined"
+    if interval is None:
+        return _figure(value)
+    return f"{_figure(value)}\n\\[{_figure(interval[0])}, {_figure(interval[1])}]"
+
+
+def _notes(result: dict[str, Any]) -> list[str]:
+    """What the numbers are computed on and how, under the table."""
+    lines = []
+    counts = result.get("counts")
+    if counts:
+        lines.append(f"{result.get('split', 'dev')} split: {counts['emotion']} emotion rows "
+                     f"({counts['emotion_single_label']} single-label), {counts['regret']} "
+                     f"regret rows, {counts['bentham']} dilemma pairs, {counts['surd']} SURD "
+                     f"rows")
+    boot = result.get("bootstrap")
+    if boot:
+        lines.append(f"\\[low, high]: {boot['level']:.0%} {boot['method']} bootstrap interval, "
+                     f"{boot['resamples']:,} resamples of the rows, seed {boot['seed']}; "
+                     f"beats both: the model's interval clears both baselines' intervals")
+    if "emotion" in result["metrics"]:
+        f1 = result["metrics"]["emotion"]["f1"]
+        per_class = "  ".join(f"{k} {v:.2f}" for k, v in f1.items())
+        lines.append(f"model per-class F1 (multi-label): {per_class}")
+    if "regret" in result["metrics"] and "regret_threshold" in result:
+        lines.append(f"model WRONG decision: regret > {result['regret_threshold']:.3g}; "
+                     f"prior Pearson r is undefined (a constant), so the model must be above 0")
+    subsampled = [f"{task} {rows['used']:,} of {rows['of']:,}"
+                  for task, rows in result.get("probe_rows", {}).items()
+                  if rows["used"] < rows["of"]]
+    if subsampled:
+        lines.append(f"probe fitted on a fixed-seed sample of the training rows: "
+                     f"{', '.join(subsampled)}")
+    return lines
+
+
 def print_validation(result: dict[str, Any], title: str, console: Console | None = None) -> None:
-    table = Table(title=title)
-    for column in ("metric", "model", "prior", "probe"):
-        table.add_column(column, justify="left" if column == "metric" else "right")
+    """The table of `redheart validate`; a result without intervals (an older --json)
+    prints its values alone."""
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column("metric", min_width=16, max_width=24)
+    for column in ("model", "prior", "probe"):
+        table.add_column(column, justify="right")
+    table.add_column("beats\nboth", justify="center")
     metrics, base = result["metrics"], result["baselines"]
+    intervals = result.get("intervals", {})
+    verdicts = result.get("beats_baselines", {})
     for task, key, label, higher in ROWS:
-        if task not in metrics:
+        if key not in metrics.get(task, {}):
             continue
-        model = metrics[task][key]
-        cells = [_figure(model)]
+        cells = [_cell(metrics[task][key], intervals.get("model", {}).get(task, {}).get(key))]
         for kind in ("prior", "probe"):
-            value = base[kind].get(task, {}).get(key)
-            cells.append("-" if value is None else _figure(value))
-        table.add_row(f"{label} ({'higher' if higher else 'lower'} is better)", *cells)
-    if "emotion" in metrics:
-        per_class = "  ".join(f"{k} {v:.2f}" for k, v in metrics["emotion"]["f1"].items())
-        table.caption = f"per-class F1: {per_class}"
+            values = base[kind].get(task, {})
+            cells.append(_cell(values[key], intervals.get(kind, {}).get(task, {}).get(key))
+                         if key in values else "-")
+        verdict = verdicts.get(task, {}).get(key)
+        cells.append("-" if verdict is None else "yes" if verdict else "no")
+        table.add_row(f"{label} {'↑' if higher else '↓'}", *cells)
     console = console or Console()
     console.print(table)
+    for line in _notes(result):
+        console.print(line)
     untrained = result.get("untrained_outputs")
     if untrained is None:
         console.print("trained outputs: not recorded (a checkpoint from before they were "
@@ -49,3 +97,4 @@ def print_validation(result: dict[str, Any], title: str, console: Console | None
                       f"them): {', '.join(untrained)}")
     else:
         console.print("every output was trained on labelled rows")
+

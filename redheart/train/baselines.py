@@ -1,0 +1,152 @@
+"""The two baselines of `redheart validate`, fitted on the training split only.
+
+- The prior says what knowing nothing about the text gets: the training
+  rows' majority emotion class, their mean regret, the side that is more
+  often the less ethical one in the training pairs, their mean SURD shares.
+- The probe says what the frozen encoder alone gets: linear models on the
+  mean-pooled cached token states (logistic regression for emotion, WRONG
+  and the pair's less-ethical side, ridge regression for SURD shares).
+
+A trained model that does not beat both has learned nothing worth its size.
+Probes are fitted on at most `PROBE_MAX_ROWS` training rows (a fixed-seed
+sample) so that `validate` stays a matter of a minute on two cores;
+`ProbeRows` records how many were used.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from redheart.data.encode import EncoderCache
+from redheart.data.sources import SourceData
+from redheart.model.labels import EKMAN
+from redheart.train.eval_set import EvalSet, Predictions
+from redheart.train.metrics import WRONG_ABOVE, emotion_sets
+
+PROBE_MAX_ROWS = 8000
+"""Training rows a probe is fitted on at most; more cost minutes and barely move it."""
+PROBE_SEED = 0
+
+
+@dataclass(frozen=True)
+class ProbeRows:
+    """How many training rows one probe was fitted on, of how many there are."""
+
+    used: int
+    of: int
+
+    def as_json(self) -> dict[str, int]:
+        return {"used": self.used, "of": self.of}
+
+
+def prior(train: list[SourceData], rows: EvalSet) -> Predictions:
+    """Constant predictions from the training rows (None for a task they do not label)."""
+    emotion = [e.emotion for s in train for e in s.examples if e.emotion is not None]
+    regret = [e.regret for s in train for e in s.examples if e.regret is not None]
+    surd = [e.surd for s in train for e in s.examples if e.surd is not None]
+    sides = [p.less_ethical for s in train for p in s.pairs]
+    out = Predictions()
+    if emotion and rows.emotion:
+        # The class that is a true label of the most training rows, predicted alone.
+        majority = int(np.argmax(emotion_sets(emotion).sum(0)))
+        out.emotion = np.tile(np.eye(len(EKMAN))[majority], (len(rows.emotion), 1))
+    if regret and rows.regret:
+        mean = float(np.mean(regret))
+        out.regret = np.full(len(rows.regret), mean)
+        out.wrong = np.full(len(rows.regret), mean > WRONG_ABOVE)
+    if sides and rows.less_ethical:
+        # The side more often less ethical in training (first on a tie).
+        majority_side = int(sum(sides) * 2 > len(sides))
+        out.less_ethical = np.full(len(rows.less_ethical), majority_side)
+    if surd and rows.surd:
+        out.surd = np.tile(np.mean(surd, 0), (len(rows.surd), 1))
+    return out
+
+
+def _subsample(count: int) -> np.ndarray:
+    """Indices of at most PROBE_MAX_ROWS of `count` training rows, sorted, fixed seed."""
+    if count <= PROBE_MAX_ROWS:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(PROBE_SEED).choice(count, PROBE_MAX_ROWS,
+                                                            replace=False))
+
+
+def _quiet_fit(fit: Callable[[], object]) -> object:
+    """Convergence warnings of a baseline are not the user's problem: max_iter bounds it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit()
+
+
+def _pooled(cache: EncoderCache, texts: list[str]) -> np.ndarray:
+    """[N, hidden] mean-pooled frozen-encoder states (the probe's scaler standardises them)."""
+    return np.stack([np.asarray(cache.get(t), dtype=np.float32).mean(0)
+                     for t in texts]).astype(np.float64)
+
+
+def probe(train: list[SourceData], rows: EvalSet,
+          cache: EncoderCache) -> tuple[Predictions, dict[str, ProbeRows]]:
+    """Linear probes on frozen features, one per task with training rows."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    examples = [e for s in train if not s.pairs for e in s.examples]
+    pairs = [p for s in train for p in s.pairs]
+    out, used = Predictions(), {}
+
+    def logistic() -> object:
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500,
+                                                                  random_state=PROBE_SEED))
+
+    emotion = [e for e in examples if e.emotion is not None]
+    if emotion and rows.emotion:
+        # One sample per true class, weighted by its share: the soft target, not an argmax.
+        taken = [emotion[i] for i in _subsample(len(emotion))]
+        x = _pooled(cache, [e.text for e in taken])
+        shares = np.asarray([e.emotion for e in taken])
+        row, cls = np.nonzero(shares > 0)
+        model = logistic()
+        _quiet_fit(lambda: model.fit(x[row], cls,
+                                     logisticregression__sample_weight=shares[row, cls]))
+        probs = np.zeros((len(rows.emotion), len(EKMAN)))
+        probs[:, model.classes_] = model.predict_proba(_pooled(cache, rows.texts["emotion"]))
+        out.emotion, used["emotion"] = probs, ProbeRows(len(taken), len(emotion))
+    regret = [e for e in examples if e.regret is not None]
+    if regret and rows.regret:
+        taken = [regret[i] for i in _subsample(len(regret))]
+        wrong = np.asarray([e.regret > WRONG_ABOVE for e in taken])
+        if 0 < wrong.sum() < len(wrong):
+            model = logistic()
+            _quiet_fit(lambda: model.fit(_pooled(cache, [e.text for e in taken]), wrong))
+            estimate = model.predict_proba(_pooled(cache, rows.texts["regret"]))[:, 1]
+            out.regret, out.wrong = estimate, estimate > 0.5
+            used["regret"] = ProbeRows(len(taken), len(regret))
+    if pairs and rows.less_ethical:
+        taken = [pairs[i] for i in _subsample(len(pairs))]
+        side = np.asarray([p.less_ethical for p in taken])
+        if 0 < side.sum() < len(side):
+            def difference(texts: list[tuple[str, str]]) -> np.ndarray:
+                return (_pooled(cache, [a for a, _ in texts]) -
+                        _pooled(cache, [b for _, b in texts]))
+
+            model = logistic()
+            _quiet_fit(lambda: model.fit(difference([(p.first, p.second) for p in taken]),
+                                         side))
+            out.less_ethical = model.predict(difference(rows.texts["pairs"])).astype(int)
+            used["bentham"] = ProbeRows(len(taken), len(pairs))
+    surd = [e for e in examples if e.surd is not None]
+    if surd and rows.surd:
+        taken = [surd[i] for i in _subsample(len(surd))]
+        model = make_pipeline(StandardScaler(), Ridge(alpha=1.0, random_state=PROBE_SEED))
+        model.fit(_pooled(cache, [e.text for e in taken]), np.asarray([e.surd for e in taken]))
+        shares = np.clip(model.predict(_pooled(cache, rows.texts["surd"])), 0, None)
+        total = shares.sum(1, keepdims=True)
+        # Back onto the simplex; a row clipped to all zeros knows nothing: uniform.
+        out.surd = np.where(total > 0, shares / np.where(total > 0, total, 1.0), 0.25)
+        used["surd"] = ProbeRows(len(taken), len(surd))
+    return out, used
