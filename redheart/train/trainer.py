@@ -25,7 +25,7 @@ from redheart.data.batching import Batch, BatchPlan, Featurizer, loader, source_
 from redheart.data.encoder import TextEncoder
 from redheart.data.sources import SourceData
 from redheart.errors import RedHeartError
-from redheart.model.catalog import TASKS, ExecutionMode
+from redheart.model.catalog import ExecutionMode
 from redheart.model.unified import UnifiedModel
 from redheart.ranks import rank_accumulation
 from redheart.runs.checkpoints import (
@@ -59,7 +59,7 @@ from redheart.train.losses import (
 from redheart.train.optimizers import build_optimizer
 from redheart.train.schedule import learning_rate
 from redheart.train.stages import combine_losses, compute_stage, forward_stage
-from redheart.train.trained_rows import add_rows
+from redheart.train.trained_rows import add_rows, task_rows
 
 MAX_STEP_EVENTS_PER_S = 20
 """Step events are rate-limited so a fast GPU run cannot flood events.jsonl."""
@@ -376,22 +376,30 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float] | None:
-        """Mean task losses on the evaluation examples (unweighted), for `best`."""
+        """Each task's mean loss over its own labelled evaluation rows, and their sum.
+
+        A batch's task loss is already a mean over the batch's rows that carry
+        that task's target, so it is weighted by that count (dilemma pairs by
+        their number, as "pairs", apart from the anecdotes' hedonic loss).
+        `loss`, which picks `best`, is the plain sum of these means: every task
+        counts the same, however many rows it has.
+        """
         if not any(s.examples or s.pairs for s in self.eval_sources):
             return None
         self._mode(training=False)
         sums: dict[str, float] = {}
-        count = 0
+        rows: dict[str, int] = {}
         plan = BatchPlan(source_lengths(self.eval_sources, self.featurizer),
                          [1.0] * len(self.eval_sources), self.config.train.batch_size, 0)
         for batch in loader(self.eval_sources, self.featurizer, plan.every_row_once()):
             # the step module: under FSDP2 it gathers the shards (every rank evaluates)
             losses = self.step_module(batch, None, 1.0)["losses"]
-            for name, value in losses.items():
-                if name in TASKS:
-                    sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
-            count += len(batch)
-        metrics = {name: value / count for name, value in sums.items()}
+            for task, count in task_rows(batch).items():
+                if task in losses or (task == "pairs" and "bentham" in losses):
+                    value = losses["bentham" if task == "pairs" else task]
+                    sums[task] = sums.get(task, 0.0) + float(value) * count
+                    rows[task] = rows.get(task, 0) + count
+        metrics = {task: total / rows[task] for task, total in sums.items() if rows[task]}
         metrics["loss"] = sum(metrics.values())
         return metrics
 
