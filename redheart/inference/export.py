@@ -52,6 +52,7 @@ def export_model(checkpoint: Path, out: Path, dtype: str = "float32",
     meta = {"format": EXPORT_FORMAT, "schema": EXPORT_SCHEMA, "source": str(source.folder),
             "step": source.step, "config_hash": source.config_hash, "dtype": dtype,
             "modules": list(source.modules), "trained_rows": source.trained_rows,
+            "regret_threshold": source.regret_threshold,
             "encoder": {"name": source.config.data.encoder,
                         "fine_tuned": source.encoder_weights is not None}}
     tmp = out.parent / f".tmp-export-{out.name}-{os.getpid()}"

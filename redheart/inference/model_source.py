@@ -17,6 +17,7 @@ from typing import Any
 from redheart.config import Config, load_profile
 from redheart.runs.checkpoint_arg import FORMS, checkpoint_folder
 from redheart.runs.checkpoints import CheckpointError
+from redheart.train.regret_decision import decision_threshold
 
 EXPORT_MARKER = "export.json"
 EXPORT_FORMAT = "redheart-export"
@@ -39,6 +40,8 @@ class ModelSource:
     """The hash of the config the weights were trained under (before overrides)."""
     trained_rows: dict[str, int] | None
     modules: tuple[str, ...]
+    regret_threshold: float
+    """Predicted regret above which the author is judged in the wrong (regret_decision.py)."""
 
     @property
     def weights(self) -> Path:
@@ -64,7 +67,8 @@ def open_model(spec: str | Path, overrides: Iterable[str] = ()) -> ModelSource:
                        config=config, step=int(meta.get("step", 0)),
                        config_hash=str(meta.get("config_hash", "")),
                        trained_rows=rows if isinstance(rows, dict) else None,
-                       modules=tuple(meta.get("modules", ())))
+                       modules=tuple(meta.get("modules", ())),
+                       regret_threshold=decision_threshold(meta))
 
 
 def _exported(folder: Path) -> tuple[Path, dict[str, Any]]:
