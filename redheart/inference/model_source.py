@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from redheart.config import Config, load_profile
+from redheart.errors import RedHeartError
 from redheart.runs.checkpoint_arg import FORMS, checkpoint_folder
 from redheart.runs.checkpoints import CheckpointError
 from redheart.train.regret_decision import decision_threshold
@@ -86,12 +87,17 @@ def _exported(folder: Path) -> tuple[Path, dict[str, Any]]:
     return folder.resolve(), meta
 
 
-def _json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path, fix: str, error: type[RedHeartError] = CheckpointError
+                     ) -> dict[str, Any]:
+    """A JSON object from `path`, or one line naming the file and `fix`."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: unreadable ({exc}); use another checkpoint or export "
-                              f"it again") from None
+        raise error(f"{path}: unreadable ({exc}); {fix}") from None
     if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: not a JSON object; use another checkpoint")
+        raise error(f"{path}: not a JSON object; {fix}")
     return data
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return read_json_object(path, "use another checkpoint or export it again")
