@@ -59,6 +59,17 @@ def test_outputs_are_distributions_in_range_and_flag_truncation(predictions):
         assert list(fine.above_threshold) == sorted(
             (k for k, p in fine.value.items() if p >= 0.3), key=lambda k: -fine.value[k])
     assert [p.truncated for p in predictions] == [False] * len(TEST_TEXTS) + [True]
+
+
+def test_regret_decision_uses_the_threshold_fitted_in_training(trained_run, predictions):
+    meta = json.loads((_checkpoint(trained_run) / "state.json").read_text())
+    threshold = meta["regret_threshold"]
+    assert isinstance(threshold, float) and 0 < threshold < 1
+    for prediction in predictions:
+        regret = prediction.outputs["regret"]
+        assert regret.threshold == threshold
+        assert regret.wrong == (regret.value > threshold)
+    assert {p.outputs["regret"].wrong for p in predictions} == {True, False}
     assert predictions[-1].tokens == 128 and predictions[0].tokens < 30
 
 

@@ -28,6 +28,7 @@ from redheart.inference.model_source import (
     EXPORT_SCHEMA,
     ModelSource,
     open_model,
+    read_json_object,
 )
 from redheart.model.labels import BENTHAM_DIMS, CULTURAL, EKMAN, REGRET_VIEWS, SENTIMENTS, SURD
 from redheart.runs.checkpoint_arg import checkpoint_folder
@@ -52,6 +53,7 @@ def export_model(checkpoint: Path, out: Path, dtype: str = "float32",
     meta = {"format": EXPORT_FORMAT, "schema": EXPORT_SCHEMA, "source": str(source.folder),
             "step": source.step, "config_hash": source.config_hash, "dtype": dtype,
             "modules": list(source.modules), "trained_rows": source.trained_rows,
+            "regret_threshold": source.regret_threshold,
             "encoder": {"name": source.config.data.encoder,
                         "fine_tuned": source.encoder_weights is not None}}
     tmp = out.parent / f".tmp-export-{out.name}-{os.getpid()}"
@@ -91,12 +93,8 @@ def _cast(tensors: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, tor
 
 
 def _read_metrics(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RedHeartError(f"--metrics {path}: unreadable ({exc}); pass the output of "
-                            f"`redheart validate CHECKPOINT --json`") from None
-    if not isinstance(data, dict) or not isinstance(data.get("metrics"), dict):
-        raise RedHeartError(f"--metrics {path}: no \"metrics\" object; pass the output of "
-                            f"`redheart validate CHECKPOINT --json`")
+    fix = "pass the output of `redheart validate CHECKPOINT --json`"
+    data = read_json_object(path, fix, RedHeartError)
+    if not isinstance(data.get("metrics"), dict):
+        raise RedHeartError(f"--metrics {path}: no \"metrics\" object; {fix}")
     return data

@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from redheart.config import Config, load_profile
+from redheart.errors import RedHeartError
 from redheart.runs.checkpoint_arg import FORMS, checkpoint_folder
 from redheart.runs.checkpoints import CheckpointError
+from redheart.train.regret_decision import decision_threshold
 
 EXPORT_MARKER = "export.json"
 EXPORT_FORMAT = "redheart-export"
@@ -39,6 +41,8 @@ class ModelSource:
     """The hash of the config the weights were trained under (before overrides)."""
     trained_rows: dict[str, int] | None
     modules: tuple[str, ...]
+    regret_threshold: float
+    """Predicted regret above which the author is judged in the wrong (regret_decision.py)."""
 
     @property
     def weights(self) -> Path:
@@ -64,7 +68,8 @@ def open_model(spec: str | Path, overrides: Iterable[str] = ()) -> ModelSource:
                        config=config, step=int(meta.get("step", 0)),
                        config_hash=str(meta.get("config_hash", "")),
                        trained_rows=rows if isinstance(rows, dict) else None,
-                       modules=tuple(meta.get("modules", ())))
+                       modules=tuple(meta.get("modules", ())),
+                       regret_threshold=decision_threshold(meta))
 
 
 def _exported(folder: Path) -> tuple[Path, dict[str, Any]]:
@@ -82,12 +87,17 @@ def _exported(folder: Path) -> tuple[Path, dict[str, Any]]:
     return folder.resolve(), meta
 
 
-def _json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path, fix: str, error: type[RedHeartError] = CheckpointError
+                     ) -> dict[str, Any]:
+    """A JSON object from `path`, or one line naming the file and `fix`."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: unreadable ({exc}); use another checkpoint or export "
-                              f"it again") from None
+        raise error(f"{path}: unreadable ({exc}); {fix}") from None
     if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: not a JSON object; use another checkpoint")
+        raise error(f"{path}: not a JSON object; {fix}")
     return data
+
+
+def _json(path: Path) -> dict[str, Any]:
+    return read_json_object(path, "use another checkpoint or export it again")

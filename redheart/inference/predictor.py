@@ -158,7 +158,11 @@ class Predictor:
             if name == "fine":
                 above = tuple(sorted((k for k, p in value.items() if p >= FINE_THRESHOLD),
                                      key=lambda k: -value[k]))
-            named[name] = Output(value, trained, self._source_of(name), above)
+            decision = {}
+            if name == "regret":
+                threshold = self.source.regret_threshold
+                decision = {"wrong": bool(value > threshold), "threshold": threshold}
+            named[name] = Output(value, trained, self._source_of(name), above, **decision)
         return named
 
     def _source_of(self, output: str) -> str:

@@ -53,6 +53,10 @@ class Output:
     """"head+analyzer", or "head" where the task's analyzer is not built."""
     above_threshold: tuple[str, ...] | None = None
     """Fine labels at or over FINE_THRESHOLD, most probable first (fine only)."""
+    wrong: bool | None = None
+    """Regret only: the author judged in the wrong (regret above `threshold`)."""
+    threshold: float | None = None
+    """Regret only: the decision threshold fitted on training rows (0.5 if none was)."""
 
 
 @dataclass(frozen=True)
@@ -87,4 +91,6 @@ def _output_json(output: Output) -> dict[str, Any]:
     data = {"value": output.value, "trained": output.trained, "source": output.source}
     if output.above_threshold is not None:
         data["above_threshold"] = list(output.above_threshold)
+    if output.wrong is not None:
+        data["wrong"], data["threshold"] = output.wrong, output.threshold
     return data

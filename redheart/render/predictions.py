@@ -72,6 +72,10 @@ def prediction_block(prediction: Prediction) -> Group:
         if "regret_views" in outs:
             views = outs["regret_views"].value
             text += "  (" + " · ".join(f"{k} {v:.2f}" for k, v in views.items()) + ")"
+        regret = outs["regret"]
+        if regret.wrong is not None:
+            verdict = "in the wrong" if regret.wrong else "not in the wrong"
+            text += f"  → {verdict} (threshold {regret.threshold:.2f})"
         add("regret", "regret", text)
     if "hedonic_value" in outs:
         add("hedonic_value", "hedonic value",

@@ -65,6 +65,9 @@ class TrainState:
     trained_rows: dict[str, int] | None = field(default_factory=dict)
     """Labelled rows per target that trained the model, over the run (train/trained_rows.py);
     None for a checkpoint written before they were counted."""
+    regret_threshold: float | None = None
+    """Predicted regret above which the author is judged in the wrong, fitted on training
+    rows at the last evaluation (train/regret_decision.py); None before the first."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -180,6 +183,7 @@ def _write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[
             "batch_index": state.batch_index, "best_loss": state.best_loss,
             "skipped": state.skipped, "skipped_total": state.skipped_total,
             "lr_scale": state.lr_scale, "trained_rows": state.trained_rows,
+            "regret_threshold": state.regret_threshold,
             "config_hash": config_hash(config), "metrics": metrics, "modules": snap.modules,
             "order": next_order(root),
             "parameters": {k: list(v.shape) for k, v in snap.model.items()}}
@@ -334,5 +338,6 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
                        best_loss=meta.get("best_loss"), skipped=meta.get("skipped", 0),
                        skipped_total=meta.get("skipped_total", 0),
                        lr_scale=meta.get("lr_scale", 1.0),
-                       trained_rows=meta.get("trained_rows"))
+                       trained_rows=meta.get("trained_rows"),
+                       regret_threshold=meta.get("regret_threshold"))
     return state, meta

@@ -66,3 +66,20 @@ def untrained_outputs(trained_rows: Mapping[str, int] | None) -> list[str] | Non
     if trained_rows is None:
         return None
     return [name for name in TARGETS_OF_OUTPUT if not output_trained(trained_rows, name)]
+
+
+_ROWS_OF_TASK = {"emotion": "emotion", "bentham": "hedonic", "regret": "regret",
+                 "surd": "surd"}
+"""The target field whose rows a task's batch loss is a mean over (its main target)."""
+
+
+def task_rows(batch: Batch) -> dict[str, int]:
+    """Rows behind each task's loss in one batch: what weighs it in a mean over batches."""
+    if batch.pair_inputs is not None:
+        return {"pairs": len(batch)}
+    present = batch.present
+    rows = {task: int(present[field].sum()) for task, field in _ROWS_OF_TASK.items()
+            if field in present}
+    if "bentham" not in rows and "bentham" in present:   # Bentham dimensions without a value
+        rows["bentham"] = int(present["bentham"].sum())
+    return {task: count for task, count in rows.items() if count}

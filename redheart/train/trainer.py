@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from redheart.config import Config, validate
@@ -25,7 +26,7 @@ from redheart.data.batching import Batch, BatchPlan, Featurizer, loader, source_
 from redheart.data.encoder import TextEncoder
 from redheart.data.sources import SourceData
 from redheart.errors import RedHeartError
-from redheart.model.catalog import TASKS, ExecutionMode
+from redheart.model.catalog import ExecutionMode
 from redheart.model.unified import UnifiedModel
 from redheart.ranks import rank_accumulation
 from redheart.runs.checkpoints import (
@@ -57,9 +58,10 @@ from redheart.train.losses import (
     regret_side_weights,
 )
 from redheart.train.optimizers import build_optimizer
+from redheart.train.regret_decision import best_threshold, calibration_sources
 from redheart.train.schedule import learning_rate
 from redheart.train.stages import combine_losses, compute_stage, forward_stage
-from redheart.train.trained_rows import add_rows
+from redheart.train.trained_rows import add_rows, task_rows
 
 MAX_STEP_EVENTS_PER_S = 20
 """Step events are rate-limited so a fast GPU run cannot flood events.jsonl."""
@@ -144,6 +146,8 @@ class Trainer:
         self.train_sources, self.eval_sources = train_sources, eval_sources
         self.featurizer = featurizer
         train_examples = [e for s in train_sources for e in s.examples]
+        self._calibration = calibration_sources(train_sources, config.run.seed)
+        """Training rows the regret decision threshold is fitted on at each evaluation."""
         self.losses = LossSettings(
             class_weights(train_examples), config.train.focal_gamma,
             regret_side_weights(train_examples, config.train.regret_balance))
@@ -255,7 +259,8 @@ class Trainer:
         return forward_stage(self.model, batch.to(self.device, non_blocking=True), self._states)
 
     def _step_losses(self, model: UnifiedModel, batch: Batch,
-                     counts: dict[str, torch.Tensor] | None, weight: float) -> dict[str, Any]:
+                     counts: dict[str, torch.Tensor] | None, weight: float,
+                     keep_regret: bool = False) -> dict[str, Any]:
         """FORWARD and COMPUTE of one micro-batch, inside the step module's forward.
 
         DDP needs every parameter used inside its forward, the uncertainty
@@ -267,7 +272,10 @@ class Trainer:
                                     self._states)                          # FORWARD
             share = None if counts is None else BatchShare(counts, weight)
             losses = self._compute(outputs, share)                         # COMPUTE
-        return {"losses": losses, "total": self._combine(losses)}
+        result = {"losses": losses, "total": self._combine(losses)}
+        if keep_regret:             # the decision threshold's calibration reads predictions
+            result["regret"] = outputs["outputs"]["regret"]
+        return result
 
     def _states(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Token states: cached ones as they are, or the trained encoder's of token ids."""
@@ -376,24 +384,49 @@ class Trainer:
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float] | None:
-        """Mean task losses on the evaluation examples (unweighted), for `best`."""
+        """Each task's mean loss over its own labelled evaluation rows, and their sum.
+
+        A batch's task loss is already a mean over the batch's rows that carry
+        that task's target, so it is weighted by that count (dilemma pairs by
+        their number, as "pairs", apart from the anecdotes' hedonic loss).
+        `loss`, which picks `best`, is the plain sum of these means: every task
+        counts the same, however many rows it has.
+        """
         if not any(s.examples or s.pairs for s in self.eval_sources):
             return None
         self._mode(training=False)
         sums: dict[str, float] = {}
-        count = 0
+        rows: dict[str, int] = {}
         plan = BatchPlan(source_lengths(self.eval_sources, self.featurizer),
                          [1.0] * len(self.eval_sources), self.config.train.batch_size, 0)
         for batch in loader(self.eval_sources, self.featurizer, plan.every_row_once()):
             # the step module: under FSDP2 it gathers the shards (every rank evaluates)
             losses = self.step_module(batch, None, 1.0)["losses"]
-            for name, value in losses.items():
-                if name in TASKS:
-                    sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
-            count += len(batch)
-        metrics = {name: value / count for name, value in sums.items()}
+            for task, count in task_rows(batch).items():
+                if task in losses or (task == "pairs" and "bentham" in losses):
+                    value = losses["bentham" if task == "pairs" else task]
+                    sums[task] = sums.get(task, 0.0) + float(value) * count
+                    rows[task] = rows.get(task, 0) + count
+        metrics = {task: total / rows[task] for task, total in sums.items() if rows[task]}
         metrics["loss"] = sum(metrics.values())
         return metrics
+
+    @torch.no_grad()
+    def calibrate_regret(self) -> float | None:
+        """The WRONG threshold on predicted regret that maximises F1 on training rows."""
+        if not self._calibration:
+            return None
+        self._mode(training=False)
+        predicted: list[float] = []
+        truth: list[float] = []
+        plan = BatchPlan(source_lengths(self._calibration, self.featurizer),
+                         [1.0] * len(self._calibration), self.config.train.batch_size, 0)
+        for batch in loader(self._calibration, self.featurizer, plan.every_row_once()):
+            regret = self.step_module(batch, None, 1.0, True)["regret"]
+            rows = batch.present["regret"]
+            predicted += regret[rows.to(regret.device)].float().tolist()
+            truth += batch.targets["regret"][rows].tolist()
+        return best_threshold(np.asarray(predicted), np.asarray(truth) > 0.5)
 
     # -------------------------------------------------------------------- loop
 
@@ -561,11 +594,14 @@ class Trainer:
         return outcome
 
     def _end_of_epoch(self) -> Path | None:
-        """Evaluate and checkpoint (marking `best`); without evaluation data, nothing."""
+        """Evaluate, fit the regret decision threshold, and checkpoint (marking `best`);
+        without evaluation data, nothing."""
         metrics = self.evaluate()
         if metrics is None:
             return None
-        self._emit("eval", step=self.state.step, epoch=self.state.epoch, metrics=metrics)
+        self.state.regret_threshold = self.calibrate_regret()
+        self._emit("eval", step=self.state.step, epoch=self.state.epoch, metrics=metrics,
+                   regret_threshold=self.state.regret_threshold)
         best = self.state.best_loss is None or metrics["loss"] < self.state.best_loss
         if best:
             self.state.best_loss = metrics["loss"]

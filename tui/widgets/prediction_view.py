@@ -17,6 +17,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
+from redheart.inference.results import HEAD_LEVEL_OUTPUTS
 from tui.widgets.bars import MISSING, Bars, titled
 
 HALF = 15
@@ -24,14 +25,16 @@ HALF = 15
 REGRET_VIEWS = ("optimistic", "realistic", "pessimistic")
 
 
-def mark(output: dict[str, Any] | None) -> str:
-    """What a reader must know before trusting an output: untrained, head only."""
+def mark(output: dict[str, Any] | None, name: str) -> str:
+    """What a reader must know before trusting an output: untrained, or head only because
+    its analyzer was left out (sentiment, fine labels and cultural dimensions always come
+    from the emotion head, so "head" is no warning for them)."""
     if not output:
         return ""
     notes = []
     if output.get("trained") is False:
         notes.append("untrained")
-    if output.get("source") == "head":
+    if output.get("source") == "head" and name not in HEAD_LEVEL_OUTPUTS:
         notes.append("head only")
     return " · ".join(notes)
 
@@ -50,10 +53,10 @@ def signed_bar(value: float) -> Text:
     return text
 
 
-def section(title: str, output: dict[str, Any] | None,
+def section(title: str, name: str, output: dict[str, Any] | None,
             body: Callable[[dict[str, Any]], Text]) -> Text:
     """Title, marks, then the body of a present output (or the line saying it is absent)."""
-    text = titled(title, mark(output))
+    text = titled(title, mark(output, name))
     if not output:
         return text.append(MISSING, style="dim")
     return text.append_text(body(output))
@@ -73,12 +76,19 @@ def summary(result: dict[str, Any]) -> Text:
     return text
 
 
+FINE_SHOWN = 8
+"""Fine labels listed: the most probable of those over the threshold."""
+
+
 def fine_labels(output: dict[str, Any]) -> Text:
     values = output.get("value") or {}
     above = sorted(output.get("above_threshold") or [], key=lambda k: -values.get(k, 0.0))
     if above:
-        return Text("\n" + "  ".join(f"{label} {values.get(label, 0.0) * 100:.1f}%"
-                                     for label in above))
+        text = Text("\n" + "  ".join(f"{label} {values.get(label, 0.0) * 100:.1f}%"
+                                     for label in above[:FINE_SHOWN]))
+        if len(above) > FINE_SHOWN:
+            text.append(f"  (+{len(above) - FINE_SHOWN} more)", style="dim")
+        return text
     top = max(values.items(), key=lambda item: item[1], default=None)
     return Text("\nnone" + (f"  (highest: {top[0]} {top[1] * 100:.1f}%)" if top else ""),
                 style="dim")
@@ -91,15 +101,23 @@ def hedonic(output: dict[str, Any]) -> Text:
     return text
 
 
+def regret_figure(output: dict[str, Any]) -> Text:
+    text = Text(f"\n{output['value']:.2f}  (0 none .. 1 strong)")
+    if output.get("wrong") is not None:
+        verdict = "in the wrong" if output["wrong"] else "not in the wrong"
+        text.append(f"\n→ {verdict}", style="bold")
+        text.append(f" (threshold {output['threshold']:.2f}, fitted in training)", style="dim")
+    return text
+
+
 def regret_text(regret: dict[str, Any] | None, views: dict[str, Any] | None) -> Text:
-    text = section("Regret", regret,
-                   lambda output: Text(f"\n{output['value']:.2f}  (0 none .. 1 strong)"))
+    text = section("Regret", "regret", regret, regret_figure)
     if views:
         names = views.get("value") or {}
         text.append("\n" + "  ".join(f"{name} {names[name]:.2f}" for name in REGRET_VIEWS
                                      if name in names))
-        if mark(views) != mark(regret):
-            text.append(f"  {mark(views)}", style="yellow")
+        if mark(views, "regret_views") != mark(regret, "regret"):
+            text.append(f"  {mark(views, 'regret_views')}", style="yellow")
     return text
 
 
@@ -134,11 +152,11 @@ class PredictionView(VerticalScroll):
                                 ("cultural", "#try-cultural")):
             bars = self.query_one(widget_id, Bars)
             output = outputs.get(name)
-            bars.note = mark(output)
+            bars.note = mark(output, name)
             bars.values = dict(output.get("value") or {}) if output else {}
         self.query_one("#try-fine", Static).update(
-            section("Fine labels above threshold", outputs.get("fine"), fine_labels))
+            section("Fine labels above threshold", "fine", outputs.get("fine"), fine_labels))
         self.query_one("#try-regret", Static).update(
             regret_text(outputs.get("regret"), outputs.get("regret_views")))
         self.query_one("#try-hedonic", Static).update(
-            section("Hedonic value", outputs.get("hedonic_value"), hedonic))
+            section("Hedonic value", "hedonic_value", outputs.get("hedonic_value"), hedonic))
