@@ -22,6 +22,7 @@ from redheart.data.split import split_sources, splits
 from redheart.model.labels import EKMAN
 from redheart.train import baselines, bootstrap, metrics
 from redheart.train.eval_set import EvalSet, Predictions, score
+from redheart.train.regret_decision import decision_threshold
 from redheart.train.validate import beats, model_predictions, verdicts
 
 A, D, F, J, S, U, N = range(7)   # anger disgust fear joy sadness surprise neutral
@@ -248,7 +249,8 @@ def test_validate_json_has_intervals_baselines_and_verdicts(trained, quickstart_
     assert result["split"] == "dev"
     assert result["bootstrap"] == {"resamples": 1000, "seed": 0, "level": 0.95,
                                    "method": "percentile"}
-    assert result["regret_threshold"] == 0.5
+    state = json.loads((Path(result["checkpoint"]) / "state.json").read_text())
+    assert result["regret_threshold"] == decision_threshold(state)   # the trainer's fit
     assert set(result["metrics"]) == {"emotion", "regret", "bentham", "surd"}
     for kind, values in [("model", result["metrics"]), ("prior", result["baselines"]["prior"]),
                          ("probe", result["baselines"]["probe"])]:

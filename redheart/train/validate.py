@@ -31,14 +31,8 @@ from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
 from redheart.runs.checkpoints import load_checkpoint
 from redheart.train import baselines, bootstrap
 from redheart.train.eval_set import EvalSet, Predictions, score
+from redheart.train.regret_decision import decision_threshold
 from redheart.train.trained_rows import untrained_outputs
-
-try:
-    from redheart.train.regret_decision import decision_threshold
-except ImportError:  # the lead's calibrated threshold has not landed yet: the same contract
-    def decision_threshold(meta: dict) -> float:
-        """The WRONG threshold a checkpoint's state.json records (0.5 when it has none)."""
-        return float(meta.get("regret_threshold", 0.5))
 
 HIGHER_IS_BETTER = {"macro_f1": True, "single_label_accuracy": True,
                     "single_label_macro_f1": True, "mae": False, "pearson": True,
