@@ -301,3 +301,11 @@ def test_validate_split_test_reports_on_the_test_source(trained, tmp_path, capsy
     assert result["split"] == "test"
     assert result["counts"]["bentham"] == 0 and "bentham" not in result["metrics"]
     assert 0 < result["counts"]["emotion"] <= 40
+
+
+def test_a_probe_beyond_the_cap_fits_on_a_fixed_sample(monkeypatch):
+    monkeypatch.setattr(baselines, "PROBE_MAX_ROWS", 5)
+    taken = baselines._subsample(12)
+    assert len(taken) == 5 and list(taken) == sorted(set(taken))
+    assert taken.tolist() == baselines._subsample(12).tolist()       # the same every time
+    assert baselines._subsample(4).tolist() == [0, 1, 2, 3]          # under the cap: all

@@ -8,9 +8,11 @@
   and the pair's less-ethical side, ridge regression for SURD shares).
 
 A trained model that does not beat both has learned nothing worth its size.
-Probes are fitted on at most `PROBE_MAX_ROWS` training rows (a fixed-seed
-sample) so that `validate` stays a matter of a minute on two cores;
-`ProbeRows` records how many were used.
+Probes are fitted on every training row up to `PROBE_MAX_ROWS` per task,
+beyond that on a fixed-seed sample; `ProbeRows` records how many were used.
+A probe fitted on fewer rows than it could use would be a weaker baseline
+than the data allow (on GoEmotions, 8,000 rows give a macro-F1 of 0.42 where
+all 43k give 0.48), so the cap is far above the public sets.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from redheart.model.labels import EKMAN
 from redheart.train.eval_set import EvalSet, Predictions
 from redheart.train.metrics import WRONG_ABOVE, emotion_sets
 
-PROBE_MAX_ROWS = 8000
-"""Training rows a probe is fitted on at most; more cost minutes and barely move it."""
+PROBE_MAX_ROWS = 50_000
+"""Training rows a probe is fitted on at most. All four probes on cpu-real's full training
+split (43k GoEmotions, 24k Scruples rows) take 15 s on one busy core; the cap keeps a
+much larger data set near a minute."""
 PROBE_SEED = 0
 
 
