@@ -21,7 +21,7 @@ ROWS = (("emotion", "macro_f1", "emotion macro-F1, multi-label p>=0.3", True),
 def _figure(value: float) -> str:
     """Three decimals, or four significant digits for small values (SURD MSE ~0.008),
     so that model and baseline never print the same when they differ."""
-    return f"{value:.3f}" if abs(value) >= 0.1 or value == 0 else f"{value:.4g}"
+    return f"{value:.3f}" if abs(value) >= 0.1 or value == 0 else f"{value:#.4g}"
 
 
 def _cell(value: float | None, interval: list[float] | None) -> str:
@@ -66,7 +66,7 @@ def print_validation(result: dict[str, Any], title: str, console: Console | None
     """The table of `redheart validate`; a result without intervals (an older --json)
     prints its values alone."""
     table = Table(title=title, box=box.SIMPLE_HEAD)
-    table.add_column("metric", min_width=16, max_width=24)
+    table.add_column("metric", min_width=16)
     for column in ("model", "prior", "probe"):
         table.add_column(column, justify="right")
     table.add_column("beats\nboth", justify="center")
