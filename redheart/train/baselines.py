@@ -20,10 +20,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from redheart.data.encode import EncoderCache
+from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import SourceData
 from redheart.model.labels import EKMAN
 from redheart.train.eval_set import EvalSet, Predictions
@@ -92,65 +94,100 @@ def _pooled(cache: EncoderCache, texts: list[str]) -> np.ndarray:
                      for t in texts]).astype(np.float64)
 
 
-def probe(train: list[SourceData], rows: EvalSet,
-          cache: EncoderCache) -> tuple[Predictions, dict[str, ProbeRows]]:
-    """Linear probes on frozen features, one per task with training rows."""
-    from sklearn.linear_model import LogisticRegression, Ridge
+def _logistic() -> Any:
+    """Standardised features, then logistic regression (multinomial for several classes)."""
+    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500,
+                                                              random_state=PROBE_SEED))
+
+
+def _emotion_probe(cache: EncoderCache, train: list[Example], texts: list[str]) -> np.ndarray:
+    """[N, 7] probabilities from one sample per true class, weighted by its share: the
+    soft target, not an argmax."""
+    x = _pooled(cache, [e.text for e in train])
+    shares = np.asarray([e.emotion for e in train])
+    row, cls = np.nonzero(shares > 0)
+    model = _logistic()
+    _quiet_fit(lambda: model.fit(x[row], cls, logisticregression__sample_weight=shares[row, cls]))
+    probs = np.zeros((len(texts), len(EKMAN)))
+    probs[:, model.classes_] = model.predict_proba(_pooled(cache, texts))
+    return probs
+
+
+def _regret_probe(cache: EncoderCache, train: list[Example],
+                  texts: list[str]) -> np.ndarray | None:
+    """P(WRONG) per text from logistic regression on r > 0.5; None without both classes."""
+    wrong = np.asarray([e.regret > WRONG_ABOVE for e in train])
+    if not 0 < wrong.sum() < len(wrong):
+        return None
+    model = _logistic()
+    _quiet_fit(lambda: model.fit(_pooled(cache, [e.text for e in train]), wrong))
+    return model.predict_proba(_pooled(cache, texts))[:, 1]
+
+
+def _pairs_probe(cache: EncoderCache, train: list[DilemmaPair],
+                 pairs: list[tuple[str, str]]) -> np.ndarray | None:
+    """The predicted less-ethical side from logistic regression on the difference of the two
+    actions' features; None without both sides in training."""
+    side = np.asarray([p.less_ethical for p in train])
+    if not 0 < side.sum() < len(side):
+        return None
+
+    def difference(texts: list[tuple[str, str]]) -> np.ndarray:
+        return _pooled(cache, [a for a, _ in texts]) - _pooled(cache, [b for _, b in texts])
+
+    model = _logistic()
+    _quiet_fit(lambda: model.fit(difference([(p.first, p.second) for p in train]), side))
+    return model.predict(difference(pairs)).astype(int)
+
+
+def _surd_probe(cache: EncoderCache, train: list[Example], texts: list[str]) -> np.ndarray:
+    """[K, 4] shares from ridge regression, clipped at 0 and put back onto the simplex."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), Ridge(alpha=1.0, random_state=PROBE_SEED))
+    model.fit(_pooled(cache, [e.text for e in train]), np.asarray([e.surd for e in train]))
+    shares = np.clip(model.predict(_pooled(cache, texts)), 0, None)
+    total = shares.sum(1, keepdims=True)
+    # A row clipped to all zeros knows nothing: uniform.
+    return np.where(total > 0, shares / np.where(total > 0, total, 1.0), 0.25)
+
+
+def probe(train: list[SourceData], rows: EvalSet,
+          cache: EncoderCache) -> tuple[Predictions, dict[str, ProbeRows]]:
+    """Linear probes on frozen features, one per task with training rows."""
     examples = [e for s in train if not s.pairs for e in s.examples]
-    pairs = [p for s in train for p in s.pairs]
     out, used = Predictions(), {}
 
-    def logistic() -> object:
-        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500,
-                                                                  random_state=PROBE_SEED))
+    def sample(items: list) -> list:
+        return [items[i] for i in _subsample(len(items))]
 
     emotion = [e for e in examples if e.emotion is not None]
     if emotion and rows.emotion:
-        # One sample per true class, weighted by its share: the soft target, not an argmax.
-        taken = [emotion[i] for i in _subsample(len(emotion))]
-        x = _pooled(cache, [e.text for e in taken])
-        shares = np.asarray([e.emotion for e in taken])
-        row, cls = np.nonzero(shares > 0)
-        model = logistic()
-        _quiet_fit(lambda: model.fit(x[row], cls,
-                                     logisticregression__sample_weight=shares[row, cls]))
-        probs = np.zeros((len(rows.emotion), len(EKMAN)))
-        probs[:, model.classes_] = model.predict_proba(_pooled(cache, rows.texts["emotion"]))
-        out.emotion, used["emotion"] = probs, ProbeRows(len(taken), len(emotion))
+        taken = sample(emotion)
+        out.emotion = _emotion_probe(cache, taken, rows.texts["emotion"])
+        used["emotion"] = ProbeRows(len(taken), len(emotion))
     regret = [e for e in examples if e.regret is not None]
     if regret and rows.regret:
-        taken = [regret[i] for i in _subsample(len(regret))]
-        wrong = np.asarray([e.regret > WRONG_ABOVE for e in taken])
-        if 0 < wrong.sum() < len(wrong):
-            model = logistic()
-            _quiet_fit(lambda: model.fit(_pooled(cache, [e.text for e in taken]), wrong))
-            estimate = model.predict_proba(_pooled(cache, rows.texts["regret"]))[:, 1]
-            out.regret, out.wrong = estimate, estimate > 0.5
+        taken = sample(regret)
+        out.regret = _regret_probe(cache, taken, rows.texts["regret"])
+        if out.regret is not None:
+            out.wrong = out.regret > 0.5
             used["regret"] = ProbeRows(len(taken), len(regret))
+    pairs = [p for s in train for p in s.pairs]
     if pairs and rows.less_ethical:
-        taken = [pairs[i] for i in _subsample(len(pairs))]
-        side = np.asarray([p.less_ethical for p in taken])
-        if 0 < side.sum() < len(side):
-            def difference(texts: list[tuple[str, str]]) -> np.ndarray:
-                return (_pooled(cache, [a for a, _ in texts]) -
-                        _pooled(cache, [b for _, b in texts]))
-
-            model = logistic()
-            _quiet_fit(lambda: model.fit(difference([(p.first, p.second) for p in taken]),
-                                         side))
-            out.less_ethical = model.predict(difference(rows.texts["pairs"])).astype(int)
+        taken = sample(pairs)
+        out.less_ethical = _pairs_probe(cache, taken, rows.texts["pairs"])
+        if out.less_ethical is not None:
             used["bentham"] = ProbeRows(len(taken), len(pairs))
     surd = [e for e in examples if e.surd is not None]
     if surd and rows.surd:
-        taken = [surd[i] for i in _subsample(len(surd))]
-        model = make_pipeline(StandardScaler(), Ridge(alpha=1.0, random_state=PROBE_SEED))
-        model.fit(_pooled(cache, [e.text for e in taken]), np.asarray([e.surd for e in taken]))
-        shares = np.clip(model.predict(_pooled(cache, rows.texts["surd"])), 0, None)
-        total = shares.sum(1, keepdims=True)
-        # Back onto the simplex; a row clipped to all zeros knows nothing: uniform.
-        out.surd = np.where(total > 0, shares / np.where(total > 0, total, 1.0), 0.25)
+        taken = sample(surd)
+        out.surd = _surd_probe(cache, taken, rows.texts["surd"])
         used["surd"] = ProbeRows(len(taken), len(surd))
     return out, used
