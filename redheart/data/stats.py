@@ -12,8 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from redheart.config import DataConfig, token_budget
 from redheart.data.encoder import resolve_encoder_dir
 from redheart.data.example import Example
+from redheart.data.prepare import source_texts
 from redheart.data.sources import SourceData
 from redheart.model.labels import EKMAN, SURD
 
@@ -90,10 +92,15 @@ def token_lengths(texts: list[str], encoder: str) -> list[int]:
                                           verbose=False)["input_ids"]]
 
 
-def data_stats(sources: list[SourceData], encoder: str) -> dict[str, Any]:
+def data_stats(sources: list[SourceData], data_config: DataConfig) -> dict[str, Any]:
+    """Per source: its stats, its token budget and the share of its texts that budget cuts."""
     out = []
     for data in sources:
-        texts = [e.text for e in data.examples] + [p.first for p in data.pairs] + \
-            [p.second for p in data.pairs]
-        out.append(source_stats(data, token_lengths(texts, encoder)))
+        lengths = token_lengths(source_texts(data), data_config.encoder)
+        stats = source_stats(data, lengths)
+        budget = token_budget(data_config, data.source)
+        stats["tokens"].update(
+            max_tokens=budget.max_tokens, truncation=budget.truncation,
+            cut=sum(n > budget.max_tokens for n in lengths) / len(lengths) if lengths else 0.0)
+        out.append(stats)
     return {"sources": out}

@@ -39,5 +39,6 @@ def print_stats(stats: dict[str, Any], console: Console | None = None) -> None:
         tokens = source["tokens"]
         table.caption = (f"{source['rows']} rows, {source['bad_rows']} bad; tokens p50 "
                          f"{tokens['p50']}, p90 {tokens['p90']}, p99 {tokens['p99']}, "
-                         f"max {tokens['max']}")
+                         f"max {tokens['max']}; read {tokens['max_tokens']} "
+                         f"({tokens['truncation']}): {tokens['cut']:.0%} cut")
         console.print(table)
