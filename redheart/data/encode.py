@@ -135,15 +135,20 @@ class EncoderCache:
 
     def get(self, text: str) -> np.ndarray:
         """Token states [length, hidden] (fp16, memory-mapped) of a cached text."""
-        try:
-            shard_id, start, length = self._index[text_key(text)]
-        except KeyError:
-            raise DataError(f"text not in the encoder cache {self.dir}; run "
-                            f"`redheart prepare PROFILE` first") from None
+        shard_id, start, length = self._entry(text)
         return self._shards[shard_id].data[start:start + length]
 
     def length(self, text: str) -> int:
-        return self._index[text_key(text)][2]
+        return self._entry(text)[2]
+
+    def _entry(self, text: str) -> tuple[int, int, int]:
+        try:
+            return self._index[text_key(text)]
+        except KeyError:
+            raise DataError(f"text not in the encoder cache {self.dir} ({self.max_tokens} "
+                            f"tokens, {self.truncation}); run `redheart prepare PROFILE` "
+                            f"first, and read a source's states from its own cache "
+                            f"(cache_for, SourceFeaturizers)") from None
 
     def features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded fp32 token states [B, T, hidden] and mask [B, T] of cached texts."""
