@@ -37,9 +37,9 @@ from safetensors.torch import load_file, save_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redheart.config import Config, ModelConfig, load_profile  # noqa: E402
-from redheart.data.batching import BatchPlan, loader, source_lengths  # noqa: E402
-from redheart.data.encode import EncoderCache  # noqa: E402
+from redheart.config import Config, DataSource, ModelConfig, load_profile  # noqa: E402
+from redheart.data.batching import BatchPlan, featurizer_of, loader, source_lengths  # noqa: E402
+from redheart.data.encode import EncoderCache, SourceFeaturizers  # noqa: E402
 from redheart.data.prepare import encode_sources, read_sources  # noqa: E402
 from redheart.data.sources import anchor_paths  # noqa: E402
 from redheart.data.split import split_sources  # noqa: E402
@@ -61,10 +61,14 @@ SMALL = ModelConfig(
 
 
 class FirstTokens:
-    """The encoder cache's states cut to the first `limit` tokens (CPU time)."""
+    """The encoder caches' states cut to the first `limit` tokens (CPU time)."""
 
-    def __init__(self, cache: EncoderCache, limit: int) -> None:
+    def __init__(self, cache: EncoderCache | SourceFeaturizers, limit: int) -> None:
         self.cache, self.limit = cache, limit
+
+    def for_source(self, source: DataSource) -> FirstTokens:
+        """The cut states of `source`'s own cache (its max_tokens and truncation)."""
+        return FirstTokens(featurizer_of(self.cache, source), self.limit)
 
     def features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         states, mask = self.cache.features(texts)
@@ -140,8 +144,7 @@ def main() -> None:
     train, held_out = split_sources(sources, small_cfg.data.eval_fraction)
     held_out = [dataclasses.replace(s, examples=s.examples[:args.val_rows],
                                     pairs=s.pairs[:args.val_rows]) for s in held_out]
-    featurizer = FirstTokens(EncoderCache(small_cfg.data.cache_dir, small_cfg.data.encoder,
-                                          small_cfg.data.max_tokens), args.max_tokens)
+    featurizer = FirstTokens(SourceFeaturizers(small_cfg), args.max_tokens)
     print(f"data: {sum(len(s.examples) + len(s.pairs) for s in train)} training rows, "
           f"{sum(len(s.examples) + len(s.pairs) for s in held_out)} validation rows; "
           f"first {args.max_tokens} tokens; batch {args.batch_size}; peak lr {args.lr:g} "

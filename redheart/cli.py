@@ -357,7 +357,7 @@ def data_stats(
         check_sources(config)
         sources = load_sources(config.data.sources, profile.resolve().parent,
                                config.data.cache_dir, skip_bad_rows)
-        stats = compute(sources, config.data.encoder)
+        stats = compute(sources, config.data)
         if json_out:
             typer.echo(json.dumps(stats, indent=2))
         else:

@@ -28,9 +28,14 @@ else:  # pragma: no cover - exercised only on Python 3.10
 
 
 def _field(default: Any, *, min: float | None = None, max: float | None = None,
-           choices: tuple[str, ...] | None = None, positive: bool = False) -> Any:
-    """A dataclass field whose metadata carries the range the loader enforces."""
-    meta = {"min": min, "max": max, "choices": choices, "positive": positive}
+           choices: tuple[str, ...] | None = None, positive: bool = False,
+           or_zero: bool = False) -> Any:
+    """A dataclass field whose metadata carries the range the loader enforces.
+
+    `or_zero`: 0 is accepted besides the range (0 meaning "inherit the default").
+    """
+    meta = {"min": min, "max": max, "choices": choices, "positive": positive,
+            "or_zero": or_zero}
     if isinstance(default, (list, dict)):
         raise TypeError("mutable defaults must be tuples")
     return field(default=default, metadata=meta)
@@ -149,6 +154,13 @@ class TaskWeights:
 
 SOURCE_KINDS = ("goemotions", "scruples_anecdotes", "scruples_dilemmas", "jsonl")
 
+TRUNCATIONS = ("head", "head_tail")
+"""How a text longer than its max_tokens is cut (see DataConfig.truncation)."""
+
+MIN_TOKENS, MAX_TOKENS = 8, 8192
+"""Range of a max_tokens: room for the special tokens and some text, and no more than
+any encoder reads."""
+
 
 @dataclass(frozen=True)
 class DataSource:
@@ -168,6 +180,11 @@ class DataSource:
     """goemotions only: the emotions.txt naming the label ids (default: next to path)."""
     ekman_mapping: str = ""
     """goemotions only: the ekman_mapping.json grouping (default: next to path)."""
+    max_tokens: int = _field(0, min=MIN_TOKENS, max=MAX_TOKENS, or_zero=True)
+    """Tokens kept per text of this source (0: [data] max_tokens). Long texts such as
+    Scruples anecdotes need more than short comments; each length is a cache of its own."""
+    truncation: str = _field("", choices=("", *TRUNCATIONS))
+    """How this source's long texts are cut ("": [data] truncation)."""
 
 
 @dataclass(frozen=True)
@@ -176,8 +193,13 @@ class DataConfig:
 
     encoder: str = "all-MiniLM-L6-v2"
     """Frozen text encoder: the bundled all-MiniLM-L6-v2, or a local HF model directory."""
-    max_tokens: int = _field(128, min=8, max=8192)
-    """Token states kept per text; longer texts are truncated."""
+    max_tokens: int = _field(128, min=MIN_TOKENS, max=MAX_TOKENS)
+    """Token states kept per text of a source that sets no max_tokens of its own; longer
+    texts are truncated."""
+    truncation: str = _field("head", choices=TRUNCATIONS)
+    """How a text longer than max_tokens is cut, for sources that set none: "head" keeps
+    its first tokens; "head_tail" keeps the first and the last half of the budget
+    ([CLS] head ... tail [SEP]): a title and the end, where an anecdote asks its question."""
     cache_dir: str = ".cache/redheart"
     """Where encoded token states and derived targets are kept (relative to the
     working directory); shared by all runs and profiles."""
@@ -190,6 +212,36 @@ class DataConfig:
     """Share of each train source held out for evaluation when no dev source is given."""
     sources: tuple[DataSource, ...] = ()
     """Data sources in the mixture."""
+
+
+@dataclass(frozen=True)
+class TokenBudget:
+    """How many tokens of a text are read, and how the rest is cut."""
+
+    max_tokens: int
+    truncation: str
+
+    def label(self) -> str:
+        """`256 tokens, head_tail`: for messages and the model card."""
+        return f"{self.max_tokens} tokens, {self.truncation}"
+
+
+def token_budget(data: DataConfig, source: DataSource) -> TokenBudget:
+    """A source's budget: its own max_tokens and truncation, else [data]'s."""
+    return TokenBudget(source.max_tokens or data.max_tokens,
+                       source.truncation or data.truncation)
+
+
+def longest_budget(data: DataConfig) -> TokenBudget:
+    """The longest budget of any source (the first listed on a tie); [data]'s without sources.
+
+    The memory forecast's worst case, and what `predict` reads a raw text
+    with: a text has no source, and cutting it shorter than training read
+    its longest texts would lose what the model learned from.
+    """
+    budgets = [token_budget(data, s) for s in data.sources] or [
+        TokenBudget(data.max_tokens, data.truncation)]
+    return max(budgets, key=lambda b: b.max_tokens)
 
 
 @dataclass(frozen=True)
@@ -479,6 +531,8 @@ def _raise(message: str) -> Any:
 
 def _check_range(value: float, meta: Mapping[str, Any], shown: str) -> None:
     low, high = meta.get("min"), meta.get("max")
+    if meta.get("or_zero") and value == 0:
+        return
     if (low is not None and value < low) or (high is not None and value > high) or (
             meta.get("positive") and value <= 0):
         raise ConfigError(f"{shown}: out of range, expected{_range_text(meta)}")
@@ -493,7 +547,10 @@ def _range_text(meta: Mapping[str, Any]) -> str:
         parts.append(f">= {low:g}")
     if high is not None:
         parts.append(f"<= {high:g}")
-    return " " + " and ".join(parts) if parts else ""
+    text = " and ".join(parts)
+    if meta.get("or_zero"):
+        text = f"0, or {text}"
+    return " " + text if text else ""
 
 
 def _unknown(where: str, what: str, value: str, valid: Iterable[str]) -> str:
@@ -509,7 +566,7 @@ def _unknown(where: str, what: str, value: str, valid: Iterable[str]) -> str:
     if close:
         hint = f"did you mean '{close[0]}'?"
     else:
-        hint = f"valid: {', '.join(valid)}"
+        hint = "valid: " + ", ".join(v or '""' for v in valid)   # "" is "inherit"
     sep = " " if where.endswith(("]", ":")) else ": "
     return f"{where}{sep}unknown {what} '{value}'; {hint}"
 

@@ -21,7 +21,7 @@ import torch
 from redheart.config import Config, load_profile
 from redheart.config_toml import dumps
 from redheart.data.batching import BatchPlan, loader, source_lengths
-from redheart.data.encode import EncoderCache
+from redheart.data.encode import SourceFeaturizers
 from redheart.data.prepare import encode_sources, read_sources
 from redheart.data.split import split_sources
 from redheart.errors import RedHeartError
@@ -98,7 +98,7 @@ def verify_batches(config: Config, checkpoint: Path,
     encode_sources(config, sources)
     train, evaluation = split_sources(sources, config.data.eval_fraction)
     chosen = evaluation or train
-    cache = EncoderCache(config.data.cache_dir, config.data.encoder, config.data.max_tokens)
+    cache = SourceFeaturizers(config)
     plan = BatchPlan(source_lengths(chosen, cache), [1.0] * len(chosen),
                      config.train.batch_size, 0).every_row_once()
     per_source = max(1, -(-count // len(chosen)))

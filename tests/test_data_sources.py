@@ -9,6 +9,7 @@ import pytest
 
 from redheart.config import DataSource
 from redheart.data.sources import read_source
+from redheart.data.stats import source_stats
 from redheart.data.taxonomy import FINE_LABELS
 from redheart.model.labels import EKMAN
 from tests.conftest import SHARED_DATA
@@ -55,7 +56,19 @@ def test_scruples_anecdote_targets_from_votes():
     expected = [beta_quantile(q, 2, 11) for q in (0.1, 0.5, 0.9)]
     assert row.regret_views == pytest.approx(expected, abs=1e-4)
     assert sum(row.surd) == pytest.approx(1.0)
+    assert row.votes == 11
     assert row.emotion is None and row.fine is None                  # masked, not invented
+
+
+def test_surd_leak_share_no_longer_counts_the_voters():
+    """Smoothing all 20 cells gave r = -0.95 between leak and log(votes) here (DESIGN §5.1)."""
+    data = read_source(DataSource(kind="scruples_anecdotes", limit=300,
+                                  path="scruples/anecdotes/dev.scruples-anecdotes.jsonl"),
+                       SHARED_DATA)
+    surd = source_stats(data, [])["tasks"]["surd"]
+    assert surd["count"] == 300
+    assert -0.6 < surd["r_log_votes"]["leak"] < -0.4                  # measured: -0.51
+    assert surd["mean"]["leak"] == pytest.approx(0.198, abs=0.005)    # was 0.81
 
 
 def test_scruples_dilemma_pairs():

@@ -16,7 +16,7 @@ def test_prepare_caches_nothing_when_the_encoder_is_trained(tmp_path):
     config = load_profile(PROFILES / "quickstart.toml",
                           [f'data.cache_dir="{tmp_path}"', "data.encoder_trainable=true"])
     report = prepare(config, PROFILES)
-    assert report.encoded == 0 and report.cache_dir is None
+    assert report.encoded == 0 and report.caches == []
     assert not (tmp_path / "states").exists()
     assert len(report.sources[0].examples) == 255          # targets are still derived
 

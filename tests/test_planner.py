@@ -52,8 +52,8 @@ def test_five_gib_checkpoints_the_backbone_and_offloads_analyzer_state():
 
 
 def test_micro_batches_are_used_only_where_activations_outweigh_gradients():
-    # 16 x 128 tokens: accumulation would keep every gradient alive next to a micro-batch's
-    # activations, which are already smaller; it cannot help
+    # 16 x 256 tokens (the anecdotes' budget): accumulation would keep every gradient alive
+    # next to a micro-batch's activations, which are already smaller; it cannot help
     small = plan(load_profile(LOCAL), "cuda", Budget(4 * GIB, "test"))
     assert statuses(small)["micro_batch"] == "no gain" and small.fits is False
     assert small.config.memory.micro_batch == 0

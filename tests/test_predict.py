@@ -73,6 +73,23 @@ def test_regret_decision_uses_the_threshold_fitted_in_training(trained_run, pred
     assert predictions[-1].tokens == 128 and predictions[0].tokens < 30
 
 
+def test_predict_reads_a_raw_text_with_the_longest_budget_and_its_truncation(trained_run):
+    """No source for a raw text: the longest budget of training (here [data]'s, overridden)."""
+    import redheart
+    from redheart.data.encoder import TextEncoder
+
+    model = redheart.load(str(trained_run),
+                          overrides=["data.max_tokens=48", "data.truncation=head_tail"])
+    [prediction] = model.predict([LONG_TEXT])
+    assert prediction.tokens == 48 and prediction.truncated
+    states, mask = model.states([LONG_TEXT])
+    expected, _ = TextEncoder(max_tokens=48).encode([LONG_TEXT], 48, "head_tail")
+    assert mask.shape == (1, 48)
+    assert torch.allclose(states, expected.half().float(), atol=1e-6)
+    head, _ = TextEncoder(max_tokens=48).encode([LONG_TEXT])
+    assert not torch.allclose(states[0, -5:], head[0, -5:].half().float(), atol=1e-2)
+
+
 def test_predictions_equal_the_model_forward_on_the_same_encoder_states(
         trained_run, quickstart_data, predictions):
     """Each text alone through the encoder (fp16-rounded, as the cache stores states) and

@@ -28,6 +28,7 @@ def test_data_stats_json_on_the_sample_set(tmp_path):
     freq = tasks["emotion"]["class_freq"]
     assert abs(sum(freq.values()) - 1) < 1e-9 and min(freq.values()) > 0.05
     assert tasks["regret"]["count"] == tasks["surd"]["count"] > 100
+    assert tasks["surd"]["r_log_votes"] is None     # SURD given in the file: no vote counts
     assert dilemmas["tasks"]["bentham"]["pairs"] == dilemmas["rows"] >= 40
     assert 0 < sample["tokens"]["p50"] <= sample["tokens"]["p90"] <= sample["tokens"]["max"]
 

@@ -3,6 +3,9 @@
 Texts become model inputs through a featurizer: the encoder cache (frozen
 encoder: padded token states) or, with `[data] encoder_trainable`, the
 tokenizer (token ids, encoded by the trained encoder inside the step).
+Sources may read texts with different budgets (`[[data.sources]]
+max_tokens`, `truncation`): given a per-source featurizer
+(`SourceFeaturizers`), each source's lengths and batches use its own.
 
 A batch comes from one source (per-batch task sampling, as in MT-DNN): a
 dilemma source yields pairs for the Bradley-Terry loss, the others yield
@@ -22,6 +25,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from redheart.config import DataSource
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import SourceData
 
@@ -76,6 +80,19 @@ class Featurizer(Protocol):
     def length(self, text: str) -> int:
         """Tokens the text occupies (for length bucketing)."""
         ...
+
+
+class PerSource(Protocol):
+    """A featurizer per source (e.g. `SourceFeaturizers`: one per token budget)."""
+
+    def for_source(self, source: DataSource) -> Featurizer:
+        ...
+
+
+def featurizer_of(featurizer: Featurizer | PerSource, source: DataSource) -> Featurizer:
+    """The featurizer of `source`'s texts: its own when featurizers are per source."""
+    route = getattr(featurizer, "for_source", None)
+    return route(source) if route is not None else featurizer
 
 
 def collate_examples(examples: list[Example], featurizer: Featurizer) -> Batch:
@@ -150,7 +167,7 @@ class BatchPlan:
 class PlannedBatches(Dataset):
     """One item per planned batch, so a DataLoader's workers collate whole batches."""
 
-    def __init__(self, sources: list[SourceData], featurizer: Featurizer,
+    def __init__(self, sources: list[SourceData], featurizer: Featurizer | PerSource,
                  plan: list[tuple[int, list[int]]]) -> None:
         self.sources, self.featurizer, self.plan = sources, featurizer, plan
 
@@ -160,22 +177,28 @@ class PlannedBatches(Dataset):
     def __getitem__(self, index: int) -> Batch:
         source, rows = self.plan[index]
         data = self.sources[source]
+        featurizer = featurizer_of(self.featurizer, data.source)
         if data.pairs:
-            batch = collate_pairs([data.pairs[i] for i in rows], self.featurizer)
+            batch = collate_pairs([data.pairs[i] for i in rows], featurizer)
         else:
-            batch = collate_examples([data.examples[i] for i in rows], self.featurizer)
+            batch = collate_examples([data.examples[i] for i in rows], featurizer)
         batch.source = source
         return batch
 
 
-def source_lengths(sources: list[SourceData], featurizer: Featurizer) -> list[list[int]]:
+def source_lengths(sources: list[SourceData],
+                   featurizer: Featurizer | PerSource) -> list[list[int]]:
     """Token counts per row (a pair counts its longer action), for bucketing."""
-    return [[max(featurizer.length(p.first), featurizer.length(p.second)) for p in data.pairs]
-            if data.pairs else [featurizer.length(e.text) for e in data.examples]
-            for data in sources]
+    lengths = []
+    for data in sources:
+        length = featurizer_of(featurizer, data.source).length
+        lengths.append([max(length(p.first), length(p.second)) for p in data.pairs]
+                       if data.pairs else [length(e.text) for e in data.examples])
+    return lengths
 
 
-def loader(sources: list[SourceData], featurizer: Featurizer, plan: list[tuple[int, list[int]]],
+def loader(sources: list[SourceData], featurizer: Featurizer | PerSource,
+           plan: list[tuple[int, list[int]]],
            start: int = 0, cuda: bool = False, workers: int = 2) -> DataLoader:
     """Batches of the plan from index `start`; workers and pinned memory only on CUDA.
 

@@ -1,11 +1,15 @@
 """Encoder cache: token states computed once, stored fp16, memory-mapped.
 
-Keyed by (text content hash, encoder identity, max_tokens): a second
-`prepare` or `run` with the same encoder encodes nothing, and changing the
-encoder or max_tokens can never serve stale states. Only real tokens are
-stored (no padding); batches pad.
+Keyed by (text content hash, encoder identity, max_tokens, truncation): a
+second `prepare` or `run` with the same encoder encodes nothing, and
+changing the encoder, max_tokens or truncation can never serve stale states.
+Each source is read with its own token budget (`token_budget`), so a profile
+has one cache per distinct budget; `cache_for` and `SourceFeaturizers` pick a
+source's. Only real tokens are stored (no padding); batches pad.
 
-Layout of `<cache_dir>/states/<encoder id>-t<max_tokens>/`: shards
+Layout of `<cache_dir>/states/<encoder id>-t<max_tokens>[-head_tail]/` (a
+"head" cache keeps the name it had before truncation modes existed: its
+states are the same): shards
 `shard-NNNNN.f16` (rows x hidden, fp16) each with `shard-NNNNN.json`
 ({hidden, rows, checksum, entries: {text hash: [first row, length]}}). The
 JSON is written last, atomically, so a shard without one is an interrupted
@@ -26,8 +30,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from redheart.atomic_file import write_text_atomically
+from redheart.config import Config, DataConfig, DataSource, TokenBudget, token_budget
 from redheart.data.bad_rows import DataError
-from redheart.data.encoder import TextEncoder, resolve_encoder_dir
+from redheart.data.encoder import TextEncoder, TokenFeaturizer, resolve_encoder_dir
 
 if TYPE_CHECKING:
     import torch
@@ -79,13 +84,16 @@ class _Shard:
 
 
 class EncoderCache:
-    """Lookup and filling of cached token states for one encoder and max_tokens."""
+    """Lookup and filling of cached token states for one encoder and token budget."""
 
     def __init__(self, cache_dir: str | Path, encoder: str, max_tokens: int,
-                 verify_checksums: bool = False) -> None:
+                 verify_checksums: bool = False, truncation: str = "head") -> None:
         self.encoder_name = encoder
         self.max_tokens = max_tokens
-        self.dir = Path(cache_dir) / "states" / f"{encoder_identity(encoder)}-t{max_tokens}"
+        self.truncation = truncation
+        mode = "" if truncation == "head" else f"-{truncation}"
+        self.dir = (Path(cache_dir) / "states"
+                    / f"{encoder_identity(encoder)}-t{max_tokens}{mode}")
         self.rebuild_hint = f"delete {self.dir} and run `redheart prepare PROFILE` again"
         self._shards: list[_Shard] = []
         self._index: dict[str, tuple[int, int, int]] = {}
@@ -127,15 +135,20 @@ class EncoderCache:
 
     def get(self, text: str) -> np.ndarray:
         """Token states [length, hidden] (fp16, memory-mapped) of a cached text."""
-        try:
-            shard_id, start, length = self._index[text_key(text)]
-        except KeyError:
-            raise DataError(f"text not in the encoder cache {self.dir}; run "
-                            f"`redheart prepare PROFILE` first") from None
+        shard_id, start, length = self._entry(text)
         return self._shards[shard_id].data[start:start + length]
 
     def length(self, text: str) -> int:
-        return self._index[text_key(text)][2]
+        return self._entry(text)[2]
+
+    def _entry(self, text: str) -> tuple[int, int, int]:
+        try:
+            return self._index[text_key(text)]
+        except KeyError:
+            raise DataError(f"text not in the encoder cache {self.dir} ({self.max_tokens} "
+                            f"tokens, {self.truncation}); run `redheart prepare PROFILE` "
+                            f"first, and read a source's states from its own cache "
+                            f"(cache_for, SourceFeaturizers)") from None
 
     def features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded fp32 token states [B, T, hidden] and mask [B, T] of cached texts."""
@@ -166,7 +179,8 @@ class EncoderCache:
         todo = self.missing(texts)
         if not todo:
             return 0
-        encoder = encoder or TextEncoder(self.encoder_name, self.max_tokens)
+        encoder = encoder or TextEncoder(self.encoder_name, self.max_tokens,
+                                         truncation=self.truncation)
         if self.hidden not in (None, encoder.hidden_size):
             raise DataError(f"{self.dir}: cached hidden size {self.hidden} differs from the "
                             f"encoder's {encoder.hidden_size}; {self.rebuild_hint}")
@@ -182,7 +196,7 @@ class EncoderCache:
         with data_path.open("wb") as out:
             for begin in range(0, len(order), batch_size):
                 batch = [todo[i] for i in order[begin:begin + batch_size]]
-                states, mask = encoder.encode(batch)
+                states, mask = encoder.encode(batch, self.max_tokens, self.truncation)
                 lengths = mask.sum(1).tolist()
                 for text, row_states, length in zip(batch, states, lengths, strict=True):
                     out.write(row_states[:length].numpy().astype(np.float16).tobytes())
@@ -193,8 +207,49 @@ class EncoderCache:
             out.flush()
             os.fsync(out.fileno())
         meta = {"hidden": encoder.hidden_size, "rows": rows, "checksum": file_checksum(data_path),
-                "encoder": self.encoder_name, "max_tokens": self.max_tokens, "entries": entries}
+                "encoder": self.encoder_name, "max_tokens": self.max_tokens,
+                "truncation": self.truncation, "entries": entries}
         meta_path = data_path.with_suffix(".json")
         write_text_atomically(meta_path, json.dumps(meta))
         self._open(meta_path, verify=False)
         return len(todo)
+
+
+def cache_for(config: Config, source: DataSource, verify_checksums: bool = False) -> EncoderCache:
+    """The encoder cache that holds `source`'s token states (its own max_tokens and truncation).
+
+    What reads cached states outside batching (probes, `grow`) must use this,
+    not `[data] max_tokens`: a source with a longer budget lives elsewhere.
+    """
+    budget = token_budget(config.data, source)
+    return EncoderCache(config.data.cache_dir, config.data.encoder, budget.max_tokens,
+                        verify_checksums, budget.truncation)
+
+
+class SourceFeaturizers:
+    """One featurizer per token budget of a profile; batching asks it for a source's.
+
+    Frozen encoder: the budget's EncoderCache; `[data] encoder_trainable`: a
+    TokenFeaturizer that tokenises with that budget. Sources sharing a
+    budget (GoEmotions train and dev) share one featurizer. Pass it wherever
+    a featurizer goes with SourceData (`source_lengths`, `loader`): a batch
+    comes from one source, so it is featurized with that source's budget.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.data: DataConfig = config.data
+        self._by_budget: dict[TokenBudget, EncoderCache | TokenFeaturizer] = {}
+        for source in config.data.sources:      # each cache's index is read once, here
+            self.for_source(source)
+
+    def for_source(self, source: DataSource) -> EncoderCache | TokenFeaturizer:
+        budget = token_budget(self.data, source)
+        if budget not in self._by_budget:
+            if self.data.encoder_trainable:
+                self._by_budget[budget] = TokenFeaturizer(self.data.encoder, budget.max_tokens,
+                                                          budget.truncation)
+            else:
+                self._by_budget[budget] = EncoderCache(
+                    self.data.cache_dir, self.data.encoder, budget.max_tokens,
+                    truncation=budget.truncation)
+        return self._by_budget[budget]

@@ -43,7 +43,7 @@ class TextEncoder:
     """Tokenizer + AutoModel loaded from a local directory, in eval mode."""
 
     def __init__(self, name: str = BUNDLED_ENCODER, max_tokens: int = 128,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", truncation: str = "head") -> None:
         import torch
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -55,6 +55,7 @@ class TextEncoder:
 
         self.path = resolve_encoder_dir(name)
         self.max_tokens = max_tokens
+        self.truncation = truncation
         self.device = torch.device(device)
         self.tokenizer = load_tokenizer(name)
         try:
@@ -69,11 +70,17 @@ class TextEncoder:
     def hidden_size(self) -> int:
         return int(self.model.config.hidden_size)
 
-    def encode(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (token states[B,T,hidden] fp32, mask[B,T] bool), T <= max_tokens; no grad."""
+    def encode(self, texts: list[str], max_tokens: int | None = None,
+               truncation: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (token states[B,T,hidden] fp32, mask[B,T] bool), T <= max_tokens; no grad.
+
+        `max_tokens` and `truncation` override the encoder's own, so one loaded
+        model fills the caches of sources with different budgets.
+        """
         import torch
 
-        ids, mask = tokenize(self.tokenizer, texts, self.max_tokens)
+        ids, mask = tokenize(self.tokenizer, texts, max_tokens or self.max_tokens,
+                             truncation or self.truncation)
         with torch.no_grad():
             states = self.states(ids.to(self.device), mask.to(self.device))
         return states.float(), mask.to(self.device)
@@ -95,11 +102,72 @@ def load_tokenizer(name: str):
                           f"({str(exc).splitlines()[0]})") from None
 
 
-def tokenize(tokenizer, texts: list[str], max_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Padded token ids [B, T] and mask [B, T] bool, T <= max_tokens."""
-    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_tokens,
-                      return_tensors="pt")
-    return batch["input_ids"], batch["attention_mask"].bool()
+def tokenize(tokenizer, texts: list[str], max_tokens: int,
+             truncation: str = "head") -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded token ids [B, T] and mask [B, T] bool, T <= max_tokens.
+
+    "head" keeps a long text's first tokens (the tokenizer's own truncation);
+    "head_tail" keeps its first and last tokens (see `head_tail_ids`).
+    """
+    if truncation == "head":
+        batch = tokenizer(texts, padding=True, truncation=True, max_length=max_tokens,
+                          return_tensors="pt")
+        return batch["input_ids"], batch["attention_mask"].bool()
+    if truncation != "head_tail":
+        raise ValueError(f"unknown truncation {truncation!r}")
+    return pad_ids(head_tail_ids(tokenizer, texts, max_tokens), tokenizer.pad_token_id)
+
+
+def head_tail_ids(tokenizer, texts: list[str], max_tokens: int) -> list[list[int]]:
+    """Token ids of each text, at most max_tokens: [CLS] head ... tail [SEP].
+
+    A Scruples anecdote starts with its title and usually ends with its
+    question ("AITA for ...?"); the middle is the story. Each text is
+    tokenised whole, specials included; one longer than max_tokens keeps its
+    specials, the first half (rounded up) of the room they leave and the last
+    half. A text that fits is exactly what "head" gives.
+    """
+    prefix, suffix = special_frame(tokenizer)
+    room = max_tokens - prefix - suffix
+    head = (room + 1) // 2
+    out = []
+    for ids in tokenizer(texts, truncation=False, verbose=False)["input_ids"]:
+        if len(ids) > max_tokens:
+            body = ids[prefix:len(ids) - suffix]
+            ids = (ids[:prefix] + body[:head] + body[len(body) - (room - head):]
+                   + ids[len(ids) - suffix:])
+        out.append(ids)
+    return out
+
+
+def special_frame(tokenizer) -> tuple[int, int]:
+    """(leading, trailing) special tokens the tokenizer puts around one text.
+
+    Read off the tokenizer itself (a one-word probe with and without
+    specials), so head_tail cuts between them for any single-text template:
+    [CLS] ... [SEP], <s> ... </s>, ... </s>, or none.
+    """
+    full = tokenizer("a")["input_ids"]
+    bare = tokenizer("a", add_special_tokens=False)["input_ids"]
+    for start in range(len(full) - len(bare) + 1):
+        if full[start:start + len(bare)] == bare:
+            return start, len(full) - start - len(bare)
+    raise ConfigError(f"truncation = \"head_tail\": cannot find where the tokenizer "
+                      f"{type(tokenizer).__name__} puts its special tokens; use "
+                      f"truncation = \"head\"")
+
+
+def pad_ids(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ids [B, T] and mask [B, T] bool, T the longest row."""
+    import torch
+
+    longest = max(len(row) for row in rows)
+    ids = torch.full((len(rows), longest), pad_id, dtype=torch.long)
+    mask = torch.zeros(len(rows), longest, dtype=torch.bool)
+    for i, row in enumerate(rows):
+        ids[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+        mask[i, :len(row)] = True
+    return ids, mask
 
 
 class TokenFeaturizer:
@@ -109,15 +177,17 @@ class TokenFeaturizer:
     tokenizer is cheap enough to run per batch (in DataLoader workers on GPU).
     """
 
-    def __init__(self, name: str, max_tokens: int) -> None:
+    def __init__(self, name: str, max_tokens: int, truncation: str = "head") -> None:
         self.tokenizer = load_tokenizer(name)
         self.max_tokens = max_tokens
+        self.truncation = truncation
         self._lengths: dict[str, int] = {}
 
     def features(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        return tokenize(self.tokenizer, texts, self.max_tokens)
+        return tokenize(self.tokenizer, texts, self.max_tokens, self.truncation)
 
     def length(self, text: str) -> int:
+        """Tokens the model reads: the same for either truncation (both keep max_tokens)."""
         if text not in self._lengths:
             ids = self.tokenizer(text, truncation=True, max_length=self.max_tokens)["input_ids"]
             self._lengths[text] = len(ids)

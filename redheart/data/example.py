@@ -39,6 +39,9 @@ class Example:
     """10/50/90% quantiles of regret, ascending."""
     surd: Vector | None = None
     """(redundant, unique, synergistic, leak) shares, summing to 1."""
+    votes: int | None = None
+    """Annotator votes behind the vote-derived targets (Scruples; not a target): lets
+    `data stats` show whether a target merely tracks how many people voted."""
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from redheart.config import Config
+from redheart.config import Config, TokenBudget, token_budget
 from redheart.data.bad_rows import DataError
 from redheart.data.encode import EncoderCache
 from redheart.data.encoder import TextEncoder, resolve_encoder_dir
@@ -16,23 +16,50 @@ from redheart.data.sources import SourceData
 
 
 @dataclass
+class CacheFill:
+    """One encoder cache (one token budget) after `encode_sources`."""
+
+    dir: Path
+    budget: TokenBudget
+    encoded: int
+    """Texts encoded into it by this call."""
+    cached: int
+    """Texts in it afterwards."""
+
+
+@dataclass
 class PrepareReport:
     sources: list[SourceData]
-    encoded: int
-    """Texts encoded by this call (0 when everything was cached)."""
-    cached: int
-    """Texts in the cache afterwards."""
-    cache_dir: Path | None
-    """None when the encoder is trained (nothing is cached)."""
+    caches: list[CacheFill] = field(default_factory=list)
+    """One per distinct token budget of the sources; empty when the encoder is trained
+    (nothing is cached)."""
+
+    @property
+    def encoded(self) -> int:
+        """Texts encoded by this call (0 when everything was cached)."""
+        return sum(c.encoded for c in self.caches)
+
+    @property
+    def cached(self) -> int:
+        """Texts in the caches afterwards."""
+        return sum(c.cached for c in self.caches)
 
 
-def all_texts(sources: list[SourceData]) -> list[str]:
-    texts = []
-    for data in sources:
-        texts += [e.text for e in data.examples]
-        for pair in data.pairs:
-            texts += [pair.first, pair.second]
+def source_texts(data: SourceData) -> list[str]:
+    """Every text of one source: examples, and both actions of each pair."""
+    texts = [e.text for e in data.examples]
+    for pair in data.pairs:
+        texts += [pair.first, pair.second]
     return texts
+
+
+def texts_by_budget(config: Config,
+                    sources: list[SourceData]) -> dict[TokenBudget, list[str]]:
+    """The texts to encode per token budget, in source order."""
+    groups: dict[TokenBudget, list[str]] = {}
+    for data in sources:
+        groups.setdefault(token_budget(config.data, data.source), []).extend(source_texts(data))
+    return groups
 
 
 def check_sources(config: Config) -> None:
@@ -63,25 +90,35 @@ def read_sources(config: Config, base_dir: Path, skip_bad_rows: bool = False) ->
 def encode_sources(config: Config, sources: list[SourceData],
                    on_progress: Callable[[int, int], None] | None = None,
                    verify: bool = True) -> PrepareReport:
-    """Fill the encoder cache with every text of `sources` not in it yet.
+    """Fill each source's encoder cache (one per token budget) with its texts not cached yet.
 
-    With a trainable encoder there is nothing to cache: only the model's
-    input width is checked against the encoder's.
+    One encoder is loaded, only if something is missing, and fills every
+    cache; progress counts the missing texts of all caches together. With a
+    trainable encoder there is nothing to cache: only the model's input width
+    is checked against the encoder's.
     """
     if config.data.encoder_trainable:
         check_input_dim(config, encoder_hidden_size(config.data.encoder))
-        return PrepareReport(sources, 0, 0, None)
-    cache = EncoderCache(config.data.cache_dir, config.data.encoder, config.data.max_tokens,
-                         verify_checksums=verify)
-    texts = all_texts(sources)
+        return PrepareReport(sources)
+    caches = [(EncoderCache(config.data.cache_dir, config.data.encoder, budget.max_tokens,
+                            verify, budget.truncation), budget, texts)
+              for budget, texts in texts_by_budget(config, sources).items()]
+    todo = sum(len(cache.missing(texts)) for cache, _, texts in caches)
     encoder = None
-    if cache.missing(texts):
+    if todo:
         encoder = TextEncoder(config.data.encoder, config.data.max_tokens)
         check_input_dim(config, encoder.hidden_size)
-    elif cache.hidden is not None:
-        check_input_dim(config, cache.hidden)
-    encoded = cache.fill(texts, config.data.encode_batch, encoder, on_progress)
-    return PrepareReport(sources, encoded, len(cache), cache.dir)
+
+    def progress(done: int, _total: int) -> None:     # a total over every cache
+        if on_progress is not None:
+            on_progress(done, todo)
+    report = PrepareReport(sources)
+    for cache, budget, texts in caches:
+        if encoder is None and cache.hidden is not None:
+            check_input_dim(config, cache.hidden)
+        encoded = cache.fill(texts, config.data.encode_batch, encoder, progress)
+        report.caches.append(CacheFill(cache.dir, budget, encoded, len(cache)))
+    return report
 
 
 def encoder_hidden_size(name: str) -> int:

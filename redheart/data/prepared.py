@@ -19,8 +19,12 @@ from redheart.data.bad_rows import BadRows
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import SourceData, read_source, resolve_path
 
-_VERSION = 1
-"""Bump when a target derivation changes, so old stores are not reused."""
+_VERSION = 2
+"""Bump when a target derivation changes, so old stores are not reused.
+
+2: SURD smooths the five vote labels, not the 20 (label, A, O) cells (§5.1);
+   examples carry their vote count.
+"""
 
 
 def _store_path(cache_dir: Path, source: DataSource, path: Path, skip_bad_rows: bool) -> Path:

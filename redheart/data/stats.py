@@ -12,7 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from redheart.config import DataConfig, token_budget
 from redheart.data.encoder import resolve_encoder_dir
+from redheart.data.example import Example
+from redheart.data.prepare import source_texts
 from redheart.data.sources import SourceData
 from redheart.model.labels import EKMAN, SURD
 
@@ -47,7 +50,8 @@ def source_stats(data: SourceData, token_lengths: list[int]) -> dict[str, Any]:
     if surds:
         tasks["surd"] = {"count": len(surds),
                          "mean": dict(zip(SURD, np.mean(np.asarray(surds), 0).tolist(),
-                                          strict=True))}
+                                          strict=True)),
+                         "r_log_votes": surd_vote_correlation(examples)}
     lengths = np.asarray(token_lengths) if token_lengths else np.zeros(1)
     return {"kind": data.source.kind, "path": str(data.path),
             "rows": len(examples) + len(data.pairs), "bad_rows": data.bad.count,
@@ -55,6 +59,28 @@ def source_stats(data: SourceData, token_lengths: list[int]) -> dict[str, Any]:
             "tokens": {"p50": int(np.percentile(lengths, 50)),
                        "p90": int(np.percentile(lengths, 90)),
                        "p99": int(np.percentile(lengths, 99)), "max": int(lengths.max())}}
+
+
+def surd_vote_correlation(examples: list[Example]) -> dict[str, float | None] | None:
+    """Pearson r of each SURD share with log(total votes), over rows that have both.
+
+    A target derived from votes should describe how the votes split, not how
+    many there were: an |r| near 1 says the share mostly counts the voters
+    (DESIGN §5.1). None without vote counts (e.g. SURD given in a JSONL file);
+    a share or count that does not vary has no correlation (None).
+    """
+    rows = [(e.surd, e.votes) for e in examples if e.surd is not None and e.votes]
+    if len(rows) < 2:
+        return None
+    shares = np.asarray([surd for surd, _ in rows], dtype=np.float64)
+    log_votes = np.log(np.asarray([votes for _, votes in rows], dtype=np.float64))
+    return {name: _pearson(shares[:, i], log_votes) for i, name in enumerate(SURD)}
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    return float(np.corrcoef(x, y)[0, 1])
 
 
 def token_lengths(texts: list[str], encoder: str) -> list[int]:
@@ -66,10 +92,15 @@ def token_lengths(texts: list[str], encoder: str) -> list[int]:
                                           verbose=False)["input_ids"]]
 
 
-def data_stats(sources: list[SourceData], encoder: str) -> dict[str, Any]:
+def data_stats(sources: list[SourceData], data_config: DataConfig) -> dict[str, Any]:
+    """Per source: its stats, its token budget and the share of its texts that budget cuts."""
     out = []
     for data in sources:
-        texts = [e.text for e in data.examples] + [p.first for p in data.pairs] + \
-            [p.second for p in data.pairs]
-        out.append(source_stats(data, token_lengths(texts, encoder)))
+        lengths = token_lengths(source_texts(data), data_config.encoder)
+        stats = source_stats(data, lengths)
+        budget = token_budget(data_config, data.source)
+        stats["tokens"].update(
+            max_tokens=budget.max_tokens, truncation=budget.truncation,
+            cut=sum(n > budget.max_tokens for n in lengths) / len(lengths) if lengths else 0.0)
+        out.append(stats)
     return {"sources": out}

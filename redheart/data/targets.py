@@ -61,10 +61,28 @@ def vote_joint(votes: Mapping[str, int | float]) -> np.ndarray:
     return joint
 
 
+LABEL_SMOOTHING = 0.5
+"""Pseudo-votes added to each of the five labels before the (A, O) mapping (§5.1)."""
+
+
+def smoothed_votes(votes: Mapping[str, int | float]) -> dict[str, float]:
+    """Vote counts plus 1/2 per label (INFO included): a handful of votes is a small sample.
+
+    The smoothing is on the labels, the only place with uncertainty. The
+    (A, O) cells a label maps to are fixed by the DESIGN table, so smoothing
+    them too would put mass on combinations no vote implies (an AUTHOR vote
+    with the other at fault), and that mass, which shrinks as votes grow,
+    would make the leak share mostly a count of the voters.
+    """
+    return {label: votes.get(label, 0) + LABEL_SMOOTHING for label in VOTE_LABELS}
+
+
 def surd_target(votes: Mapping[str, int | float]) -> tuple[float, float, float, float]:
     """(redundant, unique, synergistic, leak) shares of H(vote) for one anecdote (§5.1).
 
-    Add-1/2 smoothing on every cell keeps every label possible (a handful of
-    votes is a small sample), then the decomposition is normalised by H(Y).
+    Smooth the five label counts, map them to (A, O) cells (INFO spread
+    uniformly), decompose H(Y) and normalise by H(Y). With two sources the
+    pair's specific information is never below a single source's, so
+    R + U + S + leak = H(Y) exactly and the shares are those over H(Y).
     """
-    return decompose(vote_joint(votes) + 0.5).shares()
+    return decompose(vote_joint(smoothed_votes(votes))).shares()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from redheart.config import longest_budget, token_budget
 from redheart.inference.model_source import ModelSource
 from redheart.inference.results import FINE_THRESHOLD, OUTPUT_LABELS
 from redheart.train.trained_rows import TARGETS, output_trained
@@ -24,10 +25,11 @@ def model_card(source: ModelSource, meta: dict[str, Any],
              f"- encoder: {config.data.encoder}"
              + (" (fine-tuned; its weights are in encoder.safetensors)"
                 if meta["encoder"]["fine_tuned"] else " (frozen)")
-             + f", at most {config.data.max_tokens} tokens per text", "",
-             "## Training data", "", "| source | path | split | weight |", "|---|---|---|---|"]
-    lines += [f"| {s.kind} | `{s.path}` | {s.split} | {s.weight:g} |"
-              for s in config.data.sources]
+             + f"; predict reads {longest_budget(config.data).label()} per text", "",
+             "## Training data", "", "| source | path | split | weight | tokens |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {s.kind} | `{s.path}` | {s.split} | {s.weight:g} | "
+              f"{token_budget(config.data, s).label()} |" for s in config.data.sources]
     lines += ["", "Labelled rows that trained each target, counted over the run (a row "
               "seen in two epochs counts twice):", "", "| target | rows |", "|---|---|"]
     rows = source.trained_rows

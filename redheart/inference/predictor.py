@@ -1,7 +1,10 @@
 """Running a trained Red Heart on raw text: the engine behind `predict`, `load` and Try.
 
-Text goes through the model's own encoder with the tokenisation and
-`max_tokens` it was trained with. A frozen encoder's states are rounded
+Text goes through the model's own encoder with the tokenisation it was
+trained with. A raw text has no source, so it is read with the longest
+per-source budget of training (`longest_budget`: a profile whose anecdotes
+read 256 tokens head+tail reads every text that way; one with the default
+budget everywhere, the first 128 tokens). A frozen encoder's states are rounded
 through fp16 exactly as the encoder cache stores them, so a text gets the
 numbers `validate` and training saw; no cache is read or written. Batches
 are length-sorted (little padding) and run under `torch.inference_mode`,
@@ -17,6 +20,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
+from redheart.config import longest_budget
 from redheart.data.encoder import TextEncoder, tokenize
 from redheart.errors import RedHeartError
 from redheart.inference.model_source import ModelSource, open_model
@@ -62,8 +66,10 @@ class Predictor:
         self.batch_size = batch_size
         self.show_all = show_all
         data = source.config.data
-        self.max_tokens = data.max_tokens
-        self.encoder = TextEncoder(data.encoder, data.max_tokens, self.device)
+        budget = longest_budget(data)
+        self.max_tokens = budget.max_tokens
+        self.truncation = budget.truncation
+        self.encoder = TextEncoder(data.encoder, self.max_tokens, self.device, self.truncation)
         if data.encoder_trainable:
             self._load_encoder_weights()
         wanted = source.config.model.input_dim
@@ -121,7 +127,7 @@ class Predictor:
 
     def states(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Token states and mask as the model saw them in training."""
-        ids, mask = tokenize(self.encoder.tokenizer, texts, self.max_tokens)
+        ids, mask = tokenize(self.encoder.tokenizer, texts, self.max_tokens, self.truncation)
         ids, mask = ids.to(self.device), mask.to(self.device)
         with torch.inference_mode(), self._autocast():
             states = self.encoder.states(ids, mask).float()

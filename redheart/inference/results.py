@@ -65,9 +65,10 @@ class Prediction:
 
     text: str
     tokens: int
-    """Tokens the model read (at most max_tokens)."""
+    """Tokens the model read (at most the longest per-source max_tokens of training)."""
     truncated: bool
-    """The text was longer than max_tokens and its tail was cut."""
+    """The text was longer than that: its end was cut ("head" truncation), or its middle
+    ("head_tail")."""
     model: ModelIdentity
     outputs: dict[str, Output]
     fields: dict[str, Any] = field(default_factory=dict)

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import torch
 
-from redheart.config import Config, ModelConfig, accumulation_steps
+from redheart.config import Config, ModelConfig, accumulation_steps, longest_budget
 from redheart.data.batching import TARGET_SHAPES, Batch
 from redheart.memory.activations import SavedBytes, measure_saved
 from redheart.memory.attention_kernels import AttentionKernelChoice
@@ -57,6 +57,11 @@ def micro_batch_rows(config: Config) -> int:
     return -(-config.train.batch_size // accumulation_steps(config))
 
 
+def batch_tokens(config: Config) -> int:
+    """Tokens of the longest batch: the longest per-source max_tokens (the worst case)."""
+    return longest_budget(config.data).max_tokens
+
+
 def has_pairs(config: Config) -> bool:
     return any("dilemma" in s.kind for s in config.data.sources)
 
@@ -64,7 +69,7 @@ def has_pairs(config: Config) -> bool:
 def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda") -> SavedBytes:
     """Saved bytes of one FORWARD + COMPUTE of a full-length micro-batch."""
     model = meta_model(config.model)
-    batch = meta_batch(config.model, micro_batch_rows(config), config.data.max_tokens, pairs)
+    batch = meta_batch(config.model, micro_batch_rows(config), batch_tokens(config), pairs)
     settings = LossSettings(torch.ones(TARGET_SHAPES["emotion"], device=META),
                             config.train.focal_gamma, torch.ones(2, device=META))
 
@@ -82,7 +87,7 @@ def measure_layer_recompute(config: Config, bf16: bool, device: str = "cuda") ->
     """Bytes one checkpointed backbone layer saves while it is recomputed in backward."""
     model = meta_model(config.model)
     layer = model.backbone.transformer.layers[0]
-    rows, tokens = micro_batch_rows(config), config.data.max_tokens
+    rows, tokens = micro_batch_rows(config), batch_tokens(config)
     x = torch.empty(rows, tokens, config.model.d_model, device=META, requires_grad=True)
     padding = torch.zeros(rows, tokens, dtype=torch.bool, device=META)
     with _DRY_RUN:

@@ -23,6 +23,7 @@ from typing import Any
 from redheart.config import Config, accumulation_steps
 from redheart.memory.activations import LOSSES, module_owners
 from redheart.memory.dry_run import (
+    batch_tokens,
     has_pairs,
     measure_layer_recompute,
     measure_step,
@@ -225,7 +226,7 @@ def _forecast(config: Config, device: str) -> Forecast:
         "activations": activations.get(LOSSES, 0),
         "autocast_cache": saved.autocast_cache.get(LOSSES, 0)}))
     context = config.memory.context_mb * MIB if cuda else 0
-    return Forecast(device, bf16, micro_batch_rows(config), config.data.max_tokens,
+    return Forecast(device, bf16, micro_batch_rows(config), batch_tokens(config),
                     tuple(rows), context, tuple(saved.order),
                     accumulation_steps(config) > 1)
 

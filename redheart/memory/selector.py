@@ -89,7 +89,8 @@ class Plan:
         return (f"{self.config.source}: the forecast {self.after.total / MIB:,.0f} MiB does not "
                 f"fit the budget {self.budget.bytes / MIB:,.0f} MiB ({self.budget.source}) "
                 f"even with every saver ({tried}): short by {over:,.0f} MiB; largest: "
-                f"{largest}; disable optional modules, shorten data.max_tokens or use a "
+                f"{largest}; disable optional modules, shorten data.max_tokens (or the longest "
+                f"[[data.sources]] max_tokens) or use a "
                 f"larger GPU")
 
 

@@ -44,7 +44,7 @@ def prediction_block(prediction: Prediction) -> Group:
                  else prediction.text[:97] + "...", style="bold")
     title.append(f"  {prediction.tokens} tokens", style="dim")
     if prediction.truncated:
-        title.append("  truncated: the model read only the first tokens", style="yellow")
+        title.append("  truncated: the model read only part of it (max_tokens)", style="yellow")
     rows = Table.grid(padding=(0, 2))
     rows.add_column(style="cyan", no_wrap=True)
     rows.add_column()

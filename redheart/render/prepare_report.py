@@ -35,9 +35,9 @@ def run_prepare(config: Config, base_dir: Path, skip_bad_rows: bool,
         if data.bad.count:
             line += f"  ({data.bad.summary()})"
         console.print(line, highlight=False, soft_wrap=True)
-    if report.cache_dir is None:
+    if not report.caches:
         console.print("encoder_trainable: the encoder is fine-tuned, so token states are "
                       "computed in each step and nothing is cached", highlight=False)
-    else:
-        console.print(f"encoded {report.encoded} new texts; {report.cached} in the cache "
-                      f"{report.cache_dir}", highlight=False, soft_wrap=True)
+    for cache in report.caches:
+        console.print(f"encoded {cache.encoded} new texts; {cache.cached} in the cache "
+                      f"{cache.dir} ({cache.budget.label()})", highlight=False, soft_wrap=True)

@@ -8,6 +8,10 @@ from rich.console import Console
 from rich.table import Table
 
 
+def _r(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2f}"
+
+
 def print_stats(stats: dict[str, Any], console: Console | None = None) -> None:
     console = console or Console()
     for source in stats["sources"]:
@@ -19,7 +23,10 @@ def print_stats(stats: dict[str, Any], console: Console | None = None) -> None:
             if task == "emotion":
                 detail = "  ".join(f"{k} {v:.1%}" for k, v in info["class_freq"].items())
             elif task == "surd":
-                detail = "  ".join(f"{k} {v:.2f}" for k, v in info["mean"].items())
+                detail = "mean " + "  ".join(f"{k} {v:.2f}" for k, v in info["mean"].items())
+                if info.get("r_log_votes"):
+                    detail += "\nr with log(votes) " + "  ".join(
+                        f"{k} {_r(v)}" for k, v in info["r_log_votes"].items())
             elif task == "regret":
                 detail = f"mean {info['mean']:.2f}  p10 {info['p10']:.2f}  p50 " \
                          f"{info['p50']:.2f}  p90 {info['p90']:.2f}"
@@ -32,5 +39,6 @@ def print_stats(stats: dict[str, Any], console: Console | None = None) -> None:
         tokens = source["tokens"]
         table.caption = (f"{source['rows']} rows, {source['bad_rows']} bad; tokens p50 "
                          f"{tokens['p50']}, p90 {tokens['p90']}, p99 {tokens['p99']}, "
-                         f"max {tokens['max']}")
+                         f"max {tokens['max']}; read {tokens['max_tokens']} "
+                         f"({tokens['truncation']}): {tokens['cut']:.0%} cut")
         console.print(table)

@@ -11,8 +11,8 @@ from typing import Any, Protocol
 
 from redheart.config import Config
 from redheart.config_toml import dumps
-from redheart.data.encode import EncoderCache
-from redheart.data.encoder import TextEncoder, TokenFeaturizer
+from redheart.data.encode import SourceFeaturizers
+from redheart.data.encoder import TextEncoder
 from redheart.data.prepare import encode_sources, read_sources
 from redheart.data.sources import anchor_paths
 from redheart.data.split import split_sources
@@ -158,12 +158,9 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         sources = read_sources(config, profile_dir)
         encode_sources(config, sources)
     encoder = None
-    if config.data.encoder_trainable:
+    if config.data.encoder_trainable:   # it encodes token ids in the step: no budget of its own
         encoder = TextEncoder(config.data.encoder, config.data.max_tokens)
-        featurizer = TokenFeaturizer(config.data.encoder, config.data.max_tokens)
-    else:
-        featurizer = EncoderCache(config.data.cache_dir, config.data.encoder,
-                                  config.data.max_tokens)
+    featurizer = SourceFeaturizers(config)   # each source's batches with its own token budget
     train, evaluation = split_sources(sources, config.data.eval_fraction)
 
     if dist.is_main:                # rank 0 owns the directory, the lock and the events

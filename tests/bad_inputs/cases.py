@@ -237,6 +237,17 @@ CASES: list[Case] = [
     config_case("source-kind", "[[data.sources]]\nkind = \"goemotion\"\npath = \"x.tsv\"\n",
                 "error: {p}:2: [data.sources[0]] kind = 'goemotion': unknown value "
                 "'goemotion'; did you mean 'goemotions'?"),
+    config_case("source-max-tokens", "[[data.sources]]\nkind = \"jsonl\"\npath = \"x.jsonl\"\n"
+                "max_tokens = -3\n",
+                "error: {p}:4: [data.sources[0]] max_tokens = -3: out of range, expected 0, or "
+                ">= 8 and <= 8192"),
+    config_case("source-truncation", "[[data.sources]]\nkind = \"jsonl\"\npath = \"x.jsonl\"\n"
+                "truncation = \"middle\"\n",
+                "error: {p}:4: [data.sources[0]] truncation = 'middle': unknown value 'middle'; "
+                "valid: \"\", head, head_tail"),
+    config_case("data-truncation", "[data]\ntruncation = \"tail\"\n",
+                "error: {p}:2: [data] truncation = 'tail': unknown value 'tail'; valid: head, "
+                "head_tail"),
     config_case("set-unknown-key", "",
                 "error: --set train.lrr=3e-4: [train] unknown key 'lrr'; did you mean 'lr'?",
                 "--set", "train.lrr=3e-4"),

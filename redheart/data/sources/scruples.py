@@ -60,7 +60,8 @@ def read_anecdotes(path: Path, bad: BadRows) -> Iterator[Example]:
         if problem:
             bad.reject(where, f"label_scores: {problem}")
             continue
-        yield Example(text=body, origin=where, **vote_targets(row["label_scores"]))
+        votes = row["label_scores"]
+        yield Example(text=body, origin=where, votes=sum(votes.values()), **vote_targets(votes))
 
 
 def read_dilemmas(path: Path, bad: BadRows) -> Iterator[DilemmaPair]:
