@@ -253,3 +253,15 @@ class SourceFeaturizers:
                     self.data.cache_dir, self.data.encoder, budget.max_tokens,
                     truncation=budget.truncation)
         return self._by_budget[budget]
+
+    def get(self, text: str) -> np.ndarray:
+        """A cached text's token states from whichever budget's cache holds it.
+
+        Readers outside batching (validate's probes) pool over texts of
+        several sources; each text was encoded with its own source's budget.
+        """
+        for featurizer in self._by_budget.values():
+            if isinstance(featurizer, EncoderCache) and text in featurizer:
+                return featurizer.get(text)
+        raise DataError(f"text not in any encoder cache under {self.data.cache_dir}; run "
+                        f"`redheart prepare PROFILE` first")

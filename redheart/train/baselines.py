@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from redheart.data.encode import EncoderCache
+from redheart.data.encode import SourceFeaturizers
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import SourceData
 from redheart.model.labels import EKMAN
@@ -88,7 +88,7 @@ def _quiet_fit(fit: Callable[[], object]) -> object:
         return fit()
 
 
-def _pooled(cache: EncoderCache, texts: list[str]) -> np.ndarray:
+def _pooled(cache: SourceFeaturizers, texts: list[str]) -> np.ndarray:
     """[N, hidden] mean-pooled frozen-encoder states (the probe's scaler standardises them)."""
     return np.stack([np.asarray(cache.get(t), dtype=np.float32).mean(0)
                      for t in texts]).astype(np.float64)
@@ -104,7 +104,7 @@ def _logistic() -> Any:
                                                               random_state=PROBE_SEED))
 
 
-def _emotion_probe(cache: EncoderCache, train: list[Example], texts: list[str]) -> np.ndarray:
+def _emotion_probe(cache: SourceFeaturizers, train: list[Example], texts: list[str]) -> np.ndarray:
     """[N, 7] probabilities from one sample per true class, weighted by its share: the
     soft target, not an argmax."""
     x = _pooled(cache, [e.text for e in train])
@@ -117,7 +117,7 @@ def _emotion_probe(cache: EncoderCache, train: list[Example], texts: list[str]) 
     return probs
 
 
-def _regret_probe(cache: EncoderCache, train: list[Example],
+def _regret_probe(cache: SourceFeaturizers, train: list[Example],
                   texts: list[str]) -> np.ndarray | None:
     """P(WRONG) per text from logistic regression on r > 0.5; None without both classes."""
     wrong = np.asarray([e.regret > WRONG_ABOVE for e in train])
@@ -128,7 +128,7 @@ def _regret_probe(cache: EncoderCache, train: list[Example],
     return model.predict_proba(_pooled(cache, texts))[:, 1]
 
 
-def _pairs_probe(cache: EncoderCache, train: list[DilemmaPair],
+def _pairs_probe(cache: SourceFeaturizers, train: list[DilemmaPair],
                  pairs: list[tuple[str, str]]) -> np.ndarray | None:
     """The predicted less-ethical side from logistic regression on the difference of the two
     actions' features; None without both sides in training."""
@@ -144,7 +144,7 @@ def _pairs_probe(cache: EncoderCache, train: list[DilemmaPair],
     return model.predict(difference(pairs)).astype(int)
 
 
-def _surd_probe(cache: EncoderCache, train: list[Example], texts: list[str]) -> np.ndarray:
+def _surd_probe(cache: SourceFeaturizers, train: list[Example], texts: list[str]) -> np.ndarray:
     """[K, 4] shares from ridge regression, clipped at 0 and put back onto the simplex."""
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
@@ -159,7 +159,7 @@ def _surd_probe(cache: EncoderCache, train: list[Example], texts: list[str]) -> 
 
 
 def probe(train: list[SourceData], rows: EvalSet,
-          cache: EncoderCache) -> tuple[Predictions, dict[str, ProbeRows]]:
+          cache: SourceFeaturizers) -> tuple[Predictions, dict[str, ProbeRows]]:
     """Linear probes on frozen features, one per task with training rows."""
     examples = [e for s in train if not s.pairs for e in s.examples]
     out, used = Predictions(), {}

@@ -20,7 +20,7 @@ import torch
 from redheart.config import Config, load_profile
 from redheart.data.bad_rows import DataError
 from redheart.data.batching import BatchPlan, Featurizer, loader, source_lengths
-from redheart.data.encode import EncoderCache
+from redheart.data.encode import SourceFeaturizers
 from redheart.data.prepare import encode_sources, read_sources
 from redheart.data.sources import SourceData
 from redheart.data.split import EVAL_SPLITS, splits
@@ -157,7 +157,7 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
         raise DataError(f"{config.source}: no {split} data: add a source with split = "
                         f"\"{split}\"" + (" or set [data] eval_fraction" if split == "dev"
                                           else ""))
-    cache = EncoderCache(config.data.cache_dir, config.data.encoder, config.data.max_tokens)
+    cache = SourceFeaturizers(config)       # each source's states at its own token budget
     model = UnifiedModel(config.model, ExecutionMode.EVALUATION)
     state, meta = load_checkpoint(folder, model, None)
     rows = EvalSet.of(evaluation)
