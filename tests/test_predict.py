@@ -273,6 +273,17 @@ def test_bad_inputs_are_one_line_and_exit_2(trained_run, tmp_path, capsys):
     no_text.write_text('{"text": "ok"}\n{"body": "no text field"}\n')
     half = tmp_path / "checkpoints" / ".tmp-step-00000009-123"
     half.mkdir(parents=True)
+    from redheart.cli import main
+
+    exported = tmp_path / "export"
+    assert main(["export", str(trained_run), "--out", str(exported)]) == 0
+    other = tmp_path / "other-architecture"
+    shutil.copytree(exported, other)
+    config = (other / "config.toml").read_text()
+    (other / "config.toml").write_text(config.replace("n_layers = 2", "n_layers = 3"))
+    missing = tmp_path / "no-labels"
+    shutil.copytree(exported, missing)
+    (missing / "labels.json").unlink()
     cases = {
         "argument 1: empty text": ["predict", str(trained_run), "  "],
         f"{latin1}:2: not UTF-8": ["predict", str(trained_run), "--file", str(latin1)],
@@ -281,6 +292,8 @@ def test_bad_inputs_are_one_line_and_exit_2(trained_run, tmp_path, capsys):
         "no such checkpoint": ["predict", str(tmp_path / "nope")],
         "half-written checkpoint": ["predict", str(half)],
         "not an empty folder": ["export", str(trained_run), "--out", str(trained_run)],
+        "another architecture; modules that differ: backbone": ["predict", str(other), "x"],
+        "exported folder without labels.json": ["predict", str(missing), "x"],
     }
     if not torch.cuda.is_available():
         cases["no CUDA GPU is visible"] = ["predict", str(trained_run), "--device", "cuda", "x"]
