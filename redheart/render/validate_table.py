@@ -51,8 +51,11 @@ def _notes(result: dict[str, Any]) -> list[str]:
         per_class = "  ".join(f"{k} {v:.2f}" for k, v in f1.items())
         lines.append(f"model per-class F1 (multi-label): {per_class}")
     if "regret" in result["metrics"] and "regret_threshold" in result:
-        lines.append(f"model WRONG decision: regret > {result['regret_threshold']:.3g}; "
-                     f"prior Pearson r is undefined (a constant), so the model must be above 0")
+        probe = result.get("probe_regret_threshold")
+        probe_text = f", probe's > {probe:.3g}" if isinstance(probe, float) else ""
+        lines.append(f"WRONG decision: model's regret > {result['regret_threshold']:.3g}"
+                     f"{probe_text} (each fitted on its training rows); prior Pearson r is "
+                     f"undefined (a constant), so the model must be above 0")
     subsampled = [f"{task} {rows['used']:,} of {rows['of']:,}"
                   for task, rows in result.get("probe_rows", {}).items()
                   if rows["used"] < rows["of"]]

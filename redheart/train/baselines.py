@@ -30,6 +30,7 @@ from redheart.data.sources import SourceData
 from redheart.model.labels import EKMAN
 from redheart.train.eval_set import EvalSet, Predictions
 from redheart.train.metrics import WRONG_ABOVE, emotion_sets
+from redheart.train.regret_decision import DEFAULT_THRESHOLD, best_threshold
 
 PROBE_MAX_ROWS = 50_000
 """Training rows a probe is fitted on at most. All four probes on cpu-real's full training
@@ -118,14 +119,22 @@ def _emotion_probe(cache: SourceFeaturizers, train: list[Example], texts: list[s
 
 
 def _regret_probe(cache: SourceFeaturizers, train: list[Example],
-                  texts: list[str]) -> np.ndarray | None:
-    """P(WRONG) per text from logistic regression on r > 0.5; None without both classes."""
+                  texts: list[str]) -> tuple[np.ndarray, float] | None:
+    """P(WRONG) per text from logistic regression on r > 0.5, and its WRONG threshold.
+
+    The threshold is fitted on the probe's own training rows exactly as the
+    trainer fits the model's (best F1 of WRONG), so the decision F1 compares
+    the two on the same footing. None without both classes.
+    """
     wrong = np.asarray([e.regret > WRONG_ABOVE for e in train])
     if not 0 < wrong.sum() < len(wrong):
         return None
     model = _logistic()
-    _quiet_fit(lambda: model.fit(_pooled(cache, [e.text for e in train]), wrong))
-    return model.predict_proba(_pooled(cache, texts))[:, 1]
+    features = _pooled(cache, [e.text for e in train])
+    _quiet_fit(lambda: model.fit(features, wrong))
+    fitted = best_threshold(model.predict_proba(features)[:, 1], wrong)
+    return model.predict_proba(_pooled(cache, texts))[:, 1], (
+        DEFAULT_THRESHOLD if fitted is None else fitted)
 
 
 def _pairs_probe(cache: SourceFeaturizers, train: list[DilemmaPair],
@@ -175,9 +184,10 @@ def probe(train: list[SourceData], rows: EvalSet,
     regret = [e for e in examples if e.regret is not None]
     if regret and rows.regret:
         taken = sample(regret)
-        out.regret = _regret_probe(cache, taken, rows.texts["regret"])
-        if out.regret is not None:
-            out.wrong = out.regret > 0.5
+        fitted = _regret_probe(cache, taken, rows.texts["regret"])
+        if fitted is not None:
+            out.regret, out.wrong_threshold = fitted
+            out.wrong = out.regret > out.wrong_threshold
             used["regret"] = ProbeRows(len(taken), len(regret))
     pairs = [p for s in train for p in s.pairs]
     if pairs and rows.less_ethical:

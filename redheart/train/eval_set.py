@@ -77,6 +77,8 @@ class Predictions:
     """[M] regret estimates in [0, 1]."""
     wrong: np.ndarray | None = None
     """[M] bool: the predictor's WRONG decision."""
+    wrong_threshold: float | None = None
+    """The regret above which `wrong` is decided, fitted on the predictor's training rows."""
     less_ethical: np.ndarray | None = None
     """[P] the action predicted less ethical (0 first, 1 second; -1: cannot tell)."""
     surd: np.ndarray | None = None
