@@ -367,7 +367,8 @@ def load_profile(path: str | Path, overrides: Iterable[str] = ()) -> Config:
     """Read a TOML profile, apply `--set section.key=value` overrides, validate."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: some Windows editors start the file with a byte-order mark
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{path}: profile not found; pass the path of a TOML file "
                           f"such as profiles/quickstart.toml") from None

@@ -83,3 +83,15 @@ def test_config_dataclasses_are_frozen():
     config = load_profile(PROFILES / "quickstart.toml")
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.train.lr = 1.0  # type: ignore[misc]
+
+
+def test_a_profile_saved_with_a_byte_order_mark_is_the_same_profile(tmp_path):
+    """Some Windows editors start UTF-8 files with U+FEFF; tomllib refuses it as
+    "Invalid statement" on line 1."""
+    text = (PROFILES / "quickstart.toml").read_text(encoding="utf-8")
+    with_bom = tmp_path / "quickstart.toml"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    plain = tmp_path / "plain.toml"
+    plain.write_text(text, encoding="utf-8")
+    assert dumps(load_profile(with_bom)) == dumps(load_profile(plain))
+    assert load_profile(with_bom).model.d_model == 128
