@@ -339,6 +339,9 @@ class DistributedConfig:
     """auto: DDP when the model fits one GPU, FSDP2 otherwise."""
     backend: str = _field("auto", choices=("auto", "nccl", "gloo"))
     """auto: nccl on GPUs, gloo on CPU."""
+    timeout_s: int = _field(300, min=10)
+    """How long a collective waits for the other ranks before the job ends (README
+    "Several processes"): bounds the wait for a rank lost without closing its connection."""
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from redheart.memory.selector import DoesNotFitError, plan_for
 from redheart.memory.telemetry import TelemetrySampler
 from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
 from redheart.runs.checkpoints import CheckpointError
+from redheart.runs.config_change import check_resume_config
 from redheart.runs.events import EventsWriteError, EventWriter
 from redheart.runs.resume import resume_point
 from redheart.runs.run_dir import claim_run_dir, new_run_dir, write_config
@@ -150,6 +151,8 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     if memory_plan.fits is False:   # refused before any data is read or memory allocated
         raise DoesNotFitError(memory_plan.shortfall())
     config = memory_plan.config     # the savers the plan chose
+    # Compared after planning: the savers it chose are what the checkpoint recorded.
+    changed = check_resume_config(checkpoint, config) if checkpoint is not None else []
     if dist.is_main:                # one process fills the example store and the encoder
         sources = read_sources(config, profile_dir)     # cache; the others then read them
         encode_sources(config, sources, reporter.encoding)
@@ -192,6 +195,9 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         if lock.stale_pid:
             events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
                         f"(that run ended without releasing it)")
+        for change in changed:
+            events.emit("warning", message=f"--resume: {change.describe()} since "
+                        f"{checkpoint.name} ({'moved' if change.moved else 'accepted'})")
         if resume == "last" and checkpoint is None:
             events.emit("warning", message="no checkpoint was written before the run "
                         "stopped; starting again from step 0")
