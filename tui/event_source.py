@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from redheart.runs.events import EventTail
+from redheart.runs.liveness import EndWatch
 from redheart.train.control import send_checked
 
 
@@ -33,15 +34,27 @@ class Controller(Protocol):
 
 
 class FileEventSource:
-    """Tails RUN_DIR/events.jsonl; whole lines only, so a half-written event waits."""
+    """Tails RUN_DIR/events.jsonl; whole lines only, so a half-written event waits.
+
+    A run that dies without a word (SIGKILL, a lost node) ends with a `killed`
+    item, as `redheart events --follow` gives a remote console.
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.label = str(run_dir)
         self._tail = EventTail(run_dir / "events.jsonl")
+        self._watch: EndWatch | None = EndWatch(run_dir)
 
     def poll(self) -> list[dict[str, Any]]:
-        return self._tail.poll()
+        batch = self._tail.poll()
+        if self._watch is not None:
+            self._watch.see(batch)
+            if ended := self._watch.ended():
+                if ended == "killed":
+                    batch.append(self._watch.killed_event())
+                self._watch = None      # ended: the verdict is given once
+        return batch
 
     def close(self) -> None:
         pass

@@ -30,7 +30,7 @@ class Checkpoint:
 class RunView:
     run_dir: str | None = None
     state: str = "idle"
-    """idle, starting, running, paused, stopping, stopped, finished, failed."""
+    """idle, starting, running, paused, stopping, stopped, finished, failed, killed."""
     step: int = 0
     epoch: int = 0
     total_steps: int | None = None
@@ -124,6 +124,13 @@ class RunView:
         self.messages.append(("error", str(event.get("message", "")) +
                               (f" (hint: {hint})" if hint else "")))
         self.state = "failed"
+
+    def _on_killed(self, event: dict[str, Any]) -> None:
+        """The run's process died without a word (its lock is free, no run_finished)."""
+        self.state = "killed"
+        self.messages.append(("error", f"the run was killed after step {event.get('step')} "
+                              f"(no run_finished, its lock is free); continue it with "
+                              f"--resume last"))
 
     def _on_run_finished(self, event: dict[str, Any]) -> None:
         if self.state not in ("failed", "stopped"):

@@ -55,6 +55,10 @@ def event_line(event: dict[str, Any]) -> str:
     elif kind == "run_finished":
         summary = event.get("summary", {})
         detail = "  ".join(f"{k} {v}" for k, v in summary.items())
+    elif kind == "killed":     # added by the follower, not in the file (no seq)
+        detail = (f"the run ended without a word after step {event.get('step')} (its "
+                  f"process died: SIGKILL, out of memory, a lost node); continue it with "
+                  f"--resume last")
     else:
         detail = ""
     return f"{stamp} #{event.get('seq', '?'):<6} {kind:<12} {detail}".rstrip()

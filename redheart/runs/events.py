@@ -179,14 +179,19 @@ def follow_events(run_dir: Path, follow: bool,
     Whole lines only, so a reader racing the writer never sees half an
     event. A jump in `seq` (lines cut by a crash or a full disk) is reported
     as a `{"type": "gap", "missing": "a-b"}` item before the next event.
-    Following stops after `run_finished`.
+    Following stops after `run_finished`, and when the run is no longer
+    live (its lock is free): after its `error`, or, when it died without
+    a word, after a `{"type": "killed", ...}` item (runs/liveness.py).
     """
+    from redheart.runs.liveness import EndWatch
+
     path = run_dir / "events.jsonl"
     if not path.is_file():
         raise EventsError(f"{path}: no such file; is {run_dir} a run directory? (it is "
                           f"printed when `redheart run` starts)")
     tail = EventTail(path)
     gaps = SeqGaps()
+    watch = EndWatch(run_dir)
     while True:
         batch = tail.poll()
         for event in batch:
@@ -196,5 +201,10 @@ def follow_events(run_dir: Path, follow: bool,
             if event.get("type") == "run_finished" and follow:
                 return
         if not follow:
+            return
+        watch.see(batch)
+        if ended := watch.ended():
+            if ended == "killed":
+                yield watch.killed_event()
             return
         time.sleep(poll_s)

@@ -124,6 +124,12 @@ _HELD: set[Path] = set()
 """Lock files this process holds: POSIX locks do not exclude their own process."""
 
 
+def holds_lock_here(lock_path: Path) -> bool:
+    """Whether this process holds that lock (and so must not open and close the file:
+    closing any descriptor of it drops the process's lock)."""
+    return lock_path.resolve() in _HELD
+
+
 class RunLock:
     """`lock` holds the pid of the run using the directory, under a POSIX record lock.
 
