@@ -12,8 +12,10 @@ taken from values every rank shares.
 from __future__ import annotations
 
 import os
+import socket
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -33,8 +35,20 @@ FSDP_FORWARD_METHODS = {"utilities": ("fuse", "combine")}
 """Methods other than forward that use a unit's parameters: FSDP2 must gather for them too."""
 
 
+STARTUP_TIMEOUT = timedelta(hours=6)
+"""How long the other ranks wait while rank 0 reads and encodes the data before training:
+a first encoding of a large corpus takes long, and only then do the steps' collectives
+(bounded by `[distributed] timeout_s`) begin."""
+
+
 class DistributedError(RedHeartError):
     """torchrun's environment or the profile do not allow this distributed run."""
+
+
+class PeerLost(RedHeartError):
+    """Another rank of the job died or cannot be reached: this rank stops too (exit 1)."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -47,6 +61,10 @@ class DistContext:
     strategy: str = "none"
     """"none", "ddp" or "fsdp2"."""
     backend: str = ""
+    peers: tuple[tuple[str, int], ...] = ()
+    """(host, pid) of every rank, by rank: how a survivor names the rank it lost."""
+    startup_group: Any = field(default=None, compare=False, repr=False)
+    """A gloo group with a long timeout, for the wait while rank 0 prepares the data."""
 
     @property
     def is_main(self) -> bool:
@@ -131,14 +149,83 @@ def init_distributed(config: Config, device_type: str,
                                    f"--nproc_per_node")
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
-        dist.init_process_group(backend, timeout=timedelta(minutes=30))
+        dist.init_process_group(
+            backend, timeout=timedelta(seconds=config.distributed.timeout_s))
+    startup = dist.new_group(backend="gloo", timeout=STARTUP_TIMEOUT)
+    peers: list[Any] = [None] * world
+    dist.all_gather_object(peers, (socket.gethostname(), os.getpid()), group=startup)
     return DistContext(int(env["RANK"]), world, local_rank, strategy_for(config, params()),
-                       backend)
+                       backend, tuple(tuple(p) for p in peers), startup)
 
 
-def barrier(ctx: DistContext) -> None:
+def wait_for_main(ctx: DistContext) -> None:
+    """The other ranks wait here while rank 0 fills the example store and the encoder cache
+    (for up to STARTUP_TIMEOUT, not the steps' short timeout)."""
     if ctx.active:
-        dist.barrier()
+        dist.barrier(group=ctx.startup_group)
+
+
+def lost_ranks(ctx: DistContext, wait_s: float = 2.0) -> list[int]:
+    """Ranks on this host whose process has ended (or is a zombie its launcher has not yet
+    reaped). A connection error can reach a survivor just before its peer's exit completes,
+    so this looks again for up to `wait_s`."""
+    host = socket.gethostname()
+    deadline = time.monotonic() + wait_s
+    while True:
+        lost = [rank for rank, (peer_host, pid) in enumerate(ctx.peers)
+                if rank != ctx.rank and peer_host == host and not _alive(pid)]
+        if lost or time.monotonic() >= deadline:
+            return lost
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def peer_failure(exc: BaseException, ctx: DistContext, step: int | None) -> PeerLost | None:
+    """The one-line error for a collective that failed because another rank is gone; None
+    when `exc` is something else (it is then raised as it is).
+
+    gloo fails a collective at once when a peer's connection closes; nccl,
+    and a peer on another host that vanished without closing its connection,
+    fail when `[distributed] timeout_s` runs out.
+    """
+    if not ctx.active or not isinstance(exc, RuntimeError):
+        return None
+    lost = lost_ranks(ctx)
+    where = f" at step {step}" if step is not None else ""
+    if lost:
+        names = ", ".join(f"rank {r} (pid {ctx.peers[r][1]} on {ctx.peers[r][0]})"
+                          for r in lost)
+        return PeerLost(f"{names} was lost{where}, so rank {ctx.rank} stops too; the job "
+                        f"continues from its newest checkpoint with --resume last")
+    if not _is_collective_error(exc):
+        return None
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return PeerLost(f"rank {ctx.rank} lost contact with the other ranks{where} ({reason[:200]}); "
+                    f"the job continues from its newest checkpoint with --resume last")
+
+
+def _is_collective_error(exc: BaseException) -> bool:
+    """A failed or timed-out collective (torch's DistError family, or gloo's and nccl's
+    own RuntimeErrors, which name their transport)."""
+    if isinstance(exc, dist.DistError):
+        return True
+    text = str(exc)
+    return any(mark in text for mark in ("gloo", "NCCL", "Connection reset", "Connection "
+                                         "closed", "Broken pipe", "Timed out", "timed out"))
 
 
 def shutdown(ctx: DistContext) -> None:

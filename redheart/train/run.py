@@ -25,7 +25,14 @@ from redheart.runs.config_change import check_resume_config
 from redheart.runs.events import EventsWriteError, EventWriter
 from redheart.runs.resume import resume_point
 from redheart.runs.run_dir import claim_run_dir, new_run_dir, write_config
-from redheart.train.distributed import DistContext, barrier, init_distributed, shutdown
+from redheart.train.distributed import (
+    DistContext,
+    PeerLost,
+    init_distributed,
+    peer_failure,
+    shutdown,
+    wait_for_main,
+)
 from redheart.train.init_from import anchor_init_from, load_initial_weights
 from redheart.train.trainer import (
     RunOutcome,
@@ -82,9 +89,22 @@ def stop_on_signals(trainer: Trainer):
         signal.signal(sig, handle)
     try:
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    except PeerLost:
+        # torchrun's agent sends SIGTERM to the survivors of a lost rank: ignored from
+        # here on (this process is ending), it cannot cut the error's report, the wait
+        # for a checkpoint being written, or the lock's release.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        raise
+    except BaseException:
+        _restore(previous)
+        raise
+    _restore(previous)
+
+
+def _restore(handlers: dict[signal.Signals, Any]) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
 
 
 class _QuietReporter:
@@ -105,12 +125,22 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     checkpoint, run_dir = resume_target(config, resume, run_dir)
     device = resolve_device(config)  # a missing GPU is reported before anything is written
     dist = init_distributed(config, device.type, lambda: model_parameters(config))
+    lost = None
     try:
         if not dist.is_main:
             reporter = _QuietReporter()
         return _run(config, profile_dir, reporter, run_dir, resume, checkpoint, dist)
+    except PeerLost as exc:
+        lost = exc
+        raise
+    except RuntimeError as exc:     # a collective outside the steps (start-up, resume)
+        lost = peer_failure(exc, dist, None)
+        if lost is None:
+            raise
+        raise lost from None
     finally:
-        shutdown(dist)
+        if lost is None:    # after a lost peer the group cannot agree to close: just end
+            shutdown(dist)
 
 
 def resume_target(config: Config, resume: str | None,
@@ -156,7 +186,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     if dist.is_main:                # one process fills the example store and the encoder
         sources = read_sources(config, profile_dir)     # cache; the others then read them
         encode_sources(config, sources, reporter.encoding)
-    barrier(dist)
+    wait_for_main(dist)
     if not dist.is_main:
         sources = read_sources(config, profile_dir)
         encode_sources(config, sources)
@@ -187,7 +217,12 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
             trainer.state.trained_rows = load_initial_weights(trainer.model, config)
         if events is None:           # not rank 0: train, and leave the telling to rank 0
             with stop_on_signals(trainer):
-                outcome = trainer.fit()
+                try:
+                    outcome = trainer.fit()
+                except RuntimeError as exc:
+                    if (lost := peer_failure(exc, dist, trainer.state.step)) is None:
+                        raise
+                    raise lost from None
             return outcome
         # Only now, with the checkpoint accepted: a refused run changes no file.
         write_config(run_dir, config)
@@ -220,6 +255,13 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
             except RedHeartError as exc:
                 events.emit("error", message=str(exc), hint="")
                 raise
+            except RuntimeError as exc:
+                if (lost := peer_failure(exc, dist, trainer.state.step)) is None:
+                    raise
+                events.emit("error", message=str(lost), step=trainer.state.step,
+                            hint="a rank of the job died (preempted, killed, out of memory); "
+                                 "run the same torchrun command with --resume last")
+                raise lost from None
         events.emit("state", state="stopped" if outcome.reason == "stopped" else "finished",
                     step=trainer.state.step)
         events.emit("run_finished", summary={
