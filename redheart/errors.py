@@ -17,3 +17,20 @@ class RedHeartError(Exception):
 
 class ConfigError(RedHeartError):
     """A profile, a `--set` override or a module selection is invalid."""
+
+
+class DiskWriteError(RedHeartError):
+    """A file could not be written (a full disk, a quota, a read-only mount); exit 1.
+
+    Not the user's input but the machine's state: freeing space and running
+    the same command again is the fix, and the writer removed what it had
+    half-written so that run starts clean.
+    """
+
+    exit_code = 1
+
+
+def cannot_write(path: object, exc: OSError, rerun: str) -> DiskWriteError:
+    """The one line for a failed write of `path`, naming the command to run again."""
+    return DiskWriteError(f"{path}: cannot be written ({exc.strerror or exc}); nothing "
+                          f"half-written was kept; free disk space, then run {rerun} again")

@@ -62,3 +62,30 @@ def test_interrupted_write_is_ignored(filled, encoder):
     assert len(again) == 6
     index = json.loads(next(cache.dir.glob("shard-*.json")).read_text())
     assert len(index["entries"]) == 6
+
+
+def _damage(shard, how: str) -> None:
+    data = shard.read_bytes()
+    if how == "truncated":
+        with shard.open("r+b") as f:            # in place, as `truncate` or a crash does
+            f.truncate(len(data) // 2)
+    else:
+        with shard.open("r+b") as f:            # same size, other bytes
+            f.write(bytes(b ^ 0xFF for b in data[:4096]))
+
+
+@pytest.mark.parametrize("how", ["truncated", "overwritten"])
+def test_a_shard_damaged_while_open_stops_the_reader_naming_it(filled, encoder, how):
+    """Memory-mapped, a truncated shard killed the reader with SIGBUS and an overwritten one
+    fed it other numbers; now the next read refuses both."""
+    cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    before = cache.get(TEST_TEXTS[0]).copy()
+    shard = next(cache.dir.glob("shard-*.f16"))
+    _damage(shard, how)
+    with pytest.raises(DataError) as caught:
+        cache.features(TEST_TEXTS[:6])
+    assert str(caught.value) == (
+        f"{shard}: cache shard {how} while this run read it; its token states cannot be "
+        f"trusted, so the run stops (its checkpoints are untouched); delete {cache.dir} and "
+        f"run `redheart prepare PROFILE` again")
+    assert before.shape[1] == 384

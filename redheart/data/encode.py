@@ -1,4 +1,4 @@
-"""Encoder cache: token states computed once, stored fp16, memory-mapped.
+"""Encoder cache: token states computed once, stored fp16, read with positioned reads.
 
 Keyed by (text content hash, encoder identity, max_tokens, truncation): a
 second `prepare` or `run` with the same encoder encodes nothing, and
@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from redheart.atomic_file import write_text_atomically
 from redheart.config import Config, DataConfig, DataSource, TokenBudget, token_budget
 from redheart.data.bad_rows import DataError
 from redheart.data.encoder import TextEncoder, TokenFeaturizer, resolve_encoder_dir
+from redheart.errors import cannot_write
 
 if TYPE_CHECKING:
     import torch
@@ -79,8 +81,24 @@ def file_checksum(path: Path) -> str:
 
 @dataclass
 class _Shard:
-    data: np.ndarray
+    path: Path
+    fd: int
+    hidden: int
     entries: dict[str, list[int]]
+    opened_as: tuple[int, int]
+    """(size, modification time in ns) when opened: a change means another process wrote it."""
+
+    def rows(self, start: int, length: int, rebuild_hint: str) -> np.ndarray:
+        """Token states [length, hidden], refused if the shard changed since it was opened."""
+        row_bytes = self.hidden * 2
+        data = os.pread(self.fd, length * row_bytes, start * row_bytes)
+        now = os.fstat(self.fd)
+        if len(data) != length * row_bytes or (now.st_size, now.st_mtime_ns) != self.opened_as:
+            what = ("truncated" if now.st_size < self.opened_as[0] else "overwritten")
+            raise DataError(f"{self.path}: cache shard {what} while this run read it; its "
+                            f"token states cannot be trusted, so the run stops (its "
+                            f"checkpoints are untouched); {rebuild_hint}")
+        return np.frombuffer(data, dtype=np.float16).reshape(length, self.hidden)
 
 
 class EncoderCache:
@@ -121,9 +139,15 @@ class EncoderCache:
             raise DataError(f"{data_path}: hidden size {hidden} differs from other shards "
                             f"({self.hidden}); {self.rebuild_hint}")
         self.hidden = hidden
-        data = np.memmap(data_path, dtype=np.float16, mode="r", shape=(rows, hidden))
+        fd = os.open(data_path, os.O_RDONLY | os.O_CLOEXEC)
+        weakref.finalize(self, os.close, fd)
+        opened = os.fstat(fd)
+        if opened.st_size != expected:      # replaced between the check above and the open
+            raise DataError(f"{data_path}: damaged cache shard ({opened.st_size} bytes, "
+                            f"expected {expected}); {self.rebuild_hint}")
         shard_id = len(self._shards)
-        self._shards.append(_Shard(data, meta["entries"]))
+        self._shards.append(_Shard(data_path, fd, hidden, meta["entries"],
+                                   (opened.st_size, opened.st_mtime_ns)))
         for key, (start, length) in meta["entries"].items():
             self._index[key] = (shard_id, start, length)
 
@@ -134,9 +158,9 @@ class EncoderCache:
         return len(self._index)
 
     def get(self, text: str) -> np.ndarray:
-        """Token states [length, hidden] (fp16, memory-mapped) of a cached text."""
+        """Token states [length, hidden] (fp16) of a cached text."""
         shard_id, start, length = self._entry(text)
-        return self._shards[shard_id].data[start:start + length]
+        return self._shards[shard_id].rows(start, length, self.rebuild_hint)
 
     def length(self, text: str) -> int:
         return self._entry(text)[2]
@@ -172,6 +196,45 @@ class EncoderCache:
                 seen[key] = text
         return list(seen.values())
 
+    def _write_shard(self, todo: list[str], batch_size: int, encoder: TextEncoder,
+                     on_progress: Callable[[int, int], None] | None
+                     ) -> tuple[Path, dict[str, list[int]], int]:
+        """Encode `todo` into a new shard file; on a write failure (a full disk) the
+        partial file is removed, so the next `prepare` starts that shard again."""
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise cannot_write(self.dir, exc, "`redheart prepare PROFILE`") from None
+        number = len(list(self.dir.glob("shard-*.json"))) + 1
+        while (self.dir / f"shard-{number:05d}.json").exists():
+            number += 1
+        data_path = self.dir / f"shard-{number:05d}.f16"
+        # Similar lengths per forward pass: less padding, much faster encoding.
+        order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
+        entries: dict[str, list[int]] = {}
+        rows = 0
+        try:
+            with data_path.open("wb") as out:
+                for begin in range(0, len(order), batch_size):
+                    batch = [todo[i] for i in order[begin:begin + batch_size]]
+                    states, mask = encoder.encode(batch, self.max_tokens, self.truncation)
+                    lengths = mask.sum(1).tolist()
+                    for text, row_states, length in zip(batch, states, lengths, strict=True):
+                        out.write(row_states[:length].numpy().astype(np.float16).tobytes())
+                        entries[text_key(text)] = [rows, int(length)]
+                        rows += int(length)
+                    if on_progress:
+                        on_progress(len(batch), len(todo))
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as exc:
+            data_path.unlink(missing_ok=True)
+            raise cannot_write(data_path, exc, "`redheart prepare PROFILE`") from None
+        except BaseException:
+            data_path.unlink(missing_ok=True)
+            raise
+        return data_path, entries, rows
+
     def fill(self, texts: Iterable[str], batch_size: int = 64,
              encoder: TextEncoder | None = None,
              on_progress: Callable[[int, int], None] | None = None) -> int:
@@ -184,33 +247,16 @@ class EncoderCache:
         if self.hidden not in (None, encoder.hidden_size):
             raise DataError(f"{self.dir}: cached hidden size {self.hidden} differs from the "
                             f"encoder's {encoder.hidden_size}; {self.rebuild_hint}")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        number = len(list(self.dir.glob("shard-*.json"))) + 1
-        while (self.dir / f"shard-{number:05d}.json").exists():
-            number += 1
-        data_path = self.dir / f"shard-{number:05d}.f16"
-        # Similar lengths per forward pass: less padding, much faster encoding.
-        order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
-        entries: dict[str, list[int]] = {}
-        rows = 0
-        with data_path.open("wb") as out:
-            for begin in range(0, len(order), batch_size):
-                batch = [todo[i] for i in order[begin:begin + batch_size]]
-                states, mask = encoder.encode(batch, self.max_tokens, self.truncation)
-                lengths = mask.sum(1).tolist()
-                for text, row_states, length in zip(batch, states, lengths, strict=True):
-                    out.write(row_states[:length].numpy().astype(np.float16).tobytes())
-                    entries[text_key(text)] = [rows, int(length)]
-                    rows += int(length)
-                if on_progress:
-                    on_progress(len(batch), len(todo))
-            out.flush()
-            os.fsync(out.fileno())
+        data_path, entries, rows = self._write_shard(todo, batch_size, encoder, on_progress)
         meta = {"hidden": encoder.hidden_size, "rows": rows, "checksum": file_checksum(data_path),
                 "encoder": self.encoder_name, "max_tokens": self.max_tokens,
                 "truncation": self.truncation, "entries": entries}
         meta_path = data_path.with_suffix(".json")
-        write_text_atomically(meta_path, json.dumps(meta))
+        try:
+            write_text_atomically(meta_path, json.dumps(meta))
+        except OSError as exc:          # a shard without its index is never read: drop it
+            data_path.unlink(missing_ok=True)
+            raise cannot_write(meta_path, exc, "`redheart prepare PROFILE`") from None
         self._open(meta_path, verify=False)
         return len(todo)
 

@@ -18,6 +18,7 @@ from redheart.config import DataSource
 from redheart.data.bad_rows import BadRows
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import SourceData, read_source, resolve_path
+from redheart.errors import cannot_write
 
 _VERSION = 2
 """Bump when a target derivation changes, so old stores are not reused.
@@ -53,11 +54,14 @@ def load_sources(sources: tuple[DataSource, ...], base_dir: Path, cache_dir: str
 
 
 def _save(store: Path, data: SourceData) -> None:
-    store.parent.mkdir(parents=True, exist_ok=True)
     payload = {"examples": [dataclasses.asdict(e) for e in data.examples],
                "pairs": [dataclasses.asdict(p) for p in data.pairs],
                "bad_rows": data.bad.reasons}
-    write_text_atomically(store, json.dumps(payload))
+    try:
+        store.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomically(store, json.dumps(payload))   # whole, or not at all
+    except OSError as exc:
+        raise cannot_write(store, exc, "`redheart prepare PROFILE`") from None
 
 
 def _load(store: Path, source: DataSource, path: Path) -> SourceData:

@@ -22,7 +22,8 @@ def run_prepare(config: Config, base_dir: Path, skip_bad_rows: bool,
     sources = read_sources(config, base_dir, skip_bad_rows)  # errors before any progress bar
     with Progress(TextColumn("encoding"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("texts"), TimeRemainingColumn(), console=console,
-                  transient=True) as progress:
+                  transient=True, disable=not console.is_terminal) as progress:
+        # (off a terminal a transient bar still leaves an empty line: an error would be two)
         task = progress.add_task("encode", total=None)
 
         def advance(done: int, total: int) -> None:

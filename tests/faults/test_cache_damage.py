@@ -1,0 +1,43 @@
+"""A cache shard damaged while a run reads it: one line naming the shard, checkpoints intact."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.faults.harness import events, launch, newest_loadable, wait_until
+
+
+@pytest.mark.parametrize("how", ["truncated", "overwritten"])
+def test_a_shard_damaged_mid_run_stops_it_with_one_line(tmp_path, quickstart_data, how):
+    cache = tmp_path / "cache"
+    shutil.copytree(quickstart_data[0].data.cache_dir, cache)
+    shard = next(cache.glob("states/*/shard-*.f16"))
+    run = tmp_path / "run"
+    proc = launch(run, cache, ["train.max_steps=100000", "checkpoint.every_steps=5"],
+                  threads=1)
+    try:
+        wait_until(lambda: any(e["type"] == "checkpoint" for e in events(run)), timeout=120,
+                   what="the first checkpoint")
+        with shard.open("r+b") as f:
+            if how == "truncated":
+                f.truncate(shard.stat().st_size // 2)
+            else:
+                f.write(b"\xff" * 65536)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2
+    log = (tmp_path / "run.log").read_text().strip().splitlines()
+    expected = (f"error: {shard}: cache shard {how} while this run read it; its token states "
+                f"cannot be trusted, so the run stops (its checkpoints are untouched); delete "
+                f"{shard.parent} and run `redheart prepare PROFILE` again")
+    assert log[-1] == expected and "Traceback" not in "\n".join(log)
+    errors = [e for e in events(run) if e["type"] == "error"]
+    assert [e["message"] for e in errors] == [expected.removeprefix("error: ")]
+    name, step, loadable = newest_loadable(run)
+    assert loadable and step >= 5 and step % 5 == 0    # the last checkpoint is whole
+    assert not (run / "lock").exists()
