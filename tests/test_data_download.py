@@ -362,3 +362,74 @@ def test_pin_refuses_a_file_that_is_not_the_data_set(world, capsys):
     assert world.pins.read_text() == before
     assert not (world.root / "goemotions/test.tsv").exists()
     assert not (world.root / "goemotions/test.tsv.part").exists()
+
+
+# ------------------------------------------------------- missing data: the hint
+
+
+def test_missing_profile_data_names_the_download_command(tmp_path, capsys, monkeypatch):
+    profiles = tmp_path / "project" / "profiles"
+    profiles.mkdir(parents=True)
+    profile = profiles / "cpu-real.toml"
+    profile.write_text((PROFILES / "cpu-real.toml").read_text())
+    monkeypatch.chdir(tmp_path / "project")
+    assert main(["data", "stats", str(profile)]) == 2
+    assert error_line(capsys) == (
+        f"error: [data.sources] path = '../../shared/data/goemotions/train.tsv': "
+        f"{profiles}/../../shared/data/goemotions/train.tsv not found; get it with "
+        f"`redheart data download goemotions --to ../shared/data`, or fix the path "
+        f"(relative paths are relative to the profile's folder)")
+
+
+def missing_data_profile(tmp_path: Path) -> Path:
+    """The quickstart model reading GoEmotions where the real-data profiles do, in a
+    project folder with no data beside it."""
+    profiles = tmp_path / "project" / "profiles"
+    profiles.mkdir(parents=True)
+    quickstart = (PROFILES / "quickstart.toml").read_text().split("[[data.sources]]")[0]
+    profile = profiles / "real.toml"
+    profile.write_text(f'{quickstart}\n[[data.sources]]\nkind = "goemotions"\n'
+                       f'path = "../../shared/data/goemotions/train.tsv"\n')
+    return profile
+
+
+def test_a_run_with_missing_data_says_the_command_and_downloads_nothing(tmp_path, capsys,
+                                                                       monkeypatch):
+    """What `./run_learning.sh train-cloud` runs: `redheart run PROFILE` in the project."""
+    profile = missing_data_profile(tmp_path)
+    monkeypatch.chdir(profile.parent.parent)
+    assert main(["run", str(profile), "--quiet", "--set", f'data.cache_dir="{tmp_path}/c"',
+                 "--set", f'run.runs_root="{tmp_path}/runs"']) == 2
+    assert error_line(capsys).endswith(
+        "train.tsv not found; get it with `redheart data download goemotions --to "
+        "../shared/data`, or fix the path (relative paths are relative to the profile's "
+        "folder)")
+    assert not (tmp_path / "shared").exists() and not (tmp_path / "runs").exists()
+
+
+def test_the_consoles_start_with_missing_data_says_the_command(tmp_path, monkeypatch):
+    import asyncio
+
+    from tests.test_tui import wait_for
+    from tui.app import RedHeartApp
+
+    profile = missing_data_profile(tmp_path)
+    monkeypatch.chdir(profile.parent.parent)
+
+    async def scenario() -> str:
+        app = RedHeartApp(profile, [f'data.cache_dir="{tmp_path}/c"',
+                                    f'run.runs_root="{tmp_path}/runs"'])
+        async with app.run_test(size=(160, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.training_done.is_set()
+                           and "error" in messages(app))
+            return messages(app)
+
+    log = asyncio.run(scenario())
+    assert "get it with `redheart data download goemotions --to ../shared/data`" in log
+    assert not (tmp_path / "shared").exists() and not (tmp_path / "runs").exists()
+
+
+def messages(app) -> str:
+    """The run panel's message log as one line of text (wrapping folded)."""
+    return " ".join(" ".join(strip.text for strip in app.query_one("#messages").lines).split())
