@@ -350,6 +350,18 @@ def test_files_placed_by_hand_for_an_unpinned_archive_count_as_present(world, ca
     assert (world.root / "scruples/anecdotes/dev.scruples-anecdotes.jsonl").read_text() == "{}\n"
 
 
+def test_a_whole_part_of_an_unpinned_file_is_not_fetched_again(world):
+    """The server answers 416 to a range past the end: the part was whole already."""
+    unpinned_world(world, "test.tsv")
+    body = world.expected["goemotions/test.tsv"]
+    part = world.root / "goemotions/test.tsv.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(body)
+    assert world.download("goemotions", "--pin") == 0
+    assert world.requests_for("test.tsv") == [f"bytes={len(body)}-"]
+    assert (world.root / "goemotions/test.tsv").read_bytes() == body
+
+
 def test_pin_refuses_a_file_that_is_not_the_data_set(world, capsys):
     unpinned_world(world, "test.tsv")
     world.served.files["goemotions/test.tsv"] = b"<html><body>rate limited</body></html>\n"
