@@ -335,8 +335,50 @@ def control(
         send_checked(run_dir, command, lr)
 
 
-data_app = typer.Typer(no_args_is_help=True, help="Inspect the data a profile trains on.")
+data_app = typer.Typer(no_args_is_help=True,
+                       help="Get the public data sets, and inspect the data a profile trains on.")
 app.add_typer(data_app, name="data")
+
+
+class DatasetName(str, Enum):
+    """The data sets `data download` knows (the pin table's names)."""
+
+    goemotions = "goemotions"
+    scruples = "scruples"
+
+
+@data_app.command("download")
+def data_download(
+    names: Annotated[list[DatasetName] | None, typer.Argument(
+        help="goemotions, scruples (default: both).", show_default=False)] = None,
+    to: Annotated[Path | None, typer.Option(
+        "--to", help="Data folder (default: ../shared/data beside the project, the folder the "
+        "shipped real-data profiles read).", show_default=False)] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Fetch and verify again files already present, and replace files "
+        "that are not the pinned ones.")] = False,
+    pin: Annotated[bool, typer.Option(
+        "--pin", help="Also fetch files with no pinned checksum yet: check them with the "
+        "project's readers, then record their size and sha256 in the pin table (commit it).")
+    ] = False,
+    pins: Annotated[Path | None, typer.Option("--pins", hidden=True)] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Fetch GoEmotions and Scruples from their publishers, check each file against its
+    pinned sha256 and lay them out as the profiles read them (resumable; exit 1 on a
+    network failure or a checksum mismatch)."""
+    with user_errors(debug):
+        from redheart.data.download.pins import DEFAULT_PINS, DEFAULT_ROOT, load_pins
+        from redheart.data.download.run import download
+        from redheart.render.download_progress import DownloadProgress
+
+        table = load_pins(pins or DEFAULT_PINS)
+        reporter = DownloadProgress()
+        try:
+            download([n.value for n in names or ()], to or DEFAULT_ROOT, table, reporter,
+                     force, pin)
+        finally:
+            reporter.close()
 
 
 @data_app.command("stats")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from redheart.config import Config, DataSource
 from redheart.data.bad_rows import BadRows, DataError
+from redheart.data.download.hint import download_command
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import goemotions, jsonl, scruples
 
@@ -38,8 +39,10 @@ def resolve_path(source: DataSource, base_dir: Path) -> Path:
     if not source.path:
         raise DataError(f"[data.sources] kind = '{source.kind}': path is empty; name the file")
     if not path.is_file():
-        raise DataError(f"[data.sources] path = '{source.path}': {path} not found; fix the path "
-                        f"(relative paths are relative to the profile's folder)")
+        command = download_command(path)
+        get = f"get it with `{command}`, or " if command else ""
+        raise DataError(f"[data.sources] path = '{source.path}': {path} not found; {get}fix the "
+                        f"path (relative paths are relative to the profile's folder)")
     return path
 
 

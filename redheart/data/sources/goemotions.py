@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from redheart.data.bad_rows import BadRows, DataError
+from redheart.data.download.hint import missing_hint
 from redheart.data.example import Example, sentiment_of
 from redheart.data.taxonomy import EKMAN_OF_FINE, FINE_LABELS
 from redheart.model.labels import EKMAN
@@ -23,7 +24,7 @@ def read_label_names(tsv: Path, path: Path | None = None) -> list[str]:
     path = path or tsv.parent / "emotions.txt"
     if not path.is_file():
         raise DataError(f"{path}: not found; GoEmotions needs emotions.txt next to {tsv.name} "
-                        f"or named by the source's `labels`")
+                        f"or named by the source's `labels`{missing_hint(path)}")
     names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
              if line.strip()]
     for number, name in enumerate(names, start=1):
@@ -37,7 +38,8 @@ def check_ekman_mapping(tsv: Path, path: Path | None = None) -> None:
     path = path or tsv.parent / "ekman_mapping.json"
     if not path.is_file():
         raise DataError(f"{path}: not found; GoEmotions needs ekman_mapping.json next to "
-                        f"{tsv.name} or named by the source's `ekman_mapping`")
+                        f"{tsv.name} or named by the source's `ekman_mapping`"
+                        f"{missing_hint(path)}")
     try:
         groups = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
