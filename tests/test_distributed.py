@@ -115,6 +115,23 @@ def test_sharded_checkpoint_resumes_in_one_process(runs):
     assert _relative_gap(alone, resumed, range(RESUME_AT + 1, STEPS + 1)) < 1e-5
 
 
+def test_a_sharded_job_resumes_with_rank_zero_reading_the_checkpoint(runs):
+    """FSDP2 on 2 processes resumed from step 20: rank 0 alone reads the weights and the
+    optimizer state, the other rank's shards come from it, and the run continues the
+    1-process one."""
+    tmp, cache, alone, _, _ = runs
+    checkpoint = tmp / "fsdp" / "checkpoints" / f"step-{RESUME_AT:08d}"
+    copy = tmp / "resumed-sharded-from"
+    shutil.copytree(checkpoint, copy)
+    resumed = _record(tmp, "resumed-sharded", cache, 2, resume=str(copy),
+                      extra=("distributed.strategy=fsdp2",))
+    assert sorted(resumed) == list(range(RESUME_AT + 1, STEPS + 1))
+    assert _relative_gap(alone, resumed, range(RESUME_AT + 1, STEPS + 1)) < 1e-5
+    reads = {rank: (tmp / f"resumed-sharded.json.reads.{rank}").read_text().split()
+             for rank in (0, 1)}
+    assert reads == {0: ["_read_weights", "_read_optimizer"], 1: []}
+
+
 def test_rank_slices_cover_the_batch_once():
     from redheart.train.distributed import DistContext, micro_batches, rank_rows
 

@@ -31,6 +31,7 @@ from redheart.config import Config
 from redheart.config_toml import dumps
 from redheart.errors import RedHeartError
 from redheart.runs.full_state import (
+    RankZeroReads,
     full_state,
     load_model_state,
     load_optimizer_state,
@@ -295,10 +296,37 @@ def _load_failure(exc: Exception) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
 
 
+def _read_weights(path: Path, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    try:
+        tensors = load_file(str(path / "model.safetensors"))
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise CheckpointError(f"{path}/model.safetensors: damaged ({exc}); use an earlier "
+                              f"checkpoint") from None
+    refuse_other_architecture(path, shapes_of(model.state_dict()), shapes_of(tensors))
+    return tensors
+
+
+def _read_optimizer(path: Path) -> dict[str, Any]:
+    try:  # weights_only: tensors and plain data only; a pickled object is refused, not run
+        with warnings.catch_warnings():  # a foreign file's protocol warning: not one line
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            return torch.load(path / "optimizer.pt", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        raise CheckpointError(f"{path}/optimizer.pt: refused ({_load_failure(exc)}); it "
+                              f"holds more than tensors and numbers, or is damaged; use "
+                              f"another checkpoint") from None
+
+
 def load_checkpoint(path: Path, model: torch.nn.Module,
                     optimizer: torch.optim.Optimizer | None,
-                    extra: dict[str, torch.nn.Module] | None = None) -> tuple[TrainState, dict]:
-    """Restore model (and optimizer, RNG); refuse another architecture, naming the modules."""
+                    extra: dict[str, torch.nn.Module] | None = None,
+                    ranks: RankZeroReads | None = None) -> tuple[TrainState, dict]:
+    """Restore model (and optimizer, RNG); refuse another architecture, naming the modules.
+
+    `ranks` (a sharded torchrun job): rank 0 alone reads the weights and the
+    optimizer state, and every tensor reaches the other ranks' shards from it,
+    instead of each rank holding a whole copy in host memory.
+    """
     try:
         meta = json.loads((path / "state.json").read_text())
     except (OSError, ValueError) as exc:
@@ -310,13 +338,19 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
     if optimizer is not None and not (path / "optimizer.pt").is_file():
         raise CheckpointError(f"{path}: holds model weights only (no optimizer state), so it "
                               f"cannot be resumed; start a run from it with [train] init_from")
-    try:
-        tensors = load_file(str(path / "model.safetensors"))
-    except Exception as exc:  # safetensors raises its own error types for damaged files
-        raise CheckpointError(f"{path}/model.safetensors: damaged ({exc}); use an earlier "
-                              f"checkpoint") from None
-    refuse_other_architecture(path, shapes_of(model.state_dict()), shapes_of(tensors))
-    load_model_state(model, tensors)
+    tensors, optimizer_state, refusal = None, None, None
+    if ranks is None or ranks.is_main:
+        try:
+            tensors = _read_weights(path, model)
+            optimizer_state = _read_optimizer(path) if optimizer is not None else None
+        except CheckpointError as exc:
+            refusal = exc
+    if ranks is not None:      # the others must not wait for tensors that will not come
+        message = ranks.from_main(str(refusal) if refusal else None)
+        refusal = CheckpointError(message) if message else None
+    if refusal is not None:
+        raise refusal
+    load_model_state(model, tensors, from_rank0=ranks is not None)
     for name, module in (extra or {}).items():
         file = path / f"{name}.safetensors"
         if not file.is_file():
@@ -324,15 +358,7 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
                                   f"this {name}, so it cannot be resumed with it")
         load_model_state(module, load_file(str(file)))
     if optimizer is not None:
-        try:  # weights_only: tensors and plain data only; a pickled object is refused, not run
-            with warnings.catch_warnings():  # a foreign file's protocol warning: not one line
-                warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
-                optimizer_state = torch.load(path / "optimizer.pt", weights_only=True)
-        except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-            raise CheckpointError(f"{path}/optimizer.pt: refused ({_load_failure(exc)}); it "
-                                  f"holds more than tensors and numbers, or is damaged; use "
-                                  f"another checkpoint") from None
-        load_optimizer_state(optimizer, optimizer_state)
+        load_optimizer_state(optimizer, optimizer_state, ranks)
         torch.set_rng_state(load_file(str(path / "rng.safetensors"))["torch_cpu"])
     state = TrainState(step=meta["step"], epoch=meta["epoch"], batch_index=meta["batch_index"],
                        best_loss=meta.get("best_loss"), skipped=meta.get("skipped", 0),

@@ -194,8 +194,11 @@ class Trainer:
         return {"encoder": self.encoder.model} if self.encoder is not None else {}
 
     def resume(self, checkpoint: Path) -> dict[str, Any]:
+        # Sharded: rank 0 reads the files and the shards come from it (a grown 1.3B
+        # model's state is 16 GB, which every rank would otherwise hold in host memory).
+        ranks = self.dist if self.dist.sharded and self.dist.active else None
         self.state, meta = load_checkpoint(checkpoint, self.model, self.optimizer,
-                                           self._extra_modules())
+                                           self._extra_modules(), ranks)
         if self.dist.rank > 0:  # the checkpoint holds rank 0's RNG; the others draw their own
             torch.manual_seed(self.config.run.seed + 1_000_003 * self.dist.rank
                               + self.state.step)

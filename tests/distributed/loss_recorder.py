@@ -35,8 +35,29 @@ class RecordingReporter:
 def main(argv: list[str]) -> None:
     out, profile, run_dir, resume, *overrides = argv
     config = load_profile(Path(profile), overrides)
+    _record_checkpoint_reads(Path(out))
     run_training(config, Path(profile).resolve().parent, RecordingReporter(Path(out)),
                  Path(run_dir), None if resume == "-" else resume)
+
+
+def _record_checkpoint_reads(out: Path) -> None:
+    """Each rank lists the checkpoint files it read into `OUT.reads.RANK` (resume tests:
+    in a sharded job only rank 0 reads the weights and the optimizer state)."""
+    import os
+
+    from redheart.runs import checkpoints
+
+    log = out.with_name(f"{out.name}.reads.{os.environ.get('RANK', '0')}")
+    log.write_text("")
+    for name in ("_read_weights", "_read_optimizer"):
+        original = getattr(checkpoints, name)
+
+        def reading(path: Path, *args: Any, _name: str = name, _original: Any = original) -> Any:
+            with log.open("a") as f:
+                f.write(f"{_name}\n")
+            return _original(path, *args)
+
+        setattr(checkpoints, name, reading)
 
 
 if __name__ == "__main__":
