@@ -15,8 +15,13 @@
   console, seq gaps; no listening socket, a 0700 directory, a refused second
   run while it is live.
 - Every bad input of tests/bad_inputs/cases.py with the line it prints.
+- `--ranks N`: only the torchrun faults, N gloo processes on CPU: a rank
+  SIGKILLed `--rank-trials` times (default 12: rank 1 and rank 0, at a random
+  moment under DDP and just after a checkpoint step under FSDP2), each
+  followed by `torchrun ... --resume last`, then SIGTERM to the agent.
 
     .venv/bin/python bench/faults.py [--trials 20] [--attach 20] [--steps 2000] [--threads 1]
+    .venv/bin/python bench/faults.py --ranks 2 [--rank-trials 12]
 
 Every run it starts uses `--threads` torch threads (default 1): on a small or
 shared machine, more OpenMP threads than free cores spin against each other
@@ -104,6 +109,59 @@ def kill_trials(work: Path, cache: Path, trials: int, seed: int, threads: int) -
     ROWS.append(("events across the kills", "1", str(int(not gaps)),
                  f"seq gaps {gaps or 'none'}; final launch exit 0: "
                  f"{not done[-1].problems}"))
+
+
+RANK_PLAN = [(1, "random", "ddp"), (1, "checkpoint", "fsdp2"), (0, "random", "ddp"),
+             (0, "checkpoint", "fsdp2")]
+
+
+def rank_faults(work: Path, cache: Path, trials: int, ranks: int, seed: int) -> None:
+    from tests.faults.rank_faults import (
+        END_LIMIT_S,
+        preempt,
+        rank_kill_chain,
+        stop_job,
+        trial_rows,
+    )
+
+    section(f"torchrun, {ranks} ranks: SIGKILL x{trials} (checkpoint.every_steps = {EVERY}), "
+            f"then SIGTERM to the agent")
+    run_dir = work / "ranks" / "run"
+    run_dir.parent.mkdir()
+    sets = ("train.max_steps=100000", f"checkpoint.every_steps={EVERY}",
+            "checkpoint.keep_last=3")
+    plan = [RANK_PLAN[i % len(RANK_PLAN)] for i in range(trials)]
+    done, job = rank_kill_chain(run_dir, cache, sets, plan, every=EVERY, seed=seed,
+                                ranks=ranks, on_trial=lambda t: print(
+                                    f"  trial {t.index}: rank {t.victim} {t.moment} "
+                                    f"({t.strategy}) at step {t.reached_step}, job gone in "
+                                    f"{t.end_s:.1f} s, resumed at {t.resumed_step}",
+                                    flush=True))
+    try:
+        stop = preempt(run_dir, job)
+    finally:
+        stop_job(job)
+    print(trial_rows(done))
+    survived = sum(t.survived(EVERY) for t in done)
+    gathers = [t for t in done if t.moment == "checkpoint"]
+    ROWS.append((f"rank SIGKILL ({ranks} ranks)", str(len(done)), str(survived),
+                 f"job gone after the kill in at most {max(t.end_s for t in done):.1f} s "
+                 f"(limit {END_LIMIT_S:.0f}); steps lost at most "
+                 f"{max(t.lost or 0 for t in done)} (every_steps {EVERY})"))
+    ROWS.append(("  of which just after a checkpoint step", str(len(gathers)),
+                 str(sum(t.survived(EVERY) for t in gathers)),
+                 f"{sum(t.checkpoint_step_written is False for t in gathers)} cut that "
+                 f"step's checkpoint before it was whole; never picked"))
+    ROWS.append(("  of which rank 0", str(sum(t.victim == 0 for t in done)),
+                 str(sum(t.survived(EVERY) for t in done if t.victim == 0)),
+                 "the run reads as killed; the other ranks exit 1 with one line"))
+    ok = (stop.reason == "stopped" and len(stop.stopped_steps) == 1
+          and stop.checkpoint_step == stop.stopped_steps[0]
+          and set(stop.rank_exits.values()) == {0})
+    ROWS.append(("SIGTERM to the torchrun agent", "1", str(int(ok)),
+                 f"stopped at step {stop.stopped_steps}, checkpoint {stop.checkpoint_step}, "
+                 f"rank exits {stop.rank_exits}, agent exit {stop.agent_exit} (torchrun's own "
+                 f"SignalException), {stop.end_s:.1f} s"))
 
 
 def disk_full(work: Path, cache: Path, threads: int) -> None:
@@ -282,6 +340,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ranks", type=int, default=0,
+                        help="Only the torchrun faults, with this many gloo processes.")
+    parser.add_argument("--rank-trials", type=int, default=12)
     args = parser.parse_args()
     import torch
 
@@ -291,12 +352,16 @@ def main() -> int:
     start = time.monotonic()
     try:
         prepare_cache(cache)
-        kill_trials(work, cache, args.trials, args.seed, args.threads)
-        disk_full(work, cache, args.threads)
-        cut_line(work)
-        nonfinite(work, cache)
-        attach_detach(work, cache, args.steps, args.attach, args.threads)
-        results = bad_inputs(work, cache)
+        results = []
+        if args.ranks:
+            rank_faults(work, cache, args.rank_trials, args.ranks, args.seed)
+        else:
+            kill_trials(work, cache, args.trials, args.seed, args.threads)
+            disk_full(work, cache, args.threads)
+            cut_line(work)
+            nonfinite(work, cache)
+            attach_detach(work, cache, args.steps, args.attach, args.threads)
+            results = bad_inputs(work, cache)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     section(f"summary ({time.monotonic() - start:.0f} s)")
@@ -304,7 +369,9 @@ def main() -> int:
     print(f"{'check':<{width}}  {'tried':>5}  {'survived':>8}  detail")
     for check, tried, survived, detail in ROWS:
         print(f"{check:<{width}}  {tried:>5}  {survived:>8}  {detail}")
-    print(f"\nbad inputs tried ({sum(r[3] for r in results)}/{len(results)} clear, exit 2):")
+    if results:
+        print(f"\nbad inputs tried ({sum(r[3] for r in results)}/{len(results)} clear, "
+              f"exit 2):")
     for name, code, line, ok in results:
         print(f"  {'ok ' if ok else 'BAD'} {name:<38} exit {code}  {line}")
     return 0
