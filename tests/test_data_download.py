@@ -19,6 +19,7 @@ import pytest
 
 from redheart.cli import main
 from redheart.config import load_profile
+from redheart.data.download.hint import shown_path
 from redheart.data.download.pins import DEFAULT_PINS
 from redheart.data.prepare import read_sources
 from redheart.data.taxonomy import EKMAN_OF_FINE, FINE_LABELS
@@ -313,7 +314,7 @@ def test_unpinned_files_are_refused_until_pin_checks_and_records_them(world, cap
                            f"{world.server.url('goemotions/test.tsv')}, "
                            f"{world.server.url('scruples/anecdotes.tar.gz')}; ")
     assert line.endswith(f"run: redheart data download goemotions scruples --to "
-                         f"{world.root} --pin (then commit the pins)")
+                         f"{shown_path(world.root)} --pin (then commit the pins)")
     assert (world.root / "goemotions/train.tsv").is_file()     # the pinned ones are placed
     assert not (world.root / "goemotions/test.tsv").exists()
     assert not any(p.endswith(("test.tsv", "anecdotes.tar.gz")) for p, _ in

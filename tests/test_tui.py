@@ -196,6 +196,10 @@ def test_remote_streams_events_and_sends_commands_through_ssh(tmp_path):
     (run / "events.jsonl").write_text("\n".join(live) + "\n")
     ssh = f"{sys.executable} {ROOT / 'tests' / 'fake_ssh.py'}"
     remote_redheart = f"{sys.executable} -m redheart"
+    from redheart.runs.run_dir import RunLock
+
+    lock = RunLock(run)     # a live run holds its lock; a free one would read as killed
+    lock.acquire()
 
     async def scenario():
         app = RedHeartApp(remote=f"box:{run}", ssh_command=ssh, remote_redheart=remote_redheart)
@@ -210,7 +214,10 @@ def test_remote_streams_events_and_sends_commands_through_ssh(tmp_path):
                 f.write(lines[-1] + "\n")
             await wait_for(pilot, lambda: app.view.state == "finished", timeout=30)
 
-    asyncio.run(scenario())
+    try:
+        asyncio.run(scenario())
+    finally:
+        lock.release()
 
 
 def test_quitting_a_live_run_asks_and_stop_checkpoints_first(quickstart_data, tmp_path):
