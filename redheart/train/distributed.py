@@ -209,7 +209,8 @@ def peer_failure(exc: BaseException, ctx: DistContext, step: int | None) -> Peer
     if lost:
         names = ", ".join(f"rank {r} (pid {ctx.peers[r][1]} on {ctx.peers[r][0]})"
                           for r in lost)
-        return PeerLost(f"{names} was lost{where}, so rank {ctx.rank} stops too; the job "
+        verb = "was" if len(lost) == 1 else "were"
+        return PeerLost(f"{names} {verb} lost{where}, so rank {ctx.rank} stops too; the job "
                         f"continues from its newest checkpoint with --resume last")
     if not _is_collective_error(exc):
         return None
