@@ -335,6 +335,32 @@ def control(
         send_checked(run_dir, command, lr)
 
 
+@app.command()
+def runs(
+    root: Annotated[Path | None, typer.Argument(
+        help="Folder holding run directories (default: --profile's runs_root, else runs/).",
+        show_default=False)] = None,
+    profile: Annotated[Path | None, typer.Option(
+        "--profile", help="Take the folder from this profile's [run] runs_root.")] = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Every run under a folder, newest first: status (live, finished, stopped, failed,
+    killed, damaged), step, best eval loss, samples/s, start, duration, size."""
+    with user_errors(debug):
+        from redheart.runs.listing import list_runs
+
+        if root is None:
+            root = Path(_load(profile, None).run.runs_root) if profile else Path("runs")
+        rows = list_runs(root)
+        if json_out:
+            typer.echo(json.dumps([row.as_json() for row in rows], indent=2))
+        else:
+            from redheart.render.runs_table import print_runs
+
+            print_runs(rows, str(root))
+
+
 data_app = typer.Typer(no_args_is_help=True,
                        help="Get the public data sets, and inspect the data a profile trains on.")
 app.add_typer(data_app, name="data")

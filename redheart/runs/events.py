@@ -12,7 +12,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,17 +137,23 @@ class EventTail:
         data = self._pending + data
         lines = data.split(b"\n")
         self._pending = lines.pop()          # b"" when the data ended with a newline
-        events = []
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue                     # a line cut by a crash: the seq gap shows it
-            if isinstance(event, dict):      # (zeroed or stray bytes can parse as a number)
-                events.append(event)
-        return events
+        return parse_lines(lines)
+
+
+def parse_lines(lines: Iterable[bytes]) -> list[dict[str, Any]]:
+    """The events among whole lines: a line cut by a crash, or stray bytes, is skipped
+    (the seq gap shows it), so one bad line never hides the others."""
+    events = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(event, dict):      # (zeroed or stray bytes can parse as a number)
+            events.append(event)
+    return events
 
 
 class EventsError(RedHeartError):
