@@ -361,6 +361,26 @@ def runs(
             print_runs(rows, str(root))
 
 
+@app.command()
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="A run directory.")],
+    run_b: Annotated[Path, typer.Argument(help="Another run directory.")],
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The resolved config keys two runs differ in, then their final and best metrics."""
+    with user_errors(debug):
+        from redheart.runs.config_diff import diff_runs
+
+        result = diff_runs(run_a, run_b)
+        if json_out:
+            typer.echo(json.dumps(result, indent=2))
+        else:
+            from redheart.render.run_diff import print_diff
+
+            print_diff(result)
+
+
 data_app = typer.Typer(no_args_is_help=True,
                        help="Get the public data sets, and inspect the data a profile trains on.")
 app.add_typer(data_app, name="data")

@@ -214,21 +214,31 @@ def _current_step(tail: Events, first: dict[str, Any] | None) -> int | None:
 def _best(run_dir: Path, tail: Events) -> tuple[float | None, int | None]:
     """The eval loss and step of the `best` checkpoint, else the lowest eval in the tail
     (a run killed between its first eval and that checkpoint's write)."""
-    checkpoints = run_dir / "checkpoints"
-    try:
-        name = (checkpoints / "best").read_text().strip()
-        meta = json.loads((checkpoints / name / "state.json").read_text())
-        loss = meta["metrics"]["eval"]["loss"]
-        if _numbers(loss, meta["step"]):
-            return float(loss), int(meta["step"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    metrics, step = best_eval(run_dir)
+    if metrics is not None and _numbers(metrics.get("loss")):
+        return float(metrics["loss"]), step
     evals = [e for e in tail if e.get("type") == "eval"
              and _numbers((e.get("metrics") or {}).get("loss"))]
     if not evals:
         return None, None
     best = min(evals, key=lambda e: e["metrics"]["loss"])
     return float(best["metrics"]["loss"]), best.get("step")
+
+
+def best_eval(run_dir: Path) -> tuple[dict[str, Any] | None, int | None]:
+    """(eval metrics, step) recorded in the `best` checkpoint's state.json; (None, None)
+    when there is none yet, or it cannot be read. The pointer is read as a plain file:
+    the checkpoint module imports torch, which a listing must not wait for."""
+    checkpoints = run_dir / "checkpoints"
+    try:
+        name = (checkpoints / "best").read_text().strip()
+        meta = json.loads((checkpoints / name / "state.json").read_text())
+        metrics, step = meta["metrics"]["eval"], meta["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, None
+    if not isinstance(metrics, dict) or not isinstance(step, int):
+        return None, None
+    return metrics, step
 
 
 def disk_usage(path: Path) -> int:
