@@ -6,6 +6,7 @@ errors print one line and exit 2; `--debug` shows the traceback instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -46,6 +47,14 @@ def user_errors(debug: bool) -> Iterator[None]:
 
 def _load(profile: Path, overrides: list[str] | None) -> Config:
     return load_profile(profile, overrides or ())
+
+
+def with_notify_urls(config: Config, urls: list[str]) -> Config:
+    """`--notify URL`: notified besides the profile's [notify] urls."""
+    if not urls:
+        return config
+    notify = dataclasses.replace(config.notify, urls=(*config.notify.urls, *urls))
+    return dataclasses.replace(config, notify=notify)
 
 
 @app.command()
@@ -130,6 +139,9 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
     verbose: Annotated[bool, typer.Option(
         "--verbose", help="A line for every step (instead of about 50 per run).")] = False,
+    notify: Annotated[list[str] | None, typer.Option(
+        "--notify", help="Also notify this apprise URL (slack://..., ntfy://..., "
+        "mailto://...) on [notify] on's happenings (repeatable).")] = None,
     set_: SetOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -140,7 +152,7 @@ def run(
 
         if quiet and verbose:
             raise RedHeartError("--quiet and --verbose conflict; pass one of them")
-        config = _load(profile, set_)
+        config = with_notify_urls(_load(profile, set_), notify or [])
         run_training(config, profile.resolve().parent, RunReporter(quiet, verbose=verbose),
                      run_dir, resume,
                      samples)

@@ -63,9 +63,12 @@ ACCEPTED = (
     "memory.offload_analyzer_optimizer", "memory.micro_batch",
     "checkpoint.every_steps", "checkpoint.keep_last",
     "distributed.strategy", "distributed.backend", "distributed.timeout_s",
+    "notify.urls", "notify.on", "notify.stall_minutes",
+    "logging.tensorboard",
 )
 """Keys a resumed run may change: the schedule and step budget, checkpointing, memory
-savers, devices and process layout (checkpoints are in the single-process format)."""
+savers, devices and process layout (checkpoints are in the single-process format),
+notifications and logging."""
 
 MOVABLE_PATHS = {"path", "labels", "ekman_mapping", "encoder"}
 """Fields naming a file or folder: the same name in another folder is the same input."""

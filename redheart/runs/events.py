@@ -12,13 +12,15 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from redheart.errors import RedHeartError
 
 SCHEMA_VERSION = 1
+Listener = Callable[[dict[str, Any]], None]
+
 EVENT_TYPES = ("run_started", "plan", "step", "memory", "eval", "checkpoint", "state",
                "warning", "error", "run_finished")
 
@@ -49,6 +51,18 @@ class EventWriter:
         self._seq = first_seq
         self._cut_line = cut_line
         self._failure: str | None = None
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        """Hear every event once it is written (notifications, TensorBoard): the one place
+        where the training process's events leave it other than by the file.
+
+        A listener runs in the emitting thread, outside the writer's lock (so it
+        may emit), and must return quickly. One that raises is dropped, with a
+        `warning` event naming it: a broken copy of the metrics never stops
+        training.
+        """
+        self._listeners.append(listener)
 
     @classmethod
     def resume(cls, path: Path) -> EventWriter:
@@ -72,6 +86,18 @@ class EventWriter:
             self._write(("\n" if self._cut_line else "") + line)
             self._cut_line = False
             self._seq += 1
+        failed = []
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception as exc:  # noqa: BLE001 - any failure of a copy, never training's
+                failed.append((listener, exc))
+        for listener, exc in failed:      # after every listener heard this event, in order
+            if listener in self._listeners:   # (another thread may have dropped it)
+                self._listeners.remove(listener)
+                name = getattr(listener, "name", None) or getattr(listener, "__name__", "")
+                self.emit("warning", message=f"{name or type(listener).__name__}: stopped "
+                                             f"after an error ({exc})")
         return event
 
     def _write(self, text: str) -> None:
@@ -108,6 +134,14 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """Every complete event in the file (a trailing partial line is left out)."""
     tail = EventTail(path)
     yield from tail.poll()
+
+
+def stream_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Every complete event, a line at a time: a file of gigabytes in little memory."""
+    with path.open("rb") as f:
+        for line in f:
+            if line.endswith(b"\n"):            # not a last line cut mid-write
+                yield from parse_lines([line])
 
 
 class EventTail:
