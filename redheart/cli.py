@@ -393,6 +393,48 @@ def diff(
             print_diff(result)
 
 
+@app.command("export-metrics")
+def export_metrics(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (holds events.jsonl).")],
+    tensorboard: Annotated[Path | None, typer.Option(
+        "--tensorboard", help="Write TensorBoard event files into this folder.")] = None,
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", help="Write a CSV of wall_time, step, tag, value rows.")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """A run's scalars (loss per task, eval metrics, LR, gradient norms, samples/s,
+    memory) as TensorBoard event files or CSV."""
+    with user_errors(debug):
+        from redheart.runs import export_metrics as export
+
+        if tensorboard is None and csv_out is None:
+            raise RedHeartError("export-metrics: pass --tensorboard DIR, --csv PATH or both")
+        if tensorboard is not None:
+            count = export.export_tensorboard(run_dir, tensorboard)
+            typer.echo(f"{count} scalars to {tensorboard}; view: tensorboard --logdir "
+                       f"{tensorboard}")
+        if csv_out is not None:
+            count = export.export_csv(run_dir, csv_out)
+            typer.echo(f"{count} rows to {csv_out}")
+
+
+@app.command()
+def plot(
+    run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
+    out: Annotated[Path, typer.Option("--out", help="The picture: a .png or .svg file.")],
+    width: Annotated[int, typer.Option("--width", min=200, max=10000, help="Pixels.")] = 1200,
+    height: Annotated[int, typer.Option("--height", min=200, max=10000, help="Pixels.")
+                      ] = 800,
+    debug: DebugOpt = False,
+) -> None:
+    """Training loss and eval loss of runs against the step, one colour per run."""
+    with user_errors(debug):
+        from redheart.runs.plot import plot_runs
+
+        plot_runs(run_dirs, out, width, height)
+        typer.echo(f"wrote {out} ({width}x{height})")
+
+
 data_app = typer.Typer(no_args_is_help=True,
                        help="Get the public data sets, and inspect the data a profile trains on.")
 app.add_typer(data_app, name="data")
