@@ -9,14 +9,14 @@ import signal
 import statistics
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
 
 from redheart.runs.events import read_events
 from redheart.runs.listing import list_runs
-from redheart.train.control import send
 from tests.conftest import ROOT, run_cli
-from tests.faults.harness import wait_until
+from tests.faults.harness import HOLD, wait_until
 
 QUICK = ["run", "profiles/quickstart.toml", "--samples", "40", "--quiet"]
 
@@ -28,26 +28,38 @@ def _events(run_dir) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def runs_root(tmp_path_factory):
-    """A folder with a finished run and a live one (paused after its first steps)."""
+    """A folder with a finished run and one SIGKILLed after its first step (each with a
+    cache of its own, so the two can run at once)."""
     root = tmp_path_factory.mktemp("runs")
-    cache = ["--set", f'data.cache_dir="{root.parent / "cache"}"']
-    done = run_cli(*QUICK, *cache, "--set", "train.max_steps=3",
-                   "--run-dir", str(root / "finished"))      # fills the cache the other reads
-    assert done.returncode == 0, done.stderr
-    live = subprocess.Popen(
-        [sys.executable, "-m", "redheart", *QUICK, *cache, "--set", "train.max_steps=100000",
-         "--set", "checkpoint.every_steps=100000", "--run-dir", str(root / "live")],
+    killed = subprocess.Popen(
+        [sys.executable, "-m", "redheart", *QUICK, "--set", "train.max_steps=100000",
+         "--set", f'data.cache_dir="{root.parent / "cache-k"}"', "--set",
+         "checkpoint.every_steps=100000", "--run-dir", str(root / "killed")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: any(e["type"] == "step" for e in _events(root / "live")), 120,
-                   what="the live run's first step")
-        send(root / "live", "pause")
-        wait_until(lambda: any(e.get("state") == "paused" for e in _events(root / "live")),
-                   60, what="the pause")
-        yield root, live
+        done = run_cli(*QUICK, "--set", "train.max_steps=3", "--set",
+                       f'data.cache_dir="{root.parent / "cache-f"}"',
+                       "--run-dir", str(root / "finished"))
+        assert done.returncode == 0, done.stderr
+        wait_until(lambda: any(e["type"] == "step" for e in _events(root / "killed")), 120,
+                   what="the first step of the run to kill")
     finally:
-        live.kill()
-        live.wait()
+        killed.send_signal(signal.SIGKILL)
+        killed.wait()
+    return root
+
+
+@contextmanager
+def lock_held(run_dir):
+    """Another process holding the run's lock, as a live `redheart run` does."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir / "lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 def _by_name(root) -> dict:
@@ -55,7 +67,7 @@ def _by_name(root) -> dict:
 
 
 def test_statuses_and_values_of_finished_live_killed_and_damaged_runs(runs_root):
-    root, live = runs_root
+    root = runs_root
     finished = _events(root / "finished")
     # Damaged: a copy of the finished run whose events are overwritten with zeros, and
     # one whose config.toml is cut in the middle of a table header.
@@ -69,8 +81,7 @@ def test_statuses_and_values_of_finished_live_killed_and_damaged_runs(runs_root)
     (root / "not-a-run").mkdir()
 
     rows = _by_name(root)
-    assert set(rows) == {"finished", "live", "garbled-events", "garbled-config"}
-    assert rows["live"].status == "live"
+    assert set(rows) == {"finished", "killed", "garbled-events", "garbled-config"}
     assert rows["garbled-events"].status == "damaged"
     assert "events.jsonl: no readable event" in rows["garbled-events"].problem
     assert rows["garbled-config"].status == "damaged"
@@ -87,23 +98,23 @@ def test_statuses_and_values_of_finished_live_killed_and_damaged_runs(runs_root)
     assert done.samples_per_s == statistics.median(e["samples_per_s"] for e in steps)
     assert done.started_at == started["t"]
     assert done.duration_s == pytest.approx(finished[-1]["t"] - started["t"])
-    assert done.last_eval == evals[-1]["metrics"] and done.problem is None
+    assert done.last_loss == steps[-1]["loss"]["total"] and done.problem is None
     assert done.size_bytes > (root / "finished" / "events.jsonl").stat().st_size
 
-    live.send_signal(signal.SIGKILL)
-    live.wait()
-    killed = _by_name(root)["live"]
-    live_steps = [e["step"] for e in _events(root / "live") if e["type"] == "step"]
-    assert killed.status == "killed" and killed.step == live_steps[-1]
+    killed = rows["killed"]
+    killed_steps = [e["step"] for e in _events(root / "killed") if e["type"] == "step"]
+    assert killed.status == "killed" and killed.step == killed_steps[-1]
     assert killed.total_steps == 100000 and killed.best_loss is None
-
-    printed = run_cli("runs", str(root), "--json")
+    with lock_held(root / "killed"):
+        assert _by_name(root)["killed"].status == "live"
+        printed = run_cli("runs", str(root), "--json")
     assert printed.returncode == 0, printed.stderr
     listed = json.loads(printed.stdout)
     assert [r["name"] for r in listed] == [r.name for r in list_runs(root)]
     assert {r["name"]: r["status"] for r in listed} == {
-        "finished": "finished", "live": "killed", "garbled-events": "damaged",
+        "finished": "finished", "killed": "live", "garbled-events": "damaged",
         "garbled-config": "damaged"}
+    assert _by_name(root)["killed"].status == "killed"        # the holder is gone
     table = run_cli("runs", str(root))
     assert table.returncode == 0 and "garbled-config: config.toml: unreadable" in table.stdout
 
@@ -111,7 +122,7 @@ def test_statuses_and_values_of_finished_live_killed_and_damaged_runs(runs_root)
 def test_a_huge_events_file_is_read_at_its_ends_only(runs_root, tmp_path):
     """The finished run's events with 64 GiB of holes spliced in after run_started: it
     lists exactly as the original (reading it whole would take minutes and the memory)."""
-    root, _ = runs_root
+    root = runs_root
     big = tmp_path / "big"
     big.mkdir()
     shutil.copy(root / "finished" / "config.toml", big / "config.toml")
@@ -136,12 +147,14 @@ def test_a_huge_events_file_is_read_at_its_ends_only(runs_root, tmp_path):
 
 
 def test_diff_lists_exactly_the_keys_that_differ(runs_root):
-    root, _ = runs_root
-    result = run_cli("diff", str(root / "finished"), str(root / "live"), "--json")
+    root = runs_root
+    result = run_cli("diff", str(root / "finished"), str(root / "killed"), "--json")
     assert result.returncode == 0, result.stderr
     diff = json.loads(result.stdout)
     assert diff["config"] == [
         {"key": "checkpoint.every_steps", "a": 100, "b": 100000},
+        {"key": "data.cache_dir", "a": str(root.parent / "cache-f"),
+         "b": str(root.parent / "cache-k")},
         {"key": "train.max_steps", "a": 3, "b": 100000}]
     finished = _events(root / "finished")
     final = [e for e in finished if e["type"] == "eval"][-1]["metrics"]
@@ -151,12 +164,12 @@ def test_diff_lists_exactly_the_keys_that_differ(runs_root):
     assert diff["metrics"]["final.eval.loss"]["b"] is None      # never evaluated
     same = run_cli("diff", str(root / "finished"), str(root / "finished"), "--json")
     assert json.loads(same.stdout)["config"] == []
-    shown = run_cli("diff", str(root / "finished"), str(root / "live"))
+    shown = run_cli("diff", str(root / "finished"), str(root / "killed"))
     assert "train.max_steps" in shown.stdout and "final.eval.loss" in shown.stdout
 
 
 def test_bad_roots_and_runs_are_one_line_exit_2(runs_root, tmp_path):
-    root, _ = runs_root
+    root = runs_root
     (tmp_path / "file").write_text("x")
     for args in (["runs", str(tmp_path / "missing")], ["runs", str(tmp_path / "file")],
                  ["diff", str(root / "finished"), str(tmp_path)]):

@@ -6,7 +6,7 @@ written by an older version of the schema: it compares as the schema's
 default, which is what that run used, so a new section does not bury the
 real differences. The metrics side sets each run's final numbers (the
 newest step and eval) and best ones (what picked its `best` checkpoint)
-next to each other.
+next to each other, read like the listing's from the end of the events.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from redheart.config import Config
 from redheart.config_keys import flat_config
 from redheart.config_toml import dumps
 from redheart.errors import RedHeartError
+from redheart.runs.event_window import tail_events
 from redheart.runs.listing import RunSummary, best_eval, is_run_dir, summarize_run
 
 if sys.version_info >= (3, 11):
@@ -68,7 +69,7 @@ def _metrics(run_dir: Path) -> dict[str, Any]:
     best, best_step = best_eval(run_dir)
     found: dict[str, Any] = {"status": row.status, "final.step": row.step,
                              "final.train_loss": row.last_loss}
-    found.update({f"final.eval.{k}": v for k, v in (row.last_eval or {}).items()})
+    found.update({f"final.eval.{k}": v for k, v in (_final_eval(run_dir) or {}).items()})
     found["best.step"] = best_step if best is not None else row.best_step
     if best is not None:
         found.update({f"best.eval.{k}": v for k, v in best.items()})
@@ -76,3 +77,20 @@ def _metrics(run_dir: Path) -> dict[str, Any]:
         found["best.eval.loss"] = row.best_loss
     found["samples_per_s"] = row.samples_per_s
     return found
+
+
+EVAL_SEARCH_BYTES = 64 * 1024 * 1024
+"""How far back from the end `diff` looks for the newest eval (evals come once an epoch;
+two runs can afford more than a listing of a hundred)."""
+
+
+def _final_eval(run_dir: Path) -> dict[str, Any] | None:
+    """The newest eval event's metrics, if one is within EVAL_SEARCH_BYTES of the end."""
+    path = run_dir / "events.jsonl"
+    try:
+        tail = tail_events(path, lambda evs: any(e.get("type") == "eval" for e in evs),
+                           limit=EVAL_SEARCH_BYTES)
+    except OSError:
+        return None
+    evals = [e for e in tail if e.get("type") == "eval" and isinstance(e.get("metrics"), dict)]
+    return evals[-1]["metrics"] if evals else None

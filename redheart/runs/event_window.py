@@ -19,18 +19,20 @@ from redheart.runs.events import parse_lines
 HEAD_BYTES = 64 * 1024
 """The plan and run_started events of a launch are a few KiB each."""
 HEAD_LIMIT = 4 * 1024 * 1024
-TAIL_BYTES = 256 * 1024
-"""About 400 step events, or several minutes of a live run's events."""
+TAIL_BYTES = 64 * 1024
+"""About 60 step events and their memory samples: a minute of a live run."""
 TAIL_LIMIT = 4 * 1024 * 1024
-"""The most a tail grows to when what it looks for is not in the last TAIL_BYTES."""
+"""The most a tail grows to when what it looks for is not in the last TAIL_BYTES (a run
+paused for hours has written only memory samples since its last step)."""
 
 Events = list[dict[str, Any]]
 
 
-def head_events(path: Path, until: Callable[[Events], bool],
+def head_events(path: Path, last: Callable[[dict[str, Any]], bool],
                 size: int = HEAD_BYTES, limit: int = HEAD_LIMIT) -> Events:
-    """Whole events from the start of the file, read in growing windows until `until`
-    holds for them, the window reaches `limit`, or the file ends."""
+    """Whole events from the start of the file up to the first one for which `last`
+    holds, read in growing windows until it is found, the window reaches `limit`, or
+    the file ends (then every whole event read)."""
     with path.open("rb") as f:
         end = os.fstat(f.fileno()).st_size
         while True:
@@ -39,8 +41,12 @@ def head_events(path: Path, until: Callable[[Events], bool],
             lines = data.split(b"\n")
             if len(data) < end:
                 lines.pop()                     # cut by the window, not a whole line
-            events = parse_lines(lines)
-            if until(events) or size >= min(limit, end):
+            events = []
+            for line in lines:                  # one at a time: the rest need no parsing
+                events += parse_lines([line])
+                if events and last(events[-1]):
+                    return events
+            if size >= min(limit, end):
                 return events
             size *= 4
 

@@ -61,8 +61,6 @@ class RunSummary:
     """Disk space the directory takes (allocated blocks, as du counts)."""
     last_loss: float | None = None
     """The newest step event's total training loss."""
-    last_eval: dict[str, Any] | None = None
-    """The newest eval event's metrics (per task, and `loss`)."""
     problem: str | None = None
     """Why the run is damaged: which file cannot be read, and how."""
 
@@ -142,13 +140,14 @@ def _profile_name(run_dir: Path) -> str | None:
 
 def _read_events(run_dir: Path) -> tuple[Events, Events]:
     """(the first events, up to the first run_started; the last events, back to the
-    newest eval when one is near enough)."""
+    newest one that names a step: a run paused for hours has written only memory
+    samples since)."""
     path = run_dir / "events.jsonl"
     try:
         if path.stat().st_size == 0:
             raise _Damaged("events.jsonl is empty")
-        head = head_events(path, lambda evs: any(e.get("type") == "run_started" for e in evs))
-        tail = tail_events(path, lambda evs: any(e.get("type") == "eval" for e in evs))
+        head = head_events(path, lambda event: event.get("type") == "run_started")
+        tail = tail_events(path, lambda evs: any(_names_step(e) is not None for e in evs))
     except FileNotFoundError:
         raise _Damaged("events.jsonl is missing") from None
     except OSError as exc:
@@ -176,7 +175,6 @@ def _progress(run_dir: Path, head: Events, tail: Events) -> dict[str, Any]:
     last_t = tail[-1].get("t")
     best_loss, best_step = _best(run_dir, tail)
     loss = (steps[-1].get("loss") or {}).get("total") if steps else None
-    newest_eval = _last_of(tail, "eval")
     return {
         "step": _current_step(tail, first),
         "total_steps": (newest or first or {}).get("total_steps"),
@@ -185,7 +183,6 @@ def _progress(run_dir: Path, head: Events, tail: Events) -> dict[str, Any]:
         "started_at": started_at,
         "duration_s": last_t - started_at if _numbers(last_t, started_at) else None,
         "last_loss": loss,
-        "last_eval": newest_eval.get("metrics") if newest_eval else None,
     }
 
 
@@ -200,13 +197,18 @@ def _last_of(events: Events, kind: str, first: bool = False) -> dict[str, Any] |
     return found[0] if first else found[-1]
 
 
+def _names_step(event: dict[str, Any]) -> int | None:
+    """The step an event names (run_finished names it as `steps`), if any."""
+    step = event.get("step")
+    if event.get("type") == "run_finished":
+        step = (event.get("summary") or {}).get("steps")
+    return step if isinstance(step, int) else None
+
+
 def _current_step(tail: Events, first: dict[str, Any] | None) -> int | None:
-    """The newest step any event names (run_finished names it as `steps`)."""
+    """The newest step any event names."""
     for event in reversed(tail):
-        step = event.get("step")
-        if event.get("type") == "run_finished":
-            step = (event.get("summary") or {}).get("steps")
-        if isinstance(step, int):
+        if (step := _names_step(event)) is not None:
             return step
     return first.get("step") if first else None
 
