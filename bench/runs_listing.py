@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,12 +149,12 @@ def main() -> None:
             rows = list_runs(base)
             times.append(time.perf_counter() - start)
             reads.append(rchar() - before)
-        statuses = statistics.multimode([r.status for r in rows])
+        statuses = dict(Counter(r.status for r in rows))
         assert len(rows) == RUNS and not any(r.problem for r in rows), rows
         print(f"list_runs over {RUNS} runs: median {statistics.median(times) * 1000:.0f} ms, "
               f"best {min(times) * 1000:.0f} ms (warm cache, 5 listings); "
               f"{statistics.median(reads) / 2**20:.1f} MiB read per listing; "
-              f"most common status {statuses}")
+              f"statuses {statuses}")
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "redheart", "runs", str(base), "--json"],
                               cwd=ROOT, capture_output=True, text=True, check=True)

@@ -4,6 +4,7 @@ neither apprise nor tensorboard."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,20 @@ class EventSinks:
         self._closed = False
         self._sinks: list[Any] = []
         if config.notify.urls and config.notify.on:
-            from redheart.notify.sender import Notifier
-
-            self._sinks.append(Notifier(config.notify, run_dir.name, self._warn))
+            self._open("notify", lambda: _notifier(config, run_dir, self._warn))
         if config.logging.tensorboard:
-            from redheart.runs.tensorboard_log import TensorBoardLog
+            self._open("tensorboard", lambda: _tensorboard(run_dir))
 
-            self._sinks.append(TensorBoardLog(run_dir / "tensorboard"))
-        for sink in self._sinks:
-            events.add_listener(sink)
+    def _open(self, name: str, make: Callable[[], Any]) -> None:
+        """Attach one sink; one that cannot start is a warning event, and training goes on
+        without it."""
+        try:
+            sink = make()
+        except Exception as exc:  # noqa: BLE001 - a copy of the events never stops a run
+            self._warn(f"{name}: not started ({type(exc).__name__}: {exc})")
+            return
+        self._sinks.append(sink)
+        self._events.add_listener(sink)
 
     def _warn(self, message: str) -> None:
         """A sink's failure, as a warning event; silent once the launch has ended (the
@@ -49,3 +55,16 @@ class EventSinks:
             except Exception as exc:  # noqa: BLE001 - e.g. a full disk under tensorboard/
                 self._warn(f"{sink.name}: could not be closed ({exc})")
         self._closed = True
+
+
+
+def _notifier(config: Config, run_dir: Path, warn: Callable[[str], None]) -> Any:
+    from redheart.notify.sender import Notifier
+
+    return Notifier(config.notify, run_dir.name, warn)
+
+
+def _tensorboard(run_dir: Path) -> Any:
+    from redheart.runs.tensorboard_log import TensorBoardLog
+
+    return TensorBoardLog(run_dir / "tensorboard")

@@ -203,9 +203,9 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         events_path = run_dir / "events.jsonl"
         events = (EventWriter.resume(events_path) if resume is not None
                   else EventWriter(events_path))
-        sinks = EventSinks(events, config, run_dir)     # notifications, TensorBoard
     else:
-        lock, events, sinks = None, None, None
+        lock, events = None, None
+    sinks = None
     run_dir = Path(dist.from_main(str(run_dir)))
     checkpoint = dist.from_main(checkpoint)
     outcome = None
@@ -229,6 +229,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         # Only now, with the checkpoint accepted: a refused run changes no file.
         write_config(run_dir, config)
         events.emit("plan", **memory_plan.as_json())    # the first event of every launch
+        sinks = EventSinks(events, config, run_dir)     # notifications, TensorBoard
         if lock.stale_pid:
             events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
                         f"(that run ended without releasing it)")
@@ -277,7 +278,8 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         if trainer is not None:
             trainer.close()
         if events is not None:
-            sinks.close()
+            if sinks is not None:
+                sinks.close()
             events.close()
             lock.release()
         reporter.finished(run_dir, outcome)
