@@ -107,15 +107,17 @@ def summarize_run(run_dir: Path) -> RunSummary:
     size = disk_usage(run_dir)
     base = {"path": run_dir, "name": run_dir.name, "size_bytes": size}
     try:
-        profile = _profile_name(run_dir)
+        config = _config(run_dir)
         head, tail = _read_events(run_dir)
     except _Damaged as exc:
         status = run_status(run_dir, [])
         return RunSummary(**base, **_EMPTY, profile=None,
                           status="live" if status == "live" else "damaged",
                           problem=None if status == "live" else str(exc))
+    run = config.get("run") or {}
+    profile = run.get("name") if isinstance(run.get("name"), str) else None
     return RunSummary(**base, profile=profile, status=run_status(run_dir, tail),
-                      **_progress(run_dir, head, tail))
+                      **_progress(run_dir, head, tail, config))
 
 
 _EMPTY = {"step": None, "total_steps": None, "best_loss": None, "best_step": None,
@@ -126,16 +128,15 @@ class _Damaged(Exception):
     """A file of the run that cannot be read; its message is the row's problem."""
 
 
-def _profile_name(run_dir: Path) -> str | None:
+def _config(run_dir: Path) -> dict[str, Any]:
+    """The newest launch's resolved config (each launch writes it)."""
     path = run_dir / "config.toml"
     try:
-        config = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise _Damaged("config.toml is missing") from None
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise _Damaged(f"config.toml: unreadable ({_reason(exc)})") from None
-    name = (config.get("run") or {}).get("name")
-    return name if isinstance(name, str) else None
 
 
 def _read_events(run_dir: Path) -> tuple[Events, Events]:
@@ -162,7 +163,8 @@ def _reason(exc: BaseException) -> str:
     return (getattr(exc, "strerror", None) or str(exc)).splitlines()[0]
 
 
-def _progress(run_dir: Path, head: Events, tail: Events) -> dict[str, Any]:
+def _progress(run_dir: Path, head: Events, tail: Events,
+              config: dict[str, Any]) -> dict[str, Any]:
     """Step, budget, best, speed and times from the two ends of the events."""
     first = _last_of(head, "run_started", first=True)
     newest = _last_of(tail, "run_started")
@@ -177,13 +179,26 @@ def _progress(run_dir: Path, head: Events, tail: Events) -> dict[str, Any]:
     loss = (steps[-1].get("loss") or {}).get("total") if steps else None
     return {
         "step": _current_step(tail, first),
-        "total_steps": (newest or first or {}).get("total_steps"),
+        "total_steps": _total_steps(newest, first, config),
         "best_loss": best_loss, "best_step": best_step,
         "samples_per_s": statistics.median(speeds) if speeds else None,
         "started_at": started_at,
         "duration_s": last_t - started_at if _numbers(last_t, started_at) else None,
         "last_loss": loss,
     }
+
+
+def _total_steps(newest: dict[str, Any] | None, first: dict[str, Any] | None,
+                 config: dict[str, Any]) -> int | None:
+    """The newest launch's step budget: its run_started says it; when that is beyond the
+    tail, its config's `max_steps` is it (a resume may have raised it), else the first
+    launch's (a budget in epochs)."""
+    if newest is not None:
+        return newest.get("total_steps")
+    max_steps = (config.get("train") or {}).get("max_steps")
+    if isinstance(max_steps, int) and max_steps > 0:
+        return max_steps
+    return first.get("total_steps") if first else None
 
 
 def _numbers(*values: Any) -> bool:
