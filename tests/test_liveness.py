@@ -11,16 +11,9 @@ import time
 from redheart.runs.events import follow_events
 from redheart.runs.liveness import lock_holder
 from redheart.runs.run_dir import RunLock
+from tests.faults.harness import HOLD
 from tui.event_source import FileEventSource
 from tui.run_view import RunView
-
-HOLD = """
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
-fcntl.lockf(fd, fcntl.LOCK_EX)
-print("held", flush=True)
-time.sleep(60)
-"""
 
 
 def _run_dir(tmp_path, *extra: dict) -> object:

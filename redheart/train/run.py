@@ -25,6 +25,7 @@ from redheart.runs.config_change import check_resume_config
 from redheart.runs.events import EventsWriteError, EventWriter
 from redheart.runs.resume import resume_point
 from redheart.runs.run_dir import claim_run_dir, new_run_dir, write_config
+from redheart.runs.sinks import EventSinks
 from redheart.train.distributed import (
     DistContext,
     PeerLost,
@@ -204,6 +205,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
                   else EventWriter(events_path))
     else:
         lock, events = None, None
+    sinks = None
     run_dir = Path(dist.from_main(str(run_dir)))
     checkpoint = dist.from_main(checkpoint)
     outcome = None
@@ -227,6 +229,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         # Only now, with the checkpoint accepted: a refused run changes no file.
         write_config(run_dir, config)
         events.emit("plan", **memory_plan.as_json())    # the first event of every launch
+        sinks = EventSinks(events, config, run_dir)     # notifications, TensorBoard
         if lock.stale_pid:
             events.emit("warning", message=f"stale lock of pid {lock.stale_pid} cleared "
                         f"(that run ended without releasing it)")
@@ -275,6 +278,8 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         if trainer is not None:
             trainer.close()
         if events is not None:
+            if sinks is not None:
+                sinks.close()
             events.close()
             lock.release()
         reporter.finished(run_dir, outcome)

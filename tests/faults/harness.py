@@ -26,6 +26,16 @@ ROOT = Path(__file__).resolve().parents[2]
 PROFILE = ROOT / "profiles" / "quickstart.toml"
 
 
+HOLD = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(60)
+"""
+"""A process holding the lock file argv[1] as a live run holds its run's lock."""
+
+
 def run_command(run_dir: Path, cache_dir: Path | str, sets: Sequence[str] = (),
                 resume: bool = False) -> list[str]:
     """`redheart run` of the quickstart profile into `run_dir`."""
