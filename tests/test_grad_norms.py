@@ -15,6 +15,17 @@ def test_jump_ratio_needs_history_and_more_than_ten_times_the_median():
     assert jump_ratio([0.0, 0.0, 0.0], 0.0) is None
 
 
+def test_a_non_finite_norm_is_a_jump_and_stays_out_of_the_median():
+    norms = GradNorms()
+    for step in range(1, 5):
+        norms.add(step, {"surd_head": 2.0})
+    norms.add(5, {"surd_head": math.inf})
+    norms.add(6, {"surd_head": 2.0})
+    [row] = norms.rows()
+    assert row.jump == math.inf and row.jump_step == 5
+    assert row.median == 2.0 and math.isinf(row.trend[-2])
+
+
 def test_a_module_that_jumps_is_marked_while_the_jump_is_in_its_trend():
     norms = GradNorms()
     for step in range(1, 11):

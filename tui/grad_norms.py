@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
+from collections.abc import Collection
 from dataclasses import dataclass
 
 TREND = 32
@@ -33,15 +34,17 @@ class ModuleNorms:
     jump_step: int | None
 
 
-def jump_ratio(previous: list[float], value: float) -> float | None:
-    """value / median(previous) when that is over JUMP (or the value is not finite while
-    the history was); None otherwise, or with too little history to judge."""
-    finite = [v for v in previous if math.isfinite(v)]
-    if len(finite) < MIN_HISTORY:
+def jump_ratio(previous: Collection[float], value: float) -> float | None:
+    """value / median(previous) when that is over JUMP (or the value is not finite);
+    None otherwise, or with too little history to judge. `previous` holds finite norms
+    only (a NaN would make the median meaningless)."""
+    if len(previous) < MIN_HISTORY:
         return None
     if not math.isfinite(value):
         return math.inf
-    median = statistics.median(finite)
+    if value <= JUMP * min(previous):      # the median is at least the minimum: no jump
+        return None                        # (and no sort, on every step of every module)
+    median = statistics.median(previous)
     if median <= 0:
         return math.inf if value > 0 else None
     ratio = value / median
@@ -53,17 +56,24 @@ class GradNorms:
 
     def __init__(self) -> None:
         self._history: dict[str, deque[tuple[int, float]]] = {}
+        self._norms: dict[str, deque[float]] = {}
+        """The finite norms among them, without steps: what the median is taken of."""
         self._jumps: dict[str, tuple[int, float]] = {}
 
     def add(self, step: int, norms: dict[str, float]) -> None:
         for name, value in norms.items():
             if not isinstance(value, (int, float)):
                 continue
-            history = self._history.setdefault(name, deque(maxlen=TREND))
-            ratio = jump_ratio([v for _, v in history], float(value))
+            history = self._history.get(name)
+            if history is None:
+                history = self._history[name] = deque(maxlen=TREND)
+                self._norms[name] = deque(maxlen=TREND)
+            ratio = jump_ratio(self._norms[name], float(value))
             if ratio is not None:
                 self._jumps[name] = (step, ratio)
             history.append((step, float(value)))
+            if math.isfinite(value):
+                self._norms[name].append(float(value))
 
     def rows(self) -> list[ModuleNorms]:
         """One row per module, in the order they first appeared (the model's order); a

@@ -28,6 +28,8 @@ class Series:
         self.capacity = capacity
         self._data = np.empty((3, min(_FIRST, capacity)))
         self._n = 0
+        self.compactions = 0
+        """How often older points were merged: anything derived from them is stale."""
 
     def __len__(self) -> int:
         return self._n
@@ -54,6 +56,7 @@ class Series:
         self._data[:, :quarter] = merged
         self._data[:, quarter:quarter + self._n - half] = self._data[:, half:self._n]
         self._n = quarter + self._n - half
+        self.compactions += 1
 
     def _column(self, row: int) -> np.ndarray:
         view = self._data[row, :self._n]

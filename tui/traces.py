@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tui.chart_data import ema, window_start
+from tui.chart_data import window_start
 from tui.series import Series
+from tui.smoothing import smoothed
 
 WINDOWS: tuple[tuple[str, int | None], ...] = (
     ("all steps", None), ("last 100", 100), ("last 1k", 1_000), ("last 10k", 10_000),
@@ -50,7 +51,7 @@ def trace(label: str, series: Series, color: str, settings: ChartSettings,
     the run's start for the elapsed-time axis and `end` its latest step for the window
     (defaults: the series' own first time and last step; evaluations pass the run's, so
     their window is the curves')."""
-    values = series.values if points else ema(series.values, settings.smoothing)
+    values = series.values if points else smoothed(series, settings.smoothing)
     steps = series.steps
     start = window_start(steps, settings.window, end)
     if settings.elapsed:
