@@ -19,7 +19,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Footer, Header, Input, Tab, Tabs
 
 from redheart.config import Config, load_profile
 from redheart.errors import RedHeartError
@@ -32,23 +32,24 @@ from tui.event_source import (
     SshEventSource,
     parse_remote,
 )
+from tui.layout import TITLES, is_wide, tab_order
 from tui.messages import ForecastReady, ModuleToggled, StartRefused, TrainingEnded
 from tui.predict_client import PredictTarget
 from tui.run_view import RunView
 from tui.screens import HelpScreen, QuitScreen
 from tui.try_screen import TryScreen
+from tui.widgets.gradients_panel import GradientsPanel
 from tui.widgets.loss_panel import LossPanel
 from tui.widgets.memory_panel import MemoryPanel
 from tui.widgets.modules_panel import ModulesPanel
 from tui.widgets.run_panel import RunPanel
+from tui.widgets.throughput_panel import ThroughputPanel
 
 REFRESH_S = 0.5
 """Event batches are applied, and changed panels redrawn, twice a second: under the 10 Hz
 ceiling and the 1 s freshness goal, and cheap for a training thread that shares the GIL
 and, on a small machine, its cores with the UI."""
 LIVE = ("starting", "running", "paused", "stopping")
-WIDE = (120, 32)
-"""From this terminal size on, the four panels share the screen as a grid."""
 
 
 class SilentReporter:
@@ -112,16 +113,27 @@ class RedHeartApp(App):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Container(id="panels"):
-            yield ModulesPanel()
-            yield MemoryPanel()
-            yield LossPanel()
-            yield RunPanel()
+        order = tab_order(self._has_run)
+        yield Tabs(*(Tab(TITLES[name], id=f"tab-{name}") for name in order),
+                   active=f"tab-{order[0]}", id="panel-tabs")
+        with Container(id="panels"):       # the grid's order: see styles.tcss
+            yield ModulesPanel(id="modules", classes="panel")
+            yield LossPanel(id="loss", classes="panel")
+            yield MemoryPanel(id="memory", classes="panel")
+            yield ThroughputPanel(id="throughput", classes="panel")
+            yield GradientsPanel(id="gradients", classes="panel")
+            yield RunPanel(id="run", classes="panel")
         yield Footer()
+
+    @property
+    def _has_run(self) -> bool:
+        """A run to show: attached, remote, or started here (the tabs put it first)."""
+        return self.source is not None or self.attach is not None or self.remote is not None
 
     def on_mount(self) -> None:
         self.set_interval(REFRESH_S, self.pump_events)
         self._layout(self.size.width, self.size.height)
+        self._show_panel(tab_order(self._has_run)[0])
         if self.attach is not None:
             self.connect(FileEventSource(self.attach), LocalController(self.attach))
             config_file = self.attach / "config.toml"
@@ -139,13 +151,37 @@ class RedHeartApp(App):
         self._layout(event.size.width, event.size.height)
 
     def _layout(self, width: int, height: int) -> None:
-        self.query_one("#panels").set_class(width >= WIDE[0] and height >= WIDE[1], "wide")
+        wide = is_wide(width, height)
+        self.query_one("#panels").set_class(wide, "wide").set_class(not wide, "tabbed")
+        self.query_one("#panel-tabs").display = not wide
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tabs.id == "panel-tabs" and event.tab.id:
+            self._show_panel(event.tab.id.removeprefix("tab-"))
+
+    def _show_panel(self, name: str) -> None:
+        """The panel shown when tabbed (all are shown in the wide grid)."""
+        for panel in self.query(".panel"):
+            panel.set_class(panel.id == name, "active")
+
+    async def _tabs_for_run(self) -> None:
+        """Re-order the tabs for a run (its loss first) and show its first one."""
+        tabs = self.query_one("#panel-tabs", Tabs)
+        order = tab_order(True)
+        if [tab.id for tab in tabs.query(Tab)] == [f"tab-{name}" for name in order]:
+            return
+        await tabs.clear()
+        for name in order:
+            await tabs.add_tab(Tab(TITLES[name], id=f"tab-{name}"))
+        tabs.active = f"tab-{order[0]}"
+        self._show_panel(order[0])
 
     def connect(self, source: EventSource, controller: Controller) -> None:
         if self.source is not None:
             self.source.close()
         self.source, self.controller = source, controller
         self.sub_title = source.label
+        self.run_worker(self._tabs_for_run(), group="tabs", exclusive=True)
 
     def set_status(self, text: str) -> None:
         self.sub_title = text
@@ -219,6 +255,8 @@ class RedHeartApp(App):
 
     def refresh_panels(self) -> None:
         self.query_one(LossPanel).show(self.view)
+        self.query_one(GradientsPanel).show(self.view)
+        self.query_one(ThroughputPanel).show(self.view)
         self.query_one(MemoryPanel).show_live(self.view)
         run_panel = self.query_one(RunPanel)
         run_panel.show(self.view, self.source.label if self.source else None)
