@@ -52,7 +52,8 @@ class RunPanel(Vertical):
 
     def show(self, view: RunView, source: str | None) -> None:
         set_text(self.query_one("#run-state", Static), view.state)
-        self.border_subtitle = source or ""
+        if self.border_subtitle != (source or ""):     # a new subtitle is a repaint
+            self.border_subtitle = source or ""
         if view.checkpoints:
             set_text(self.query_one("#checkpoints", Static), checkpoints_text(view))
 
