@@ -6,6 +6,7 @@ errors print one line and exit 2; `--debug` shows the traceback instead.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -46,6 +47,14 @@ def user_errors(debug: bool) -> Iterator[None]:
 
 def _load(profile: Path, overrides: list[str] | None) -> Config:
     return load_profile(profile, overrides or ())
+
+
+def with_notify_urls(config: Config, urls: list[str]) -> Config:
+    """`--notify URL`: notified besides the profile's [notify] urls."""
+    if not urls:
+        return config
+    notify = dataclasses.replace(config.notify, urls=(*config.notify.urls, *urls))
+    return dataclasses.replace(config, notify=notify)
 
 
 @app.command()
@@ -130,6 +139,9 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress output.")] = False,
     verbose: Annotated[bool, typer.Option(
         "--verbose", help="A line for every step (instead of about 50 per run).")] = False,
+    notify: Annotated[list[str] | None, typer.Option(
+        "--notify", help="Also notify this apprise URL (slack://..., ntfy://..., "
+        "mailto://...) on [notify] on's happenings (repeatable).")] = None,
     set_: SetOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -140,7 +152,7 @@ def run(
 
         if quiet and verbose:
             raise RedHeartError("--quiet and --verbose conflict; pass one of them")
-        config = _load(profile, set_)
+        config = with_notify_urls(_load(profile, set_), notify or [])
         run_training(config, profile.resolve().parent, RunReporter(quiet, verbose=verbose),
                      run_dir, resume,
                      samples)
@@ -333,6 +345,94 @@ def control(
         from redheart.train.control import send_checked
 
         send_checked(run_dir, command, lr)
+
+
+@app.command()
+def runs(
+    root: Annotated[Path | None, typer.Argument(
+        help="Folder holding run directories (default: --profile's runs_root, else runs/).",
+        show_default=False)] = None,
+    profile: Annotated[Path | None, typer.Option(
+        "--profile", help="Take the folder from this profile's [run] runs_root.")] = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Every run under a folder, newest first: status (live, finished, stopped, failed,
+    killed, damaged), step, best eval loss, samples/s, start, duration, size."""
+    with user_errors(debug):
+        from redheart.runs.listing import list_runs
+
+        if root is None:
+            root = Path(_load(profile, None).run.runs_root) if profile else Path("runs")
+        rows = list_runs(root)
+        if json_out:
+            typer.echo(json.dumps([row.as_json() for row in rows], indent=2))
+        else:
+            from redheart.render.runs_table import print_runs
+
+            print_runs(rows, str(root))
+
+
+@app.command()
+def diff(
+    run_a: Annotated[Path, typer.Argument(help="A run directory.")],
+    run_b: Annotated[Path, typer.Argument(help="Another run directory.")],
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The resolved config keys two runs differ in, then their final and best metrics."""
+    with user_errors(debug):
+        from redheart.runs.config_diff import diff_runs
+
+        result = diff_runs(run_a, run_b)
+        if json_out:
+            typer.echo(json.dumps(result, indent=2))
+        else:
+            from redheart.render.run_diff import print_diff
+
+            print_diff(result)
+
+
+@app.command("export-metrics")
+def export_metrics(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (holds events.jsonl).")],
+    tensorboard: Annotated[Path | None, typer.Option(
+        "--tensorboard", help="Write TensorBoard event files into this folder.")] = None,
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", help="Write a CSV of wall_time, step, tag, value rows.")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """A run's scalars (loss per task, eval metrics, LR, gradient norms, samples/s,
+    memory) as TensorBoard event files or CSV."""
+    with user_errors(debug):
+        from redheart.runs import export_metrics as export
+
+        if tensorboard is None and csv_out is None:
+            raise RedHeartError("export-metrics: pass --tensorboard DIR, --csv PATH or both")
+        if tensorboard is not None:
+            count = export.export_tensorboard(run_dir, tensorboard)
+            typer.echo(f"{count} scalars to {tensorboard}; view: tensorboard --logdir "
+                       f"{tensorboard}")
+        if csv_out is not None:
+            count = export.export_csv(run_dir, csv_out)
+            typer.echo(f"{count} rows to {csv_out}")
+
+
+@app.command()
+def plot(
+    run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
+    out: Annotated[Path, typer.Option("--out", help="The picture: a .png or .svg file.")],
+    width: Annotated[int, typer.Option("--width", min=200, max=10000, help="Pixels.")] = 1200,
+    height: Annotated[int, typer.Option("--height", min=200, max=10000, help="Pixels.")
+                      ] = 800,
+    debug: DebugOpt = False,
+) -> None:
+    """Training loss and eval loss of runs against the step, one colour per run."""
+    with user_errors(debug):
+        from redheart.runs.plot import plot_runs
+
+        plot_runs(run_dirs, out, width, height)
+        typer.echo(f"wrote {out} ({width}x{height})")
 
 
 data_app = typer.Typer(no_args_is_help=True,

@@ -344,6 +344,35 @@ class DistributedConfig:
     "Several processes"): bounds the wait for a rank lost without closing its connection."""
 
 
+NOTIFY_ON = ("finish", "error", "nonfinite", "stall")
+"""What can notify: the run ended (done or stopped), failed, stopped on a non-finite loss
+or gradient, or went quiet (redheart/notify/rules.py)."""
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """Who hears how a run goes, from the process that trains (headless runs too)."""
+
+    urls: tuple[str, ...] = ()
+    """Apprise URLs to notify (slack://..., ntfy://..., mailto://..., json://host/path);
+    none: no notifications. `redheart run --notify URL` adds more. They are written to
+    the run directory's config.toml (0700), like the rest of the profile."""
+    on: tuple[str, ...] = _field(NOTIFY_ON, choices=NOTIFY_ON)
+    """Which happenings notify: finish, error, nonfinite, stall."""
+    stall_minutes: float = _field(10.0, positive=True)
+    """A running run (not paused) with no step event for this long has stalled: a hung
+    collective, a dead data loader, a full disk that blocks a write."""
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Copies of the run's metrics for other tools, written while it trains."""
+
+    tensorboard: bool = False
+    """Write loss, eval metrics, LR, gradient norm, samples/s and memory as TensorBoard
+    scalars in RUN_DIR/tensorboard/ (`tensorboard --logdir runs`)."""
+
+
 @dataclass(frozen=True)
 class Config:
     """A whole resolved profile."""
@@ -355,6 +384,8 @@ class Config:
     memory: MemoryConfig = MemoryConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     distributed: DistributedConfig = DistributedConfig()
+    notify: NotifyConfig = NotifyConfig()
+    logging: LoggingConfig = LoggingConfig()
     source: str = field(default="<defaults>", compare=False)
     """Where this config was read from, for messages."""
 

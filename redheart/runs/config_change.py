@@ -23,12 +23,12 @@ move to another machine: the same file name in another folder is accepted
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
 from redheart.config import Config
+from redheart.config_keys import flat_config, spell_value
 from redheart.config_toml import dumps
 from redheart.runs.checkpoints import CheckpointError
 
@@ -63,9 +63,12 @@ ACCEPTED = (
     "memory.offload_analyzer_optimizer", "memory.micro_batch",
     "checkpoint.every_steps", "checkpoint.keep_last",
     "distributed.strategy", "distributed.backend", "distributed.timeout_s",
+    "notify.urls", "notify.on", "notify.stall_minutes",
+    "logging.tensorboard",
 )
 """Keys a resumed run may change: the schedule and step budget, checkpointing, memory
-savers, devices and process layout (checkpoints are in the single-process format)."""
+savers, devices and process layout (checkpoints are in the single-process format),
+notifications and logging."""
 
 MOVABLE_PATHS = {"path", "labels", "ekman_mapping", "encoder"}
 """Fields naming a file or folder: the same name in another folder is the same input."""
@@ -84,7 +87,7 @@ class Change:
         return not self.moved and classify(self.key) == "refused"
 
     def describe(self) -> str:
-        return f"{self.key} {_show(self.before)} -> {_show(self.after)}"
+        return f"{self.key} {spell_value(self.before)} -> {spell_value(self.after)}"
 
 
 def classify(key: str) -> str:
@@ -137,30 +140,3 @@ def check_resume_config(checkpoint: Path, config: Config) -> list[Change]:
             f"{listed}; undo these changes to continue, or start a new run from this "
             f"checkpoint with [train] init_from")
     return found
-
-
-def flat_config(table: dict[str, Any]) -> dict[str, Any]:
-    """A parsed config as dotted keys; a source's fields as `data.sources[i].field`."""
-    return dict(_flatten(table))
-
-
-def _flatten(table: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
-    for name, value in table.items():
-        key = f"{prefix}{name}"
-        if isinstance(value, dict):
-            yield from _flatten(value, f"{key}.")
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            yield f"{key}.count", len(value)
-            for index, item in enumerate(value):
-                yield from _flatten(item, f"{key}[{index}].")
-        else:
-            yield key, value
-
-
-def _show(value: Any) -> str:
-    """A value as the profile spells it."""
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return str(value).lower()
-    return str(value)

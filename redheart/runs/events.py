@@ -12,13 +12,15 @@ import json
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from redheart.errors import RedHeartError
 
 SCHEMA_VERSION = 1
+Listener = Callable[[dict[str, Any]], None]
+
 EVENT_TYPES = ("run_started", "plan", "step", "memory", "eval", "checkpoint", "state",
                "warning", "error", "run_finished")
 
@@ -49,6 +51,18 @@ class EventWriter:
         self._seq = first_seq
         self._cut_line = cut_line
         self._failure: str | None = None
+        self._listeners: list[Listener] = []
+
+    def add_listener(self, listener: Listener) -> None:
+        """Hear every event once it is written (notifications, TensorBoard): the one place
+        where the training process's events leave it other than by the file.
+
+        A listener runs in the emitting thread, outside the writer's lock (so it
+        may emit), and must return quickly. One that raises is dropped, with a
+        `warning` event naming it: a broken copy of the metrics never stops
+        training.
+        """
+        self._listeners.append(listener)
 
     @classmethod
     def resume(cls, path: Path) -> EventWriter:
@@ -72,6 +86,18 @@ class EventWriter:
             self._write(("\n" if self._cut_line else "") + line)
             self._cut_line = False
             self._seq += 1
+        failed = []
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception as exc:  # noqa: BLE001 - any failure of a copy, never training's
+                failed.append((listener, exc))
+        for listener, exc in failed:      # after every listener heard this event, in order
+            if listener in self._listeners:   # (another thread may have dropped it)
+                self._listeners.remove(listener)
+                name = getattr(listener, "name", None) or getattr(listener, "__name__", "")
+                self.emit("warning", message=f"{name or type(listener).__name__}: stopped "
+                                             f"after an error ({exc})")
         return event
 
     def _write(self, text: str) -> None:
@@ -110,6 +136,14 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
     yield from tail.poll()
 
 
+def stream_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Every complete event, a line at a time: a file of gigabytes in little memory."""
+    with path.open("rb") as f:
+        for line in f:
+            if line.endswith(b"\n"):            # not a last line cut mid-write
+                yield from parse_lines([line])
+
+
 class EventTail:
     """Incremental reader of a JSON-lines file: each `poll` returns the whole lines
     added since the last one (the events file, and the control channel's file)."""
@@ -137,17 +171,23 @@ class EventTail:
         data = self._pending + data
         lines = data.split(b"\n")
         self._pending = lines.pop()          # b"" when the data ended with a newline
-        events = []
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue                     # a line cut by a crash: the seq gap shows it
-            if isinstance(event, dict):      # (zeroed or stray bytes can parse as a number)
-                events.append(event)
-        return events
+        return parse_lines(lines)
+
+
+def parse_lines(lines: Iterable[bytes]) -> list[dict[str, Any]]:
+    """The events among whole lines: a line cut by a crash, or stray bytes, is skipped
+    (the seq gap shows it), so one bad line never hides the others."""
+    events = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(event, dict):      # (zeroed or stray bytes can parse as a number)
+            events.append(event)
+    return events
 
 
 class EventsError(RedHeartError):

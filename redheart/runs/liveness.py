@@ -49,6 +49,37 @@ def lock_holder(run_dir: Path) -> int | None:
         os.close(fd)
 
 
+def ending_after(ending: str | None, event: dict[str, Any]) -> str | None:
+    """How the newest launch has ended, once `event` is seen: None (not yet), "finished",
+    "stopped" or "failed". Each launch opens with its `plan`, which starts afresh; an
+    error stands even when the `run_finished` of the way out follows it."""
+    kind = event.get("type")
+    if kind == "plan":
+        return None
+    if kind == "error":
+        return "failed"
+    if kind == "run_finished" and ending is None:
+        reason = (event.get("summary") or {}).get("reason")
+        return "stopped" if reason == "stopped" else "finished"
+    return ending
+
+
+def run_status(run_dir: Path, tail: list[dict[str, Any]]) -> str:
+    """"live", or how the newest launch ended: "finished", "stopped", "failed", or
+    "killed" (its lock is free and it said nothing of its end).
+
+    `tail` may be just the last events of the file: a launch's ending is its
+    last word, so it is in any tail that holds the launch's last events, and a
+    tail without the launch's `plan` holds nothing of an older launch.
+    """
+    if lock_holder(run_dir) is not None:
+        return "live"
+    ending = None
+    for event in tail:
+        ending = ending_after(ending, event)
+    return ending or "killed"
+
+
 class EndWatch:
     """Tells a follower of `events.jsonl` when the run it follows has ended.
 
@@ -68,14 +99,9 @@ class EndWatch:
 
     def see(self, batch: list[dict[str, Any]]) -> None:
         for event in batch:
-            kind = event.get("type")
-            if kind == "plan":          # each launch opens with its plan
-                self._ending, self._step = None, None
-            elif kind == "error":
-                self._ending = "failed"
-            elif kind == "run_finished" and self._ending is None:
-                reason = (event.get("summary") or {}).get("reason")
-                self._ending = "stopped" if reason == "stopped" else "finished"
+            self._ending = ending_after(self._ending, event)
+            if event.get("type") == "plan":
+                self._step = None
             if isinstance(event.get("step"), int):
                 self._step = event["step"]
             self._last = event

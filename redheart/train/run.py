@@ -25,6 +25,7 @@ from redheart.runs.config_change import check_resume_config
 from redheart.runs.events import EventsWriteError, EventWriter
 from redheart.runs.resume import resume_point
 from redheart.runs.run_dir import claim_run_dir, new_run_dir, write_config
+from redheart.runs.sinks import EventSinks
 from redheart.train.distributed import (
     DistContext,
     PeerLost,
@@ -202,8 +203,9 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         events_path = run_dir / "events.jsonl"
         events = (EventWriter.resume(events_path) if resume is not None
                   else EventWriter(events_path))
+        sinks = EventSinks(events, config, run_dir)     # notifications, TensorBoard
     else:
-        lock, events = None, None
+        lock, events, sinks = None, None, None
     run_dir = Path(dist.from_main(str(run_dir)))
     checkpoint = dist.from_main(checkpoint)
     outcome = None
@@ -275,6 +277,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         if trainer is not None:
             trainer.close()
         if events is not None:
+            sinks.close()
             events.close()
             lock.release()
         reporter.finished(run_dir, outcome)

@@ -372,15 +372,19 @@ class Trainer:
                        f"({self.state.skipped} in a row)", module=bad[0] if bad else None,
                        step=self.state.step)
             if self.state.skipped > self.config.train.max_skips:
-                raise TrainingError(f"{message}: {self.state.skipped} consecutive steps skipped "
-                                    f"(max_skips = {self.config.train.max_skips}); last good "
-                                    f"checkpoint: {last or 'none'}")
+                stopped = (f"{message}: {self.state.skipped} consecutive steps skipped "
+                           f"(max_skips = {self.config.train.max_skips}); last good "
+                           f"checkpoint: {last or 'none'}")
+                self._emit("error", message=stopped, module=bad[0] if bad else None,
+                           step=self.state.step, last_checkpoint=last, cause="nonfinite",
+                           hint="lower train.lr, or raise train.max_skips")
+                raise TrainingError(stopped)
             return StepResult(totals, float("nan"), norms, lr, rows, tokens, skipped=True,
                               seconds=time.perf_counter() - start)
         hint = (f"resume from {last} with a lower lr, or set train.on_nonfinite = \"skip\""
                 if last else "lower train.lr, or set train.on_nonfinite = \"skip\"")
         self._emit("error", message=message, module=bad[0] if bad else None,
-                   step=self.state.step, last_checkpoint=last, hint=hint)
+                   step=self.state.step, last_checkpoint=last, hint=hint, cause="nonfinite")
         raise TrainingError(f"{message}; last good checkpoint: {last or 'none'}; {hint}")
 
     # -------------------------------------------------------------- evaluation

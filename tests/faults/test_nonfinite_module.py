@@ -20,7 +20,7 @@ def test_by_default_the_error_names_the_module(tmp_path, quickstart_data):
                                             r"at step (\d+); last good checkpoint: ") as raised:
         trainer.fit()
     errors = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "error"]
-    assert errors[0]["module"] == "regret_analyzer"
+    assert errors[0]["module"] == "regret_analyzer" and errors[0]["cause"] == "nonfinite"
     assert f"at step {errors[0]['step']};" in str(raised.value)
     last = tmp_path / "run" / "checkpoints" / "step-00000003"
     assert errors[0]["last_checkpoint"] == str(last) and (last / "state.json").is_file()
@@ -52,5 +52,8 @@ def test_skip_stops_after_max_skips_in_a_row(tmp_path, quickstart_data):
     warnings = [e for e in read_events(tmp_path / "run" / "events.jsonl")
                 if e["type"] == "warning"]
     assert [w["module"] for w in warnings] == ["backbone"] * 3
+    errors = [e for e in read_events(tmp_path / "run" / "events.jsonl") if e["type"] == "error"]
+    assert len(errors) == 1 and errors[0]["cause"] == "nonfinite"   # failed, not killed
+    assert "3 consecutive steps skipped" in errors[0]["message"]
     assert trainer.state.skipped_total == 3
     assert all(torch.equal(before[n], p) for n, p in trainer.model.named_parameters())

@@ -1,0 +1,78 @@
+"""`redheart diff RUN_A RUN_B`: what two runs were trained with differently, and what came of it.
+
+The config side compares the two resolved `config.toml` files key by key
+(dotted keys, as `--resume` names them). A key one run's file lacks was
+written by an older version of the schema: it compares as the schema's
+default, which is what that run used, so a new section does not bury the
+real differences. The metrics side sets each run's final numbers (the
+newest step and eval) and best ones (what picked its `best` checkpoint)
+next to each other.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from redheart.config import Config
+from redheart.config_keys import flat_config
+from redheart.config_toml import dumps
+from redheart.errors import RedHeartError
+from redheart.runs.listing import RunSummary, best_eval, is_run_dir, summarize_run
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+
+class RunDiffError(RedHeartError):
+    """A path given to `diff` is not a readable run directory."""
+
+
+def diff_runs(a: Path, b: Path) -> dict[str, Any]:
+    """{"runs": {"a", "b"}, "config": [{"key", "a", "b"}, ...] (sorted by key),
+    "metrics": {name: {"a", "b"}}}."""
+    configs = [_config(a), _config(b)]
+    defaults = flat_config(tomllib.loads(dumps(Config())))
+    keys = sorted(configs[0].keys() | configs[1].keys())
+    rows = []
+    for key in keys:
+        va, vb = (c.get(key, defaults.get(key)) for c in configs)
+        if va != vb:
+            rows.append({"key": key, "a": va, "b": vb})
+    sides = [_metrics(a), _metrics(b)]
+    names = list(dict.fromkeys([*sides[0], *sides[1]]))
+    return {"runs": {"a": str(a), "b": str(b)}, "config": rows,
+            "metrics": {name: {"a": sides[0].get(name), "b": sides[1].get(name)}
+                        for name in names}}
+
+
+def _config(run_dir: Path) -> dict[str, Any]:
+    if not is_run_dir(run_dir):
+        raise RunDiffError(f"{run_dir}: not a run directory (no events.jsonl, config.toml or "
+                           f"lock); `redheart runs` lists the runs of a folder")
+    path = run_dir / "config.toml"
+    try:
+        return flat_config(tomllib.loads(path.read_text(encoding="utf-8-sig")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        reason = (getattr(exc, "strerror", None) or str(exc)).splitlines()[0]
+        raise RunDiffError(f"{path}: unreadable ({reason}); its run's config cannot be "
+                           f"compared") from None
+
+
+def _metrics(run_dir: Path) -> dict[str, Any]:
+    """A run's numbers by dotted name: status, final.* and best.*."""
+    row: RunSummary = summarize_run(run_dir)
+    best, best_step = best_eval(run_dir)
+    found: dict[str, Any] = {"status": row.status, "final.step": row.step,
+                             "final.train_loss": row.last_loss}
+    found.update({f"final.eval.{k}": v for k, v in (row.last_eval or {}).items()})
+    found["best.step"] = best_step if best is not None else row.best_step
+    if best is not None:
+        found.update({f"best.eval.{k}": v for k, v in best.items()})
+    else:
+        found["best.eval.loss"] = row.best_loss
+    found["samples_per_s"] = row.samples_per_s
+    return found

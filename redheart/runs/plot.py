@@ -1,0 +1,72 @@
+"""`redheart plot RUN [RUN ...] --out FILE`: loss and eval curves of runs, as a picture for
+a report (PNG or SVG; matplotlib without a display).
+
+Each run is one colour in both panels. A resumed run logged the steps after
+its checkpoint twice (the killed launch, then the resumed one): the newest
+launch's value wins, as in TensorBoard, so the curve does not loop back.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from redheart.errors import RedHeartError, cannot_write
+from redheart.runs.events import stream_events
+from redheart.runs.export_metrics import events_path
+from redheart.runs.scalars import ScalarStream
+
+FORMATS = (".png", ".svg")
+DPI = 100
+PANELS = (("loss/total", "training loss (total)"), ("eval/loss", "eval loss (sum of tasks)"))
+
+
+class PlotError(RedHeartError):
+    """Nothing to draw, or a file it cannot be drawn to."""
+
+
+def curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """{tag: [(step, value), ...]} of the tags drawn, by step, the newest launch's value
+    winning at a step logged twice."""
+    wanted = {tag for tag, _ in PANELS}
+    points: dict[str, dict[int, float]] = {tag: {} for tag in wanted}
+    stream = ScalarStream()
+    for event in stream_events(events_path(run_dir)):
+        for scalar in stream.scalars(event):
+            if scalar.tag in wanted:
+                points[scalar.tag][scalar.step] = scalar.value
+    return {tag: sorted(by_step.items()) for tag, by_step in points.items()}
+
+
+def plot_runs(run_dirs: list[Path], out: Path, width: int, height: int) -> None:
+    """Draw `width` x `height` pixels (an SVG of the same size at 100 dpi) into `out`."""
+    if out.suffix.lower() not in FORMATS:
+        raise PlotError(f"--out {out}: pick a .png or .svg file name")
+    if not out.parent.is_dir():
+        raise PlotError(f"--out {out}: its folder {out.parent} does not exist")
+    data = [(run, curves(run)) for run in run_dirs]
+    if not any(points for _, found in data for points in found.values()):
+        raise PlotError("no step or eval event in " + ", ".join(str(r) for r in run_dirs)
+                        + "; nothing to draw yet")
+    from matplotlib.figure import Figure  # a Figure of its own: no pyplot, no display
+
+    figure = Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
+    axes = figure.subplots(len(PANELS), 1, sharex=True)
+    colours = [f"C{i % 10}" for i in range(len(data))]
+    for ax, (tag, title) in zip(axes, PANELS, strict=True):
+        for (run, found), colour in zip(data, colours, strict=True):
+            if found[tag]:
+                steps, values = zip(*found[tag], strict=True)
+                ax.plot(steps, values, color=colour, label=run.name,
+                        marker="o" if tag.startswith("eval/") else None, markersize=3)
+        ax.set_title(title, loc="left")
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("step")
+    axes[0].legend(loc="upper right", fontsize="small")
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        figure.savefig(tmp, format=out.suffix.lower()[1:], dpi=DPI)
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise cannot_write(out, exc, "plot") from None

@@ -1,0 +1,71 @@
+"""A run's events as named scalars (`loss/total` at step 120): what TensorBoard, the CSV
+export and the plots show, named the same way in each.
+
+Memory samples carry no step of their own: each is put at the newest step
+seen before it, as they were taken while that step's work went on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+GIB = 1024**3
+STEP_FIELDS = {"lr": "lr", "grad_norm": "grad_norm", "samples_per_s": "throughput/samples_per_s",
+               "tokens_per_s": "throughput/tokens_per_s", "mfu": "throughput/mfu"}
+TORCH_FIELDS = ("allocated", "reserved", "peak")
+
+
+@dataclass(frozen=True)
+class Scalar:
+    tag: str
+    step: int
+    value: float
+    wall_time: float
+
+
+class ScalarStream:
+    """Feed it the events in order; `scalars` gives each one's scalars."""
+
+    def __init__(self) -> None:
+        self.step = 0
+
+    def scalars(self, event: dict[str, Any]) -> list[Scalar]:
+        kind = event.get("type")
+        if isinstance(event.get("step"), int):
+            self.step = event["step"]
+        wall = event.get("t") if _number(event.get("t")) else 0.0
+        return [Scalar(tag, self.step, float(value), wall)
+                for tag, value in _values(kind, event) if _number(value)]
+
+
+def _values(kind: Any, event: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    if kind == "step":
+        for task, value in (event.get("loss") or {}).items():
+            yield f"loss/{task}", value
+        for field, tag in STEP_FIELDS.items():
+            yield tag, event.get(field)
+        for module, value in (event.get("grad_norm_by_module") or {}).items():
+            yield f"grad_norm/{module}", value
+    elif kind == "eval":
+        for metric, value in (event.get("metrics") or {}).items():
+            yield f"eval/{metric}", value
+        yield "eval/regret_threshold", event.get("regret_threshold")
+    elif kind == "memory":
+        yield "memory/rss_gib", _gib(event.get("rss"))
+        for field in TORCH_FIELDS:
+            yield f"memory/torch_{field}_gib", _gib((event.get("torch") or {}).get(field))
+        for gpu in event.get("gpus") or []:
+            index = gpu.get("index")
+            yield f"memory/gpu{index}_used_gib", _gib(gpu.get("used"))
+            yield f"gpu/{index}_util", gpu.get("util")
+
+
+def _gib(value: Any) -> float | None:
+    return value / GIB if _number(value) else None
+
+
+def _number(value: Any) -> bool:
+    """A number (a bool is not; NaN is, and shows as the run saw it)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

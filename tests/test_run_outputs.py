@@ -1,0 +1,109 @@
+"""What a real run sends out besides its events: notifications through apprise, TensorBoard
+scalars while it trains; and what is made from its events afterwards (export-metrics, plot)."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from redheart.runs.events import read_events
+from redheart.runs.scalars import ScalarStream
+from tests.conftest import run_cli
+from tests.notify_server import closed_port, notification_inbox, received
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A 3-step quickstart run with TensorBoard on and three --notify URLs: a loopback
+    inbox, a port nobody listens on, and a scheme apprise does not know."""
+    base = tmp_path_factory.mktemp("outputs")
+    inbox = base / "inbox.jsonl"
+    with notification_inbox(inbox) as url:
+        result = run_cli("run", "profiles/quickstart.toml", "--samples", "40", "--quiet",
+                         "--set", f'data.cache_dir="{base / "cache"}"',
+                         "--set", "train.max_steps=3", "--set", "logging.tensorboard=true",
+                         "--notify", url, "--notify", f"json://127.0.0.1:{closed_port()}/x",
+                         "--notify", "nosuchservice://token@x", "--run-dir", str(base / "run"))
+    assert result.returncode == 0, result.stderr
+    return base / "run", received(inbox)
+
+
+def _scalars(logdir) -> dict[str, list[tuple[int, float]]]:
+    acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
+    acc.Reload()
+    return {tag: [(s.step, s.value) for s in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+
+
+def test_the_finish_is_notified_and_failed_urls_are_warnings(run):
+    run_dir, inbox = run
+    events = list(read_events(run_dir / "events.jsonl"))
+    summary = events[[e["type"] for e in events].index("run_finished")]["summary"]
+    assert [(n["title"], n["type"]) for n in inbox] == [(f"{run_dir.name} finished", "success")]
+    assert inbox[0]["message"].startswith(f"step 3; best eval loss {summary['best_loss']:.4g}")
+    warnings = [e["message"] for e in events if e["type"] == "warning"]
+    assert any(w.startswith("notify: 'nosuchservice://...' is not a URL apprise") for w in
+               warnings)
+    refused = [w for w in warnings if w.startswith(f"notify: '{run_dir.name} finished' was not "
+                                                   f"sent: json://127.0.0.1:")]
+    assert len(refused) == 1 and "/x did not accept it" in refused[0]
+    assert summary["reason"] == "done"                  # the failures did not stop training
+
+
+def test_tensorboard_reads_back_the_scalars_of_the_events(run):
+    run_dir, _ = run
+    events = list(read_events(run_dir / "events.jsonl"))
+    steps = [e for e in events if e["type"] == "step"]
+    evals = [e for e in events if e["type"] == "eval"]
+    live = _scalars(run_dir / "tensorboard")
+    assert live["loss/total"] == [(e["step"], pytest.approx(e["loss"]["total"], rel=1e-6))
+                                  for e in steps]
+    assert live["lr"] == [(e["step"], pytest.approx(e["lr"], rel=1e-6)) for e in steps]
+    assert live["grad_norm"] == [(e["step"], pytest.approx(e["grad_norm"], rel=1e-6))
+                                 for e in steps]
+    assert live["eval/loss"] == [(e["step"], pytest.approx(e["metrics"]["loss"], rel=1e-6))
+                                 for e in evals]
+    assert live["throughput/samples_per_s"][-1] == (
+        3, pytest.approx(steps[-1]["samples_per_s"], rel=1e-6))
+    assert "memory/rss_gib" in live and any(t.startswith("loss/") and t != "loss/total"
+                                            for t in live)
+
+
+def test_export_metrics_writes_the_same_scalars_and_a_csv(run, tmp_path):
+    run_dir, _ = run
+    result = run_cli("export-metrics", str(run_dir), "--tensorboard", str(tmp_path / "tb"),
+                     "--csv", str(tmp_path / "m.csv"))
+    assert result.returncode == 0, result.stderr
+    exported = _scalars(tmp_path / "tb")
+    live = _scalars(run_dir / "tensorboard")
+    # The live log lacks only the memory samples taken after its last event was written.
+    assert {t: v for t, v in exported.items() if not t.startswith(("memory/", "gpu/"))} == \
+        {t: v for t, v in live.items() if not t.startswith(("memory/", "gpu/"))}
+    with (tmp_path / "m.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    stream = ScalarStream()
+    expected = [s for e in read_events(run_dir / "events.jsonl") for s in stream.scalars(e)]
+    assert len(rows) == len(expected)
+    assert [(int(r["step"]), r["tag"], float(r["value"])) for r in rows] == \
+        [(s.step, s.tag, s.value) for s in expected]
+    assert f"{len(rows)} rows to" in result.stdout
+
+
+def test_plot_writes_a_picture_of_the_asked_size(run, tmp_path):
+    from PIL import Image
+
+    run_dir, _ = run
+    result = run_cli("plot", str(run_dir), str(run_dir), "--out", str(tmp_path / "c.png"),
+                     "--width", "640", "--height", "400")
+    assert result.returncode == 0, result.stderr
+    with Image.open(tmp_path / "c.png") as image:
+        assert image.size == (640, 400)
+        assert len(image.convert("RGB").getcolors(2**24)) > 10    # curves, not a blank page
+    svg = run_cli("plot", str(run_dir), "--out", str(tmp_path / "c.svg"))
+    assert svg.returncode == 0, svg.stderr
+    head = (tmp_path / "c.svg").read_text()[:1000]
+    assert re.search(r'width="864pt" height="576pt"', head)       # 1200x800 px at 100 dpi
+    bad = run_cli("plot", str(run_dir), "--out", str(tmp_path / "c.jpg"))
+    assert bad.returncode == 2 and "pick a .png or .svg" in bad.stderr
