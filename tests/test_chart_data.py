@@ -102,3 +102,5 @@ def test_log_axis_ticks_and_labels():
     narrow = log_ticks(math.log10(3.1), math.log10(3.9))
     assert len(narrow) >= 2 and all(3.1 - 1e-9 <= 10 ** t <= 3.9 + 1e-9 for t in narrow)
     assert log_ticks(1.0, 1.0) == []
+    assert [value_label(v) for v in (1000.0, 25000.0, 2e5, 0.5)] == ["1000", "25000", "2e+05",
+                                                                     "0.5"]

@@ -23,19 +23,22 @@ from textual.widgets import Footer, Header, Input, Tab, Tabs
 
 from redheart.config import Config, load_profile
 from redheart.errors import RedHeartError
+from tui.compare_screen import CompareScreen
 from tui.event_source import (
     Controller,
     EventSource,
     FileEventSource,
     LocalController,
-    SshController,
-    SshEventSource,
     parse_remote,
 )
 from tui.layout import TITLES, is_wide, tab_order
 from tui.messages import ForecastReady, ModuleToggled, StartRefused, TrainingEnded
+from tui.notices import NoticeWatch, osc9
 from tui.predict_client import PredictTarget
 from tui.run_view import RunView
+from tui.runs_nav import RunsNavigation
+from tui.runs_screen import RunsScreen
+from tui.runs_source import RunsSource
 from tui.screens import HelpScreen, QuitScreen
 from tui.try_screen import TryScreen
 from tui.widgets.gradients_panel import GradientsPanel
@@ -50,6 +53,8 @@ REFRESH_S = 0.5
 ceiling and the 1 s freshness goal, and cheap for a training thread that shares the GIL
 and, on a small machine, its cores with the UI."""
 LIVE = ("starting", "running", "paused", "stopping")
+RUN_ACTIONS = frozenset({"start", "pause", "resume", "stop", "save_now", "set_lr", "try_model",
+                         "runs"})
 
 
 class SilentReporter:
@@ -73,7 +78,7 @@ class SilentReporter:
         pass
 
 
-class RedHeartApp(App):
+class RedHeartApp(RunsNavigation, App):
     CSS_PATH = "styles.tcss"
     TITLE = "Red Heart"
     BINDINGS = [
@@ -84,6 +89,7 @@ class RedHeartApp(App):
         Binding("c", "save_now", "Save"),
         Binding("l", "set_lr", "Set LR"),
         Binding("t", "try_model", "Try"),
+        Binding("o", "runs", "Runs"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_console", "Quit"),
     ]
@@ -91,8 +97,11 @@ class RedHeartApp(App):
     def __init__(self, profile: Path | None = None, overrides: Sequence[str] = (),
                  attach: Path | None = None, remote: str | None = None,
                  ssh_command: str = "ssh", remote_redheart: str = "redheart",
-                 samples: int | None = None) -> None:
+                 samples: int | None = None, runs: RunsSource | None = None) -> None:
         super().__init__()
+        self.runs_source = runs
+        """The Runs screen's folder; given alone, the console opens on it."""
+        self.notices: NoticeWatch | None = None
         self.samples = samples
         self.profile = profile
         self.overrides = tuple(overrides)
@@ -107,6 +116,8 @@ class RedHeartApp(App):
         self.training_done = threading.Event()
         self.training_done.set()
         self.exit_choice: str | None = None
+        self.own_run: Path | None = None
+        """The run this process trains (it goes on when another run is opened)."""
         self._messages_shown = 0
 
     # ------------------------------------------------------------------ layout
@@ -140,12 +151,13 @@ class RedHeartApp(App):
             if config_file.is_file() and self.profile is None:
                 self.profile = config_file
         elif self.remote is not None:
-            self.connect(SshEventSource(self.remote, self.ssh_command, self.remote_redheart),
-                         SshController(self.remote, self.ssh_command, self.remote_redheart))
+            self.probe_remote()         # a run directory (attach) or a folder of runs
         if self.profile is not None:
             self.config = load_profile(self.profile, self.overrides)
             if self.source is None:
                 self.recompute_forecast()
+        elif self.runs_source is not None and self.attach is None and self.remote is None:
+            self.push_screen(RunsScreen(self.runs_source))
 
     def on_resize(self, event) -> None:
         self._layout(event.size.width, event.size.height)
@@ -181,10 +193,26 @@ class RedHeartApp(App):
             self.source.close()
         self.source, self.controller = source, controller
         self.sub_title = source.label
+        self.watch_notices(source.label)
         self.run_worker(self._tabs_for_run(), group="tabs", exclusive=True)
+
+    def reset_panels(self) -> None:
+        """Empty what the panels show of the previous run (another is about to be shown)."""
+        self._messages_shown = 0
+        self.query_one(RunPanel).reset()
+        self.query_one(LossPanel).reset()
+        self.query_one(MemoryPanel).reset()
+        self.refresh_panels()
 
     def set_status(self, text: str) -> None:
         self.sub_title = text
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The run's controls belong to the console's screen: on the Runs and Compare
+        screens they are off (and out of the footer), so `c` there is Compare, not Save."""
+        if action in RUN_ACTIONS and isinstance(self.screen, (RunsScreen, CompareScreen)):
+            return False
+        return True
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
@@ -192,6 +220,7 @@ class RedHeartApp(App):
                                    ("r", "resume", "Resume"), ("x", "stop", "Stop"),
                                    ("c", "save_now", "Save a checkpoint now"),
                                    ("t", "try_model", "Try the model on a text"),
+                                   ("o", "runs", "Runs: open, compare, start one"),
                                    ("question_mark", "help", "Key bindings")):
             yield SystemCommand(title, f"key {key}", lambda a=action: self.run_action(a))
 
@@ -240,6 +269,8 @@ class RedHeartApp(App):
     def pump_events(self) -> None:
         if self.source is None:
             return
+        if self.notices is not None and (stalled := self.notices.stalled()):
+            self.ring(stalled)
         events = self.source.poll()
         error = getattr(self.source, "error", None)
         if error:
@@ -248,10 +279,25 @@ class RedHeartApp(App):
         if not events:
             return
         self.view.apply(events)
+        if self.notices is not None:
+            for notice in self.notices.batch(events, self.view.state in LIVE):
+                self.ring(notice)
         plan = next((e for e in reversed(events) if e.get("type") == "plan"), None)
         if plan is not None:
             self.show_plan(plan)
         self.refresh_panels()
+
+    def ring(self, notice) -> None:
+        """A notice for the run shown: the bell, a desktop notification (OSC 9) and a
+        toast (the rule and the words are redheart/notify/rules.py's)."""
+        self.terminal_write("\a" + osc9(f"{notice.title}: {notice.body}"))
+        severity = {"failure": "error", "warning": "warning"}.get(notice.level, "information")
+        self.notify(notice.body, title=notice.title, severity=severity, timeout=15)
+
+    def terminal_write(self, data: str) -> None:
+        """Raw bytes to the terminal, as App.bell writes its BEL (not in the test driver)."""
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(data)
 
     def refresh_panels(self) -> None:
         self.query_one(LossPanel).show(self.view)
@@ -310,6 +356,7 @@ class RedHeartApp(App):
 
     def _started_in_process(self, run_dir: Path) -> None:
         self.in_process = True
+        self.own_run = run_dir
         self.connect(FileEventSource(run_dir), LocalController(run_dir))
 
     def on_start_refused(self, message: StartRefused) -> None:
@@ -381,14 +428,19 @@ class RedHeartApp(App):
         return None
 
     def action_quit_console(self) -> None:
-        if self.view.state not in LIVE:
+        if self.view.state not in LIVE and self.training_done.is_set():
             self.exit()
             return
 
+        # the run this process trains, when it does (another may be on screen), else the
+        # live run on screen
+        training = not self.training_done.is_set() and self.own_run is not None
+        controller = LocalController(self.own_run) if training else self.controller
+
         def chosen(choice: str | None) -> None:
-            if choice == "stop" and self.controller is not None:
+            if choice == "stop" and controller is not None:
                 try:   # now, not in a worker: the app is about to exit
-                    self.controller.send("stop")
+                    controller.send("stop")
                 except (RedHeartError, RuntimeError, OSError) as exc:
                     self.notify(f"stop: {exc}", severity="error")
                     return
@@ -396,7 +448,7 @@ class RedHeartApp(App):
                 self.exit_choice = choice
                 self.exit()
 
-        self.push_screen(QuitScreen(self.in_process), chosen)
+        self.push_screen(QuitScreen(self.in_process and training), chosen)
 
     def on_unmount(self) -> None:
         if self.source is not None:

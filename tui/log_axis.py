@@ -38,7 +38,9 @@ def value_label(value: float) -> str:
     """Short enough for the y margin: 3 significant digits, exponents when tiny or huge."""
     if value == 0:
         return "0"
-    return f"{value:.0e}" if abs(value) >= 1e5 or abs(value) < 1e-3 else f"{value:.3g}"
+    if abs(value) >= 1e5 or abs(value) < 1e-3:
+        return f"{value:.0e}"
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 class LogAxisFormatter(AxisFormatter):

@@ -50,6 +50,9 @@ class RunView:
     samples_per_s: float | None = None
     tokens_per_s: float | None = None
     started_at: float | None = None
+    """When the newest launch started (a resume restarts it: the ETA's clock)."""
+    opened_at: float | None = None
+    """When the first launch started: where the elapsed-time axis starts."""
     first_step: int | None = None
     last_step_t: float | None = None
     eval_metrics: dict[str, Any] = field(default_factory=dict)
@@ -85,6 +88,8 @@ class RunView:
         self.step = event.get("step") or 0
         self.first_step = self.step
         self.started_at = event.get("t")
+        if self.opened_at is None:
+            self.opened_at = self.started_at
         self.state = "running"
 
     def _on_plan(self, event: dict[str, Any]) -> None:
@@ -107,6 +112,8 @@ class RunView:
         self.last_step_t = event.get("t")
         if self.first_step is None:
             self.first_step, self.started_at = self.step, event.get("t")
+        if self.opened_at is None:
+            self.opened_at = event.get("t")
 
     def _on_memory(self, event: dict[str, Any]) -> None:
         self.memory = event

@@ -18,6 +18,7 @@ HELP = """\
 | `c` | save a checkpoint now |
 | `l` | set the learning rate (type it in the LR box first) |
 | `t` | try the run's model on a text (`redheart predict`) |
+| `o` | Runs: open another run, mark runs (space) and compare them (`c`), start one (`n`) |
 | `enter`, click | toggle the optional module under the cursor |
 | `tab` | next control (on small terminals the panel tabs too: left/right) |
 | `space`, click | Loss: show/hide the curve under the cursor |

@@ -24,6 +24,8 @@ from tui.traces import Trace
 
 POINT = "●"
 LINE = "━"
+X_MARGIN, Y_MARGIN = 0.02, 0.05
+"""Room beyond the data on each axis, as a fraction of its span."""
 
 
 def legend(traces: Sequence[Trace]) -> Text:
@@ -35,20 +37,23 @@ def legend(traces: Sequence[Trace]) -> Text:
     return text
 
 
-def padded_limits(arrays: list[np.ndarray], pad: float | None) -> tuple[float | None,
-                                                                        float | None]:
-    """(None, None) to let the plot fit its data, except when all values are one value
-    (a constant loss, a single point): textual-plot would then make ticks 1e-7 apart and
-    fail on them, so the axis is widened by `pad` each side (None: 10% of the value)."""
+def padded_limits(arrays: list[np.ndarray], margin: float,
+                  flat: float | None) -> tuple[float | None, float | None]:
+    """Axis limits `margin` (a fraction of the span) beyond the data: textual-plot draws
+    the frame over the outermost cells, which hid the last eval point and the highest
+    one. All values one value (a constant loss, one point) get `flat` each side (None:
+    10% of the value), where textual-plot would make ticks 1e-7 apart and fail on them.
+    (None, None) without data."""
     finite = [a[np.isfinite(a)] for a in arrays]
     values = np.concatenate(finite) if finite else np.empty(0)
     if values.size == 0:
         return None, None
     low, high = float(values.min()), float(values.max())
-    if high - low > 1e-9 * max(1.0, abs(high)):
-        return None, None
-    width = pad if pad is not None else max(abs(high) * 0.1, 1e-3)
-    return low - width, high + width
+    span = high - low
+    if span <= 1e-9 * max(1.0, abs(high)):
+        width = flat if flat is not None else max(abs(high) * 0.1, 1e-3)
+        return low - width, high + width
+    return low - margin * span, high + margin * span
 
 
 class Chart(PlotWidget, can_focus=False):
@@ -97,8 +102,9 @@ class Chart(PlotWidget, can_focus=False):
         self.clear()
         self.set_y_formatter(LogAxisFormatter() if log else NumericAxisFormatter())
         self.set_x_formatter(DurationFormatter() if elapsed else NumericAxisFormatter())
-        self.set_xlimits(*padded_limits([x for _, x, _ in drawn], 1.0))
-        self.set_ylimits(*padded_limits([y for _, _, y in drawn], 0.1 if log else None))
+        self.set_xlimits(*padded_limits([x for _, x, _ in drawn], X_MARGIN, 1.0))
+        self.set_ylimits(*padded_limits([y for _, _, y in drawn], Y_MARGIN,
+                                        0.1 if log else None))
         for trace, x, y in drawn:
             if trace.points:
                 self.scatter(x, y, marker=POINT, marker_style=trace.color)

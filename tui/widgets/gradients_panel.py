@@ -69,5 +69,4 @@ class GradientsPanel(Vertical):
     def show(self, view: RunView) -> None:
         rows = view.grads.rows()
         set_text(self.query_one("#grads-summary", Static), summary(rows))
-        if rows:
-            set_text(self.query_one("#grads-table", Static), table(rows))
+        set_text(self.query_one("#grads-table", Static), table(rows) if rows else "")

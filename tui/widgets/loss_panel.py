@@ -31,7 +31,7 @@ def loss_traces(view: RunView, shown: frozenset[str], settings: ChartSettings) -
     """Training lines for the shown curves, then (when "eval" is shown) a point series per
     eval metric whose task is shown; eval "loss" goes with "total"."""
     traces = [trace(name, view.loss[name], COLORS.get(name, "blue"), settings,
-                    t0=view.started_at)
+                    t0=view.opened_at)
               for name in CURVES if name in shown and name in view.loss]
     if EVAL in shown:
         last = view.loss["total"].steps[-1] if "total" in view.loss and len(
@@ -39,7 +39,7 @@ def loss_traces(view: RunView, shown: frozenset[str], settings: ChartSettings) -
         for name, series in view.eval.items():
             if ("total" if name == "loss" else name) in shown:
                 traces.append(trace(f"eval {name}", series, COLORS.get(name, "blue"),
-                                    settings, points=True, t0=view.started_at, end=last))
+                                    settings, points=True, t0=view.opened_at, end=last))
     return traces
 
 
@@ -82,6 +82,10 @@ class LossPanel(Vertical):
         settings = self.query_one(ChartOptions).settings
         return self.query_one(Chart).draw(loss_traces(view, self.shown, settings),
                                           log=settings.log, elapsed=settings.elapsed)
+
+    def reset(self) -> None:
+        """Another run is about to be shown: its evals are not this one's."""
+        set_text(self.query_one("#loss-eval", Static), "")
 
     def show(self, view: RunView) -> None:
         set_text(self.query_one("#loss-figures", Static), figures(view))

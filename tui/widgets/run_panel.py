@@ -57,5 +57,10 @@ class RunPanel(Vertical):
         if view.checkpoints:
             set_text(self.query_one("#checkpoints", Static), checkpoints_text(view))
 
+    def reset(self) -> None:
+        """Another run is about to be shown: none of this one's checkpoints or messages."""
+        set_text(self.query_one("#checkpoints", Static), "no checkpoints yet")
+        self.query_one(RichLog).clear()
+
     def log(self, level: str, text: str) -> None:
         self.query_one(RichLog).write(f"{level}: {text}")

@@ -40,6 +40,6 @@ class ThroughputPanel(Vertical):
 
     def show(self, view: RunView) -> None:
         traces = [trace(name, view.throughput[name], COLORS[name], SETTINGS,
-                        t0=view.started_at) for name in THROUGHPUT if name in view.throughput]
+                        t0=view.opened_at) for name in THROUGHPUT if name in view.throughput]
         set_text(self.query_one("#throughput-figures", Static), figures(view))
         self.query_one(Chart).draw(traces, log=True)
