@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Select, Static
 
 from redheart.runs.listing import RunSummary
 from tui.compare_data import compare_traces, merged_diff, metrics_of, run_color
+from tui.layout import WIDE
 from tui.messages import CompareLoaded
 from tui.run_view import RunView
 from tui.runs_source import RunsError, RunsSource
@@ -55,7 +56,17 @@ class CompareScreen(Screen):
                 yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
+    def on_screen_resume(self) -> None:
+        """The console's run controls are off here (App.check_action): the footer must ask
+        again once this screen is the one shown."""
+        self.refresh_bindings()
+
+    def on_resize(self, event) -> None:
+        """Below 120 columns the diff goes under the chart: side by side, neither fits."""
+        self.query_one("#compare-body").set_class(event.size.width < WIDE[0], "stacked")
+
     def on_mount(self) -> None:
+        self.query_one("#compare-body").set_class(self.app.size.width < WIDE[0], "stacked")
         self.query_one("#compare-plot").border_title = "Loss (line: training, ●: eval)"
         self.query_one("#compare-diff").border_title = f"Config diff (vs {self.runs[0].name})"
         self.action_reload()

@@ -56,6 +56,11 @@ class RunsScreen(Screen):
         yield Static(HELP, id="runs-help")
         yield Footer()
 
+    def on_screen_resume(self) -> None:
+        """The console's run controls are off here (App.check_action): the footer must ask
+        again once this screen is the one shown."""
+        self.refresh_bindings()
+
     def on_mount(self) -> None:
         self.refresh_runs()
         self.set_interval(REFRESH_S[self.source.remote], self.refresh_runs)
