@@ -202,7 +202,7 @@ def redraw(steps: int = 100_000, rounds: int = 30) -> tuple[float, list[float], 
                                      "samples_per_s": 100.0, "tokens_per_s": 5000.0,
                                      "lr": 1e-4, "grad_norm": 1.0}])
                     wall_start, cpu_start = time.perf_counter(), time.thread_time()
-                    app.refresh_panels()
+                    app.refresh_panels(charts=True)     # every chart, not once a second
                     await pilot._wait_for_screen()      # the widgets' messages handled
                     app.screen._on_timer_update()       # and the screen composed now
                     cpu.append(time.thread_time() - cpu_start)

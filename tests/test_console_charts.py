@@ -245,7 +245,9 @@ def test_replaying_a_run_copied_while_it_was_written_draws_its_whole_history(tmp
             with (run / "events.jsonl").open("a") as f:
                 f.write("".join(lines[100:]))
             await wait_for(pilot, lambda: app.view.events_seen == len(lines), timeout=10)
-            await pilot.pause(0.6)
+            # the chart follows within CHARTS_S (1 s), on a later tick if need be
+            await wait_for(pilot, lambda: drawn(app, "#loss-chart")["total"].x.size
+                           == len(steps), timeout=3)
             total = drawn(app, "#loss-chart")["total"]
             np.testing.assert_allclose(total.y, ema(np.array([s["loss"]["total"]
                                                               for s in steps]), 0.6))

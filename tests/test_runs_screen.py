@@ -87,7 +87,10 @@ def test_runs_screen_lists_runs_live_status_and_opens_one(runs_root, tmp_path):
             await wait_for(pilot, lambda: not isinstance(app.screen, RunsScreen)
                            and app.view.state == "finished", timeout=20)
             assert app.attach == root / "lr-1e-3"
-            total = {t.label: t for t in app.query_one("#loss-chart", Chart).traces}["total"]
+            chart = app.query_one("#loss-chart", Chart)
+            await wait_for(pilot, lambda: any(t.label == "total" for t in chart.traces),
+                           timeout=3)
+            total = {t.label: t for t in chart.traces}["total"]
             np.testing.assert_allclose(total.y, ema(total_losses(root / "lr-1e-3"),
                                                     DEFAULT_SMOOTHING))
             await pilot.press("o")                    # back to the list, the same folder

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from textual.widgets import Footer, Header, Input, Tab, Tabs
 
 from redheart.config import Config, load_profile
 from redheart.errors import RedHeartError
+from redheart.notify.rules import Notice
 from tui.compare_screen import CompareScreen
 from tui.event_source import (
     Controller,
@@ -52,6 +54,11 @@ REFRESH_S = 0.5
 """Event batches are applied, and changed panels redrawn, twice a second: under the 10 Hz
 ceiling and the 1 s freshness goal, and cheap for a training thread that shares the GIL
 and, on a small machine, its cores with the UI."""
+CHARTS_S = 1.0
+"""The charts and the gradients table are redrawn at most once a second (the figures at
+every batch): they are most of what a redraw costs the training thread, and a curve a
+second old reads the same. Redrawn on a batch's tick, never on a timer of their own, so
+the screen is composed once per tick."""
 LIVE = ("starting", "running", "paused", "stopping")
 RUN_ACTIONS = frozenset({"start", "pause", "resume", "stop", "save_now", "set_lr", "try_model",
                          "runs"})
@@ -118,6 +125,8 @@ class RedHeartApp(RunsNavigation, App):
         self.exit_choice: str | None = None
         self.own_run: Path | None = None
         """The run this process trains (it goes on when another run is opened)."""
+        self._charts_at = -CHARTS_S
+        self._charts_stale = False
         self._messages_shown = 0
 
     # ------------------------------------------------------------------ layout
@@ -193,6 +202,7 @@ class RedHeartApp(RunsNavigation, App):
             self.source.close()
         self.source, self.controller = source, controller
         self.sub_title = source.label
+        self._charts_at = -CHARTS_S              # its first batch is drawn at once
         self.watch_notices(source.label)
         self.run_worker(self._tabs_for_run(), group="tabs", exclusive=True)
 
@@ -202,7 +212,7 @@ class RedHeartApp(RunsNavigation, App):
         self.query_one(RunPanel).reset()
         self.query_one(LossPanel).reset()
         self.query_one(MemoryPanel).reset()
-        self.refresh_panels()
+        self.refresh_panels(charts=True)
 
     def set_status(self, text: str) -> None:
         self.sub_title = text
@@ -277,6 +287,8 @@ class RedHeartApp(RunsNavigation, App):
             self.notify(error, severity="error")
             self.source.error = None  # type: ignore[attr-defined]
         if not events:
+            if self._charts_stale and time.monotonic() - self._charts_at >= CHARTS_S:
+                self.refresh_charts()
             return
         self.view.apply(events)
         if self.notices is not None:
@@ -287,7 +299,13 @@ class RedHeartApp(RunsNavigation, App):
             self.show_plan(plan)
         self.refresh_panels()
 
-    def ring(self, notice) -> None:
+    def refresh_charts(self) -> None:
+        self._charts_at, self._charts_stale = time.monotonic(), False
+        self.query_one(LossPanel).refresh_chart(self.view)
+        self.query_one(ThroughputPanel).refresh_chart(self.view)
+        self.query_one(GradientsPanel).show(self.view)
+
+    def ring(self, notice: Notice) -> None:
         """A notice for the run shown: the bell, a desktop notification (OSC 9) and a
         toast (the rule and the words are redheart/notify/rules.py's)."""
         self.terminal_write("\a" + osc9(f"{notice.title}: {notice.body}"))
@@ -299,11 +317,15 @@ class RedHeartApp(RunsNavigation, App):
         if not self.is_headless and self._driver is not None:
             self._driver.write(data)
 
-    def refresh_panels(self) -> None:
+    def refresh_panels(self, charts: bool = False) -> None:
+        """The figures now; the charts too once they are CHARTS_S old (or `charts`)."""
         self.query_one(LossPanel).show(self.view)
-        self.query_one(GradientsPanel).show(self.view)
         self.query_one(ThroughputPanel).show(self.view)
         self.query_one(MemoryPanel).show_live(self.view)
+        if charts or time.monotonic() - self._charts_at >= CHARTS_S:
+            self.refresh_charts()
+        else:
+            self._charts_stale = True
         run_panel = self.query_one(RunPanel)
         run_panel.show(self.view, self.source.label if self.source else None)
         for level, text in self.view.messages[self._messages_shown:]:
@@ -457,8 +479,6 @@ class RedHeartApp(RunsNavigation, App):
 
 def planned_run_dir(config: Config, profile_dir: Path) -> Path:
     """Where the in-process run will write, known before it starts (so the UI can tail it)."""
-    import time
-
     root = Path(config.run.runs_root)
     if not root.is_absolute():
         root = Path.cwd() / root

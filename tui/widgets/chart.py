@@ -28,6 +28,7 @@ X_MARGIN, Y_MARGIN = 0.02, 0.05
 """Room beyond the data on each axis, as a fraction of its span."""
 
 
+
 def legend(traces: Sequence[Trace]) -> Text:
     """`━ name` / `● name` per trace in its colour, on one line (wraps if it must)."""
     text = Text()
@@ -110,4 +111,15 @@ class Chart(PlotWidget, can_focus=False):
                 self.scatter(x, y, marker=POINT, marker_style=trace.color)
             else:
                 self.plot(x, y, line_style=trace.color, hires_mode=HiResMode.BRAILLE)
+        self._draw_now()
         return True
+
+    def _draw_now(self) -> None:
+        """Draw onto the canvases now, not in the widget's next render: that render would
+        dirty the canvases after the frame was composed and cost a second frame (the
+        whole screen's rows again) for every redraw. Left to render() while the canvases
+        await their size (textual-plot's own flags, pinned to 0.10)."""
+        if self._needs_canvas_resize or not self.query_one("#plot", Canvas)._canvas_size:
+            return
+        self._render_plot()
+        self._needs_rerender = False

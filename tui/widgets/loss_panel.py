@@ -88,9 +88,9 @@ class LossPanel(Vertical):
         set_text(self.query_one("#loss-eval", Static), "")
 
     def show(self, view: RunView) -> None:
+        """The figures (the chart is redrawn by `refresh_chart`, at its own pace)."""
         set_text(self.query_one("#loss-figures", Static), figures(view))
         if view.eval_metrics:
             set_text(self.query_one("#loss-eval", Static), "eval: " + "  ".join(
                 f"{k} {v:.4f}" for k, v in view.eval_metrics.items()
                 if isinstance(v, (int, float))))
-        self.refresh_chart(view)

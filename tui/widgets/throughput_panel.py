@@ -39,7 +39,10 @@ class ThroughputPanel(Vertical):
         yield Chart(id="throughput-chart")
 
     def show(self, view: RunView) -> None:
+        """The figures (the chart is redrawn by `refresh_chart`, at its own pace)."""
+        set_text(self.query_one("#throughput-figures", Static), figures(view))
+
+    def refresh_chart(self, view: RunView) -> None:
         traces = [trace(name, view.throughput[name], COLORS[name], SETTINGS,
                         t0=view.opened_at) for name in THROUGHPUT if name in view.throughput]
-        set_text(self.query_one("#throughput-figures", Static), figures(view))
         self.query_one(Chart).draw(traces, log=True)
