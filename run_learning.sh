@@ -14,8 +14,8 @@
 #   ./run_learning.sh train-validate [--load-checkpoint [PATH]]
 #                                  validate PATH (step folder, best/last pointer or run
 #                                  directory), or the best checkpoint of the latest run
-#   ./run_learning.sh tui [PROFILE | --attach RUN_DIR | --remote HOST:RUN_DIR]
-#                                  the console (redheart-tui)
+#   ./run_learning.sh tui [PROFILE | --attach RUN_DIR | --remote HOST:PATH]
+#                                  the console (redheart-tui); no argument: the Runs screen
 #
 # Torch build: REDHEART_TORCH=auto|cpu|cuda (default auto: cuda when
 # `nvidia-smi -L` lists a GPU, cpu otherwise). REDHEART_TORCH_INDEX=URL makes

@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import DataTable, Static
 
 from tests.conftest import PROFILES, ROOT
 from tui.app import RedHeartApp
+from tui.chart_data import ema
 from tui.run_view import RunView
-from tui.widgets.curve import Curve
+from tui.traces import DEFAULT_SMOOTHING
+from tui.widgets.chart import Chart
 
 RECORDED = Path("tests/data/recorded_events")
 """events.jsonl and config.toml of a real quickstart run (checkpoints removed)."""
@@ -130,10 +132,13 @@ def test_attaching_replays_the_recorded_run(monkeypatch):
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: app.view.events_seen == len(events), timeout=10)
             assert app.view.step == steps[-1]["step"]
-            spark = app.query_one("#spark-total", Curve)
-            assert len(spark.data) == len(steps)
-            last = str(app.query_one("#last-total", Label).render())
-            assert last == f"{steps[-1]['loss']['total']:.4f}"
+            traces = {t.label: t for t in app.query_one("#loss-chart", Chart).traces}
+            total = [s["loss"]["total"] for s in steps]
+            assert traces["total"].x.tolist() == [s["step"] for s in steps]
+            assert traces["total"].y.tolist() == ema(total, DEFAULT_SMOOTHING).tolist()
+            evals = [e for e in events if e["type"] == "eval"]
+            assert traces["eval loss"].points
+            assert traces["eval loss"].y.tolist() == [e["metrics"]["loss"] for e in evals]
             assert app.view.state == expected.state == "finished"
             checkpoints = str(app.query_one("#checkpoints", Static).render())
             best = expected.best_checkpoint()

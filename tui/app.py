@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,36 +20,48 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
-from textual.widgets import Footer, Header, Input
+from textual.widgets import Footer, Header, Input, Tab, Tabs
 
 from redheart.config import Config, load_profile
 from redheart.errors import RedHeartError
+from redheart.notify.rules import Notice
+from tui.compare_screen import CompareScreen
 from tui.event_source import (
     Controller,
     EventSource,
     FileEventSource,
     LocalController,
-    SshController,
-    SshEventSource,
     parse_remote,
 )
+from tui.layout import TITLES, is_wide, tab_order
 from tui.messages import ForecastReady, ModuleToggled, StartRefused, TrainingEnded
+from tui.notices import NoticeWatch, osc9
 from tui.predict_client import PredictTarget
 from tui.run_view import RunView
+from tui.runs_nav import RunsNavigation
+from tui.runs_screen import RunsScreen
+from tui.runs_source import RunsSource
 from tui.screens import HelpScreen, QuitScreen
 from tui.try_screen import TryScreen
+from tui.widgets.gradients_panel import GradientsPanel
 from tui.widgets.loss_panel import LossPanel
 from tui.widgets.memory_panel import MemoryPanel
 from tui.widgets.modules_panel import ModulesPanel
 from tui.widgets.run_panel import RunPanel
+from tui.widgets.throughput_panel import ThroughputPanel
 
 REFRESH_S = 0.5
 """Event batches are applied, and changed panels redrawn, twice a second: under the 10 Hz
 ceiling and the 1 s freshness goal, and cheap for a training thread that shares the GIL
 and, on a small machine, its cores with the UI."""
+CHARTS_S = 1.0
+"""The charts and the gradients table are redrawn at most once a second (the figures at
+every batch): they are most of what a redraw costs the training thread, and a curve a
+second old reads the same. Redrawn on a batch's tick, never on a timer of their own, so
+the screen is composed once per tick."""
 LIVE = ("starting", "running", "paused", "stopping")
-WIDE = (120, 32)
-"""From this terminal size on, the four panels share the screen as a grid."""
+RUN_ACTIONS = frozenset({"start", "pause", "resume", "stop", "save_now", "set_lr", "try_model",
+                         "runs"})
 
 
 class SilentReporter:
@@ -72,7 +85,7 @@ class SilentReporter:
         pass
 
 
-class RedHeartApp(App):
+class RedHeartApp(RunsNavigation, App):
     CSS_PATH = "styles.tcss"
     TITLE = "Red Heart"
     BINDINGS = [
@@ -83,6 +96,7 @@ class RedHeartApp(App):
         Binding("c", "save_now", "Save"),
         Binding("l", "set_lr", "Set LR"),
         Binding("t", "try_model", "Try"),
+        Binding("o", "runs", "Runs"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit_console", "Quit"),
     ]
@@ -90,8 +104,11 @@ class RedHeartApp(App):
     def __init__(self, profile: Path | None = None, overrides: Sequence[str] = (),
                  attach: Path | None = None, remote: str | None = None,
                  ssh_command: str = "ssh", remote_redheart: str = "redheart",
-                 samples: int | None = None) -> None:
+                 samples: int | None = None, runs: RunsSource | None = None) -> None:
         super().__init__()
+        self.runs_source = runs
+        """The Runs screen's folder; given alone, the console opens on it."""
+        self.notices: NoticeWatch | None = None
         self.samples = samples
         self.profile = profile
         self.overrides = tuple(overrides)
@@ -106,49 +123,106 @@ class RedHeartApp(App):
         self.training_done = threading.Event()
         self.training_done.set()
         self.exit_choice: str | None = None
+        self.own_run: Path | None = None
+        """The run this process trains (it goes on when another run is opened)."""
+        self._charts_at = -CHARTS_S
+        self._charts_stale = False
         self._messages_shown = 0
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Container(id="panels"):
-            yield ModulesPanel()
-            yield MemoryPanel()
-            yield LossPanel()
-            yield RunPanel()
+        order = tab_order(self._has_run)
+        yield Tabs(*(Tab(TITLES[name], id=f"tab-{name}") for name in order),
+                   active=f"tab-{order[0]}", id="panel-tabs")
+        with Container(id="panels"):       # the grid's order: see styles.tcss
+            yield ModulesPanel(id="modules", classes="panel")
+            yield LossPanel(id="loss", classes="panel")
+            yield MemoryPanel(id="memory", classes="panel")
+            yield ThroughputPanel(id="throughput", classes="panel")
+            yield GradientsPanel(id="gradients", classes="panel")
+            yield RunPanel(id="run", classes="panel")
         yield Footer()
+
+    @property
+    def _has_run(self) -> bool:
+        """A run to show: attached, remote, or started here (the tabs put it first)."""
+        return self.source is not None or self.attach is not None or self.remote is not None
 
     def on_mount(self) -> None:
         self.set_interval(REFRESH_S, self.pump_events)
         self._layout(self.size.width, self.size.height)
+        self._show_panel(tab_order(self._has_run)[0])
         if self.attach is not None:
             self.connect(FileEventSource(self.attach), LocalController(self.attach))
             config_file = self.attach / "config.toml"
             if config_file.is_file() and self.profile is None:
                 self.profile = config_file
         elif self.remote is not None:
-            self.connect(SshEventSource(self.remote, self.ssh_command, self.remote_redheart),
-                         SshController(self.remote, self.ssh_command, self.remote_redheart))
+            self.probe_remote()         # a run directory (attach) or a folder of runs
         if self.profile is not None:
             self.config = load_profile(self.profile, self.overrides)
             if self.source is None:
                 self.recompute_forecast()
+        elif self.runs_source is not None and self.attach is None and self.remote is None:
+            self.push_screen(RunsScreen(self.runs_source))
 
     def on_resize(self, event) -> None:
         self._layout(event.size.width, event.size.height)
 
     def _layout(self, width: int, height: int) -> None:
-        self.query_one("#panels").set_class(width >= WIDE[0] and height >= WIDE[1], "wide")
+        wide = is_wide(width, height)
+        self.query_one("#panels").set_class(wide, "wide").set_class(not wide, "tabbed")
+        self.query_one("#panel-tabs").display = not wide
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tabs.id == "panel-tabs" and event.tab.id:
+            self._show_panel(event.tab.id.removeprefix("tab-"))
+
+    def _show_panel(self, name: str) -> None:
+        """The panel shown when tabbed (all are shown in the wide grid)."""
+        for panel in self.query(".panel"):
+            panel.set_class(panel.id == name, "active")
+
+    async def _tabs_for_run(self) -> None:
+        """Re-order the tabs for a run (its loss first) and show its first one."""
+        tabs = self.query_one("#panel-tabs", Tabs)
+        order = tab_order(True)
+        if [tab.id for tab in tabs.query(Tab)] == [f"tab-{name}" for name in order]:
+            return
+        await tabs.clear()
+        for name in order:
+            await tabs.add_tab(Tab(TITLES[name], id=f"tab-{name}"))
+        tabs.active = f"tab-{order[0]}"
+        self._show_panel(order[0])
 
     def connect(self, source: EventSource, controller: Controller) -> None:
         if self.source is not None:
             self.source.close()
         self.source, self.controller = source, controller
         self.sub_title = source.label
+        self._charts_at = -CHARTS_S              # its first batch is drawn at once
+        self.watch_notices(source.label)
+        self.run_worker(self._tabs_for_run(), group="tabs", exclusive=True)
+
+    def reset_panels(self) -> None:
+        """Empty what the panels show of the previous run (another is about to be shown)."""
+        self._messages_shown = 0
+        self.query_one(RunPanel).reset()
+        self.query_one(LossPanel).reset()
+        self.query_one(MemoryPanel).reset()
+        self.refresh_panels(charts=True)
 
     def set_status(self, text: str) -> None:
         self.sub_title = text
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The run's controls belong to the console's screen: on the Runs and Compare
+        screens they are off (and out of the footer), so `c` there is Compare, not Save."""
+        if action in RUN_ACTIONS and isinstance(self.screen, (RunsScreen, CompareScreen)):
+            return False
+        return True
 
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
@@ -156,6 +230,7 @@ class RedHeartApp(App):
                                    ("r", "resume", "Resume"), ("x", "stop", "Stop"),
                                    ("c", "save_now", "Save a checkpoint now"),
                                    ("t", "try_model", "Try the model on a text"),
+                                   ("o", "runs", "Runs: open, compare, start one"),
                                    ("question_mark", "help", "Key bindings")):
             yield SystemCommand(title, f"key {key}", lambda a=action: self.run_action(a))
 
@@ -204,22 +279,53 @@ class RedHeartApp(App):
     def pump_events(self) -> None:
         if self.source is None:
             return
+        if self.notices is not None and (stalled := self.notices.stalled()):
+            self.ring(stalled)
         events = self.source.poll()
         error = getattr(self.source, "error", None)
         if error:
             self.notify(error, severity="error")
             self.source.error = None  # type: ignore[attr-defined]
         if not events:
+            if self._charts_stale and time.monotonic() - self._charts_at >= CHARTS_S:
+                self.refresh_charts()
             return
         self.view.apply(events)
+        if self.notices is not None:
+            for notice in self.notices.batch(events, self.view.state in LIVE):
+                self.ring(notice)
         plan = next((e for e in reversed(events) if e.get("type") == "plan"), None)
         if plan is not None:
             self.show_plan(plan)
         self.refresh_panels()
 
-    def refresh_panels(self) -> None:
+    def refresh_charts(self) -> None:
+        self._charts_at, self._charts_stale = time.monotonic(), False
+        self.query_one(LossPanel).refresh_chart(self.view)
+        self.query_one(ThroughputPanel).refresh_chart(self.view)
+        self.query_one(GradientsPanel).show(self.view)
+
+    def ring(self, notice: Notice) -> None:
+        """A notice for the run shown: the bell, a desktop notification (OSC 9) and a
+        toast (the rule and the words are redheart/notify/rules.py's)."""
+        self.terminal_write("\a" + osc9(f"{notice.title}: {notice.body}"))
+        severity = {"failure": "error", "warning": "warning"}.get(notice.level, "information")
+        self.notify(notice.body, title=notice.title, severity=severity, timeout=15)
+
+    def terminal_write(self, data: str) -> None:
+        """Raw bytes to the terminal, as App.bell writes its BEL (not in the test driver)."""
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(data)
+
+    def refresh_panels(self, charts: bool = False) -> None:
+        """The figures now; the charts too once they are CHARTS_S old (or `charts`)."""
         self.query_one(LossPanel).show(self.view)
+        self.query_one(ThroughputPanel).show(self.view)
         self.query_one(MemoryPanel).show_live(self.view)
+        if charts or time.monotonic() - self._charts_at >= CHARTS_S:
+            self.refresh_charts()
+        else:
+            self._charts_stale = True
         run_panel = self.query_one(RunPanel)
         run_panel.show(self.view, self.source.label if self.source else None)
         for level, text in self.view.messages[self._messages_shown:]:
@@ -272,6 +378,7 @@ class RedHeartApp(App):
 
     def _started_in_process(self, run_dir: Path) -> None:
         self.in_process = True
+        self.own_run = run_dir
         self.connect(FileEventSource(run_dir), LocalController(run_dir))
 
     def on_start_refused(self, message: StartRefused) -> None:
@@ -343,14 +450,19 @@ class RedHeartApp(App):
         return None
 
     def action_quit_console(self) -> None:
-        if self.view.state not in LIVE:
+        if self.view.state not in LIVE and self.training_done.is_set():
             self.exit()
             return
 
+        # the run this process trains, when it does (another may be on screen), else the
+        # live run on screen
+        training = not self.training_done.is_set() and self.own_run is not None
+        controller = LocalController(self.own_run) if training else self.controller
+
         def chosen(choice: str | None) -> None:
-            if choice == "stop" and self.controller is not None:
+            if choice == "stop" and controller is not None:
                 try:   # now, not in a worker: the app is about to exit
-                    self.controller.send("stop")
+                    controller.send("stop")
                 except (RedHeartError, RuntimeError, OSError) as exc:
                     self.notify(f"stop: {exc}", severity="error")
                     return
@@ -358,7 +470,7 @@ class RedHeartApp(App):
                 self.exit_choice = choice
                 self.exit()
 
-        self.push_screen(QuitScreen(self.in_process), chosen)
+        self.push_screen(QuitScreen(self.in_process and training), chosen)
 
     def on_unmount(self) -> None:
         if self.source is not None:
@@ -367,8 +479,6 @@ class RedHeartApp(App):
 
 def planned_run_dir(config: Config, profile_dir: Path) -> Path:
     """Where the in-process run will write, known before it starts (so the UI can tail it)."""
-    import time
-
     root = Path(config.run.runs_root)
     if not root.is_absolute():
         root = Path.cwd() / root

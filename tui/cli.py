@@ -8,6 +8,8 @@ from pathlib import Path
 
 from redheart.errors import RedHeartError
 
+RUNS = Path("runs")
+
 
 class OneLineParser(argparse.ArgumentParser):
     """Usage mistakes are one line and exit 2, like every redheart command."""
@@ -24,8 +26,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--attach", type=Path, metavar="RUN_DIR",
                        help="watch and control a run started by `redheart run`")
-    where.add_argument("--remote", metavar="[USER@]HOST:RUN_DIR",
-                       help="the same over your own ssh (no port is opened)")
+    where.add_argument("--remote", metavar="[USER@]HOST:PATH",
+                       help="the same over your own ssh (no port is opened); PATH a run "
+                            "directory, or a folder of runs for the Runs screen")
+    parser.add_argument("--runs", type=Path, default=RUNS, metavar="FOLDER",
+                        help="the folder the Runs screen lists (default: runs); without a "
+                             "profile, --attach or --remote the console opens on it")
     parser.add_argument("--ssh-command", default="ssh",
                         help="program (and options) used to reach --remote (default: ssh)")
     parser.add_argument("--remote-redheart", default="redheart",
@@ -48,6 +54,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from tui.app import RedHeartApp  # Textual loads only once the arguments are good
+    from tui.event_source import LocalController
+    from tui.runs_source import LocalRuns
 
     # The training thread and the UI share the GIL; a longer switch interval lets the
     # trainer's Python run in longer slices (the UI only needs a few frames a second).
@@ -58,8 +66,10 @@ def main(argv: list[str] | None = None) -> int:
             from redheart.config import load_profile
 
             load_profile(args.profile, args.overrides)
+        alone = args.profile is None and args.attach is None and args.remote is None
         app = RedHeartApp(args.profile, args.overrides, args.attach, args.remote,
-                          args.ssh_command, args.remote_redheart, samples=args.samples)
+                          args.ssh_command, args.remote_redheart, samples=args.samples,
+                          runs=LocalRuns(args.runs) if alone or args.runs != RUNS else None)
         app.run()
     except RedHeartError as exc:
         if args.debug:
@@ -67,12 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     if app.in_process and not app.training_done.is_set():
-        print(f"training continues headless in this process ({app.source.label}); attach "
-              f"with: redheart-tui --attach {app.source.label}", flush=True)
+        print(f"training continues headless in this process ({app.own_run}); attach "
+              f"with: redheart-tui --attach {app.own_run}", flush=True)
         try:
             app.training_done.wait()
         except KeyboardInterrupt:
-            app.controller.send("stop")
+            LocalController(app.own_run).send("stop")
             print("stopping: a checkpoint is written first", flush=True)
             app.training_done.wait()
     return 0

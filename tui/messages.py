@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from textual.message import Message
+
+from redheart.runs.listing import RunSummary
 
 
 class ForecastReady(Message):
@@ -49,3 +52,21 @@ class PredictionFailed(Message):
         super().__init__()
         self.client = client
         self.error = error
+
+
+@dataclass
+class RunsListed(Message):
+    """A listing of the runs root, or why there is none (one line)."""
+
+    runs: list[RunSummary]
+    error: str | None = None
+
+
+@dataclass
+class CompareLoaded(Message):
+    """The compared runs, each folded into a RunView (by run name), and their merged
+    config diff rows; or why they could not be read."""
+
+    views: dict[str, Any]
+    diff: list[tuple[str, ...]]
+    error: str | None = None

@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redheart.runs.events import SeqGaps
+from tui.grad_norms import GradNorms
+from tui.series import Series
 
 HISTORY = 600
-"""Points kept per curve: enough for the panels, bounded for week-long runs."""
+"""Memory samples kept for the memory panel's one-row history."""
 TASKS = ("emotion", "bentham", "regret", "surd")
+THROUGHPUT = ("samples/s", "tokens/s")
 
 
 @dataclass
@@ -35,12 +38,21 @@ class RunView:
     epoch: int = 0
     total_steps: int | None = None
     device: str | None = None
-    loss: dict[str, deque] = field(default_factory=dict)
-    """"total" and each task -> recent values."""
+    loss: dict[str, Series] = field(default_factory=dict)
+    """"total" and each task -> (step, t, value), the whole run (bounded: tui/series.py)."""
+    eval: dict[str, Series] = field(default_factory=dict)
+    """Each eval metric ("loss", the tasks) -> one point per evaluation."""
+    throughput: dict[str, Series] = field(default_factory=dict)
+    """"samples/s" and "tokens/s" -> one point per step event."""
+    grads: GradNorms = field(default_factory=GradNorms)
     lr: float | None = None
     grad_norm: float | None = None
     samples_per_s: float | None = None
+    tokens_per_s: float | None = None
     started_at: float | None = None
+    """When the newest launch started (a resume restarts it: the ETA's clock)."""
+    opened_at: float | None = None
+    """When the first launch started: where the elapsed-time axis starts."""
     first_step: int | None = None
     last_step_t: float | None = None
     eval_metrics: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +88,8 @@ class RunView:
         self.step = event.get("step") or 0
         self.first_step = self.step
         self.started_at = event.get("t")
+        if self.opened_at is None:
+            self.opened_at = self.started_at
         self.state = "running"
 
     def _on_plan(self, event: dict[str, Any]) -> None:
@@ -84,16 +98,22 @@ class RunView:
     def _on_step(self, event: dict[str, Any]) -> None:
         self.step = event.get("step", self.step)
         self.epoch = event.get("epoch", self.epoch)
+        t = float(event.get("t") or 0.0)
         for name, value in (event.get("loss") or {}).items():
-            if name == "moe" or not isinstance(value, (int, float)):
-                continue
-            self.loss.setdefault(name, deque(maxlen=HISTORY)).append(float(value))
+            if name != "moe":
+                _record(self.loss, name, self.step, t, value)
         self.lr = event.get("lr", self.lr)
         self.grad_norm = event.get("grad_norm", self.grad_norm)
         self.samples_per_s = event.get("samples_per_s", self.samples_per_s)
+        self.tokens_per_s = event.get("tokens_per_s", self.tokens_per_s)
+        for name, key in zip(THROUGHPUT, ("samples_per_s", "tokens_per_s"), strict=True):
+            _record(self.throughput, name, self.step, t, event.get(key))
+        self.grads.add(self.step, event.get("grad_norm_by_module") or {})
         self.last_step_t = event.get("t")
         if self.first_step is None:
             self.first_step, self.started_at = self.step, event.get("t")
+        if self.opened_at is None:
+            self.opened_at = event.get("t")
 
     def _on_memory(self, event: dict[str, Any]) -> None:
         self.memory = event
@@ -104,6 +124,9 @@ class RunView:
 
     def _on_eval(self, event: dict[str, Any]) -> None:
         self.eval_metrics = dict(event.get("metrics") or {})
+        step, t = int(event.get("step", self.step)), float(event.get("t") or 0.0)
+        for name, value in self.eval_metrics.items():
+            _record(self.eval, name, step, t, value)
 
     def _on_checkpoint(self, event: dict[str, Any]) -> None:
         best = bool(event.get("best"))
@@ -146,6 +169,14 @@ class RunView:
 
     def best_checkpoint(self) -> Checkpoint | None:
         return next((c for c in reversed(self.checkpoints) if c.best), None)
+
+
+def _record(series: dict[str, Series], name: str, step: int, t: float, value: Any) -> None:
+    """Append a numeric value (bools and missing keys are not metrics)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if name not in series:
+            series[name] = Series()
+        series[name].append(step, t, float(value))
 
 
 def format_eta(seconds: float | None) -> str:

@@ -18,11 +18,19 @@ HELP = """\
 | `c` | save a checkpoint now |
 | `l` | set the learning rate (type it in the LR box first) |
 | `t` | try the run's model on a text (`redheart predict`) |
+| `o` | Runs: open another run, mark runs (space) and compare them (`c`), start one (`n`) |
 | `enter`, click | toggle the optional module under the cursor |
-| `tab` | next panel |
+| `tab` | next control (on small terminals the panel tabs too: left/right) |
+| `space`, click | Loss: show/hide the curve under the cursor |
+| `left` / `right` | smoothing slider: less / more (TensorBoard's EMA weight) |
 | `ctrl+p` | command palette |
 | `?` | this help |
 | `q` | quit (asks what to do with a live run) |
+
+Charts: log scale, smoothing, a window (all steps or the last N) and steps or
+elapsed time on x, in the Loss panel's second row; eval results are points.
+A module whose gradient norm jumps over 10x its recent median is red in
+Gradients. Below 120x32 one panel is shown at a time, with tabs.
 
 The console reads the run only through `events.jsonl` and controls it only
 through the run directory's `control` file: attached (`--attach RUN_DIR`, or

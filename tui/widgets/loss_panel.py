@@ -1,35 +1,56 @@
-"""Loss: total and per-task curves (toggle, log scale, smoothing) and the step figures."""
+"""Loss: the total and per-task training curves, eval points, and the step figures.
+
+Training curves are lines (smoothed, as TensorBoard does); each evaluation
+is a point in the colour of its task, so train and eval of one task read
+together. The eval "loss" (the plain sum of the task means that picks the
+best checkpoint) is drawn in the colour of the training total.
+"""
 
 from __future__ import annotations
 
-import math
-
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Checkbox, Label, Static
+from textual.containers import Vertical
+from textual.widgets import Static
 
 from tui.run_view import TASKS, RunView, format_eta
-from tui.widgets.curve import Curve
+from tui.traces import ChartSettings, Trace, trace
+from tui.widgets.chart import LINE, POINT, Chart
+from tui.widgets.chart_options import ChartOptions
 from tui.widgets.text import set_text
+from tui.widgets.toggles import Item, Toggles
 
 CURVES = ("total", *TASKS)
+COLORS = {"total": "#e4e4e4", "loss": "#e4e4e4", "emotion": "#ff5f5f", "bentham": "#5fd75f",
+          "regret": "#ffaf00", "surd": "#af87ff", "pairs": "#00d7d7"}
+"""Distinct on dark and light themes alike (the ANSI red and magenta of some themes are
+one pink)."""
+EVAL = "eval"
 
 
-def smoothed(values: list[float], alpha: float) -> list[float]:
-    """Exponential moving average (alpha 1 = raw)."""
-    out, state = [], None
-    for value in values:
-        state = value if state is None else alpha * value + (1 - alpha) * state
-        out.append(state)
-    return out
+def loss_traces(view: RunView, shown: frozenset[str], settings: ChartSettings) -> list[Trace]:
+    """Training lines for the shown curves, then (when "eval" is shown) a point series per
+    eval metric whose task is shown; eval "loss" goes with "total"."""
+    traces = [trace(name, view.loss[name], COLORS.get(name, "blue"), settings,
+                    t0=view.opened_at)
+              for name in CURVES if name in shown and name in view.loss]
+    if EVAL in shown:
+        last = view.loss["total"].steps[-1] if "total" in view.loss and len(
+            view.loss["total"]) else None
+        for name, series in view.eval.items():
+            if ("total" if name == "loss" else name) in shown:
+                traces.append(trace(f"eval {name}", series, COLORS.get(name, "blue"),
+                                    settings, points=True, t0=view.opened_at, end=last))
+    return traces
 
 
-def for_display(values: list[float], log_scale: bool, smooth: bool) -> list[float]:
-    values = smoothed(values, 0.1) if smooth else list(values)
-    if log_scale:
-        floor = min((v for v in values if v > 0), default=1e-8)
-        values = [math.log10(max(v, floor)) for v in values]
-    return values
+def figures(view: RunView) -> str:
+    total = f"/{view.total_steps}" if view.total_steps else ""
+    if view.lr is None:
+        return f"step {view.step}{total}"
+    return (f"step {view.step}{total}  epoch {view.epoch}  ETA "
+            f"{format_eta(view.eta_seconds())}\n"
+            f"lr {view.lr:.2e}  |g| {view.grad_norm:.2f}  "
+            f"{view.samples_per_s:.1f} samples/s")
 
 
 class LossPanel(Vertical):
@@ -37,44 +58,39 @@ class LossPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("no steps yet", id="loss-figures")
-        with Horizontal(id="loss-options"):
-            for name in CURVES:
-                yield Checkbox(name, value=True, id=f"show-{name}", compact=True)
-            yield Checkbox("log", value=False, id="log-scale", compact=True)
-            yield Checkbox("smooth", value=True, id="smooth", compact=True)
-        for name in CURVES:
-            with Horizontal(classes="curve", id=f"curve-{name}"):
-                yield Label(f"{name:<8}", classes="curve-label")
-                yield Curve(id=f"spark-{name}", classes="curve-spark")
-                yield Label("", id=f"last-{name}", classes="curve-last")
+        yield Toggles(tuple(Item(name, POINT if name == EVAL else LINE,
+                                 COLORS.get(name, "white")) for name in (*CURVES, EVAL)),
+                      id="loss-curves")
+        yield ChartOptions(id="loss-options")
+        yield Chart(id="loss-chart")
         yield Static("", id="loss-eval")
 
-    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
-        event.stop()
-        self.refresh_curves(self.app.view)  # type: ignore[attr-defined]
+    @property
+    def shown(self) -> frozenset[str]:
+        return self.query_one(Toggles).on
 
-    def refresh_curves(self, view: RunView) -> None:
-        log_scale = self.query_one("#log-scale", Checkbox).value
-        smooth = self.query_one("#smooth", Checkbox).value
-        for name in CURVES:
-            shown = self.query_one(f"#show-{name}", Checkbox).value
-            self.query_one(f"#curve-{name}").display = shown
-            values = list(view.loss.get(name, ()))
-            self.query_one(f"#spark-{name}", Curve).data = tuple(
-                for_display(values, log_scale, smooth))
-            self.query_one(f"#last-{name}", Label).update(
-                f"{values[-1]:.4f}" if values else "-", layout=False)
+    def on_toggles_changed(self, event: Toggles.Changed) -> None:
+        event.stop()
+        self.refresh_chart(self.app.view)  # type: ignore[attr-defined]
+
+    def on_chart_options_changed(self, event: ChartOptions.Changed) -> None:
+        event.stop()
+        self.refresh_chart(self.app.view)  # type: ignore[attr-defined]
+
+    def refresh_chart(self, view: RunView) -> bool:
+        """Redraw the chart from `view`; False when nothing on it changed."""
+        settings = self.query_one(ChartOptions).settings
+        return self.query_one(Chart).draw(loss_traces(view, self.shown, settings),
+                                          log=settings.log, elapsed=settings.elapsed)
+
+    def reset(self) -> None:
+        """Another run is about to be shown: its evals are not this one's."""
+        set_text(self.query_one("#loss-eval", Static), "")
 
     def show(self, view: RunView) -> None:
-        total = f"/{view.total_steps}" if view.total_steps else ""
-        figures = (f"step {view.step}{total}  epoch {view.epoch}  ETA "
-                   f"{format_eta(view.eta_seconds())}\n"
-                   f"lr {view.lr:.2e}  |g| {view.grad_norm:.2f}  "
-                   f"{view.samples_per_s:.1f} samples/s" if view.lr is not None
-                   else f"step {view.step}{total}")
-        set_text(self.query_one("#loss-figures", Static), figures)
+        """The figures (the chart is redrawn by `refresh_chart`, at its own pace)."""
+        set_text(self.query_one("#loss-figures", Static), figures(view))
         if view.eval_metrics:
             set_text(self.query_one("#loss-eval", Static), "eval: " + "  ".join(
                 f"{k} {v:.4f}" for k, v in view.eval_metrics.items()
                 if isinstance(v, (int, float))))
-        self.refresh_curves(view)

@@ -22,6 +22,7 @@ SHORT = {"weights": "weights", "gradients": "grads", "optimizer": "optim",
          "optimizer_step": "step", "autocast_cache": "cast", "activations": "activ",
          "context": "ctx"}
 BAR = 40
+NO_RUN = "no run: live usage appears when training starts"
 
 
 def _gib(value: float | None) -> str:
@@ -52,7 +53,7 @@ class MemoryPanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("no forecast yet", id="memory-forecast")
         yield Static("", id="memory-legend")
-        yield Static("no run: live usage appears when training starts", id="memory-live")
+        yield Static(NO_RUN, id="memory-live")
         yield Curve(id="memory-history")
 
     def show_plan(self, plan: dict[str, Any]) -> None:
@@ -71,6 +72,11 @@ class MemoryPanel(Vertical):
         if plan.get("savers"):
             legend.append(f"\nsavers: {', '.join(plan['savers'])}")
         self.query_one("#memory-legend", Static).update(legend)
+
+    def reset(self) -> None:
+        """Another run is about to be shown: no live usage until its first memory event."""
+        set_text(self.query_one("#memory-live", Static), NO_RUN)
+        self.query_one("#memory-history", Curve).data = ()
 
     def show_live(self, view: RunView) -> None:
         memory = view.memory

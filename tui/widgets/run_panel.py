@@ -11,13 +11,26 @@ from textual.widgets import Button, Input, RichLog, Static
 from tui.run_view import RunView
 from tui.widgets.text import set_text
 
+SHOWN = 4
+"""Checkpoint steps listed (the newest): two lines in all, so the warnings and errors
+below keep their rows in the panel's quarter of the screen."""
+
+
+def checkpoints_text(view: RunView) -> str:
+    """`checkpoints: step 15*, 20, 25, 30` and `best (*): step 15  in FOLDER`."""
+    steps = ", ".join(f"{c.step}{'*' if c.best else ''}" for c in view.checkpoints[-SHOWN:])
+    best = view.best_checkpoint()
+    folder = Path(view.checkpoints[-1].path).parent
+    return (f"checkpoints: step {steps}\n"
+            + (f"best (*): step {best.step}" if best else "best: none yet") + f"  in {folder}")
+
 
 class RunPanel(Vertical):
     BORDER_TITLE = "Run"
 
     def compose(self) -> ComposeResult:
-        yield Static("idle", id="run-state")
         with Horizontal(id="run-buttons"):
+            yield Static("idle", id="run-state")
             yield Button("Start", id="start", variant="success", compact=True)
             yield Button("Pause", id="pause", compact=True)
             yield Button("Resume", id="resume", compact=True)
@@ -38,16 +51,16 @@ class RunPanel(Vertical):
         self.app.run_action(action)
 
     def show(self, view: RunView, source: str | None) -> None:
-        where = f"  {source}" if source else ""
-        set_text(self.query_one("#run-state", Static), f"{view.state}{where}")
+        set_text(self.query_one("#run-state", Static), view.state)
+        if self.border_subtitle != (source or ""):     # a new subtitle is a repaint
+            self.border_subtitle = source or ""
         if view.checkpoints:
-            lines = [f"{'*' if c.best else ' '} step {c.step:>7}  {Path(c.path).name}"
-                     for c in view.checkpoints[-6:]]
-            best = view.best_checkpoint()
-            folder = str(Path(view.checkpoints[-1].path).parent)
-            footer = (f"best (*): step {best.step}" if best else "best: none yet") + \
-                f"  in {folder}"
-            set_text(self.query_one("#checkpoints", Static), "\n".join([*lines, footer]))
+            set_text(self.query_one("#checkpoints", Static), checkpoints_text(view))
+
+    def reset(self) -> None:
+        """Another run is about to be shown: none of this one's checkpoints or messages."""
+        set_text(self.query_one("#checkpoints", Static), "no checkpoints yet")
+        self.query_one(RichLog).clear()
 
     def log(self, level: str, text: str) -> None:
         self.query_one(RichLog).write(f"{level}: {text}")

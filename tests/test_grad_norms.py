@@ -1,0 +1,45 @@
+"""Per-module gradient norms: the median, the trend and the 10x jump the panel marks."""
+
+from __future__ import annotations
+
+import math
+
+from tui.grad_norms import TREND, GradNorms, jump_ratio
+
+
+def test_jump_ratio_needs_history_and_more_than_ten_times_the_median():
+    assert jump_ratio([1.0, 1.0], 50.0) is None               # too little history
+    assert jump_ratio([1.0, 2.0, 3.0], 20.0) is None           # 10x the median of 2: not over
+    assert jump_ratio([1.0, 2.0, 3.0], 20.5) == 10.25
+    assert jump_ratio([1.0, 1.0, 1.0], math.nan) == math.inf   # a non-finite norm is a jump
+    assert jump_ratio([0.0, 0.0, 0.0], 0.0) is None
+
+
+def test_a_non_finite_norm_is_a_jump_and_stays_out_of_the_median():
+    norms = GradNorms()
+    for step in range(1, 5):
+        norms.add(step, {"surd_head": 2.0})
+    norms.add(5, {"surd_head": math.inf})
+    norms.add(6, {"surd_head": 2.0})
+    [row] = norms.rows()
+    assert row.jump == math.inf and row.jump_step == 5
+    assert row.median == 2.0 and math.isinf(row.trend[-2])
+
+
+def test_a_module_that_jumps_is_marked_while_the_jump_is_in_its_trend():
+    norms = GradNorms()
+    for step in range(1, 11):
+        norms.add(step, {"backbone": 1.0 + step / 100, "emotion_head": 0.5})
+    norms.add(11, {"backbone": 1.1, "emotion_head": 6.0})      # 12x its median of 0.5
+    rows = {row.name: row for row in norms.rows()}
+    assert list(rows) == ["backbone", "emotion_head"]          # the model's order
+    head = rows["emotion_head"]
+    assert head.last == 6.0 and head.median == 0.5 and head.jump == 12.0
+    assert head.jump_step == 11 and len(head.trend) == 11
+    assert rows["backbone"].jump is None
+    assert norms.jumping == ["emotion_head"]
+    for step in range(12, 12 + TREND - 1):      # back to normal: the spike is still in view
+        norms.add(step, {"emotion_head": 0.5})
+    assert norms.jumping == ["emotion_head"] and norms.rows()[1].jump_step == 11
+    norms.add(12 + TREND, {"emotion_head": 0.5})               # scrolled out of the trend
+    assert norms.jumping == [] and len(norms.rows()[1].trend) == TREND

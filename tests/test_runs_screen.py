@@ -1,0 +1,180 @@
+"""The Runs screen and the Compare view through Pilot, on real quickstart runs: listing
+with live status, opening a run, comparing marked runs (their curves and `redheart
+diff`), over ssh too; and a snapshot of the Compare view of two recorded runs."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+import sys
+
+import numpy as np
+import pytest
+from textual.widgets import DataTable, Static
+
+from redheart.runs.config_diff import diff_runs
+from redheart.runs.events import read_events
+from redheart.runs.run_dir import RunLock
+from tests.conftest import PROFILES, ROOT
+from tests.test_tui import wait_for
+from tui.app import RedHeartApp
+from tui.chart_data import ema
+from tui.compare_screen import CompareScreen
+from tui.runs_screen import RunsScreen
+from tui.runs_source import LocalRuns
+from tui.traces import DEFAULT_SMOOTHING
+from tui.widgets.chart import Chart
+
+RECORDED_RUNS = {"quickstart-lr1e-3": ROOT / "tests/data/recorded_events",
+                 "quickstart-lr3e-4": ROOT / "tests/data/recorded_lr3e-4"}
+"""Two real 30-step quickstart runs, the second with train.lr = 3e-4 (checkpoints removed)."""
+
+
+@pytest.fixture(scope="module")
+def runs_root(quickstart_data, tmp_path_factory):
+    """Two real 3-step quickstart runs (`redheart run`'s code path, 40 rows a source) that
+    differ in their learning rate."""
+    from redheart.train.run import run_training
+    from tui.app import SilentReporter
+
+    config = quickstart_data[0]
+    root = tmp_path_factory.mktemp("runs")
+    for name, lr in (("lr-1e-3", 1e-3), ("lr-3e-4", 3e-4)):
+        train = dataclasses.replace(config.train, max_steps=3, lr=lr)
+        run_training(dataclasses.replace(config, train=train), PROFILES,
+                     SilentReporter(None), root / name, samples=40)  # type: ignore[arg-type]
+    return root
+
+
+def runs_rows(screen: RunsScreen) -> dict[str, list[str]]:
+    table = screen.query_one(DataTable)
+    return {str(key.value): [str(cell) for cell in table.get_row(key)] for key in table.rows}
+
+
+def total_losses(run_dir) -> list[float]:
+    return [e["loss"]["total"] for e in read_events(run_dir / "events.jsonl")
+            if e["type"] == "step"]
+
+
+def test_runs_screen_lists_runs_live_status_and_opens_one(runs_root, tmp_path):
+    root = tmp_path / "runs"
+    shutil.copytree(runs_root, root)
+    live = root / "lr-3e-4"                       # the same run, caught before its end
+    lines = (live / "events.jsonl").read_text().splitlines(keepends=True)
+    end = next(i for i, line in enumerate(lines) if '"type":"run_finished"' in line)
+    (live / "events.jsonl").write_text("".join(lines[:end - 1]))
+    lock = RunLock(live)
+    lock.acquire()
+
+    async def scenario():
+        app = RedHeartApp(runs=LocalRuns(root))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen)
+                           and len(runs_rows(app.screen)) == 2, timeout=20)
+            rows = runs_rows(app.screen)
+            done = rows[str(root / "lr-1e-3")]
+            assert done[1:5] == ["lr-1e-3", "quickstart", "finished", "3/3"]
+            assert rows[str(root / "lr-3e-4")][3] == "live"
+            with (live / "events.jsonl").open("a") as f:       # it ends
+                f.write("".join(lines[end - 1:]))
+            lock.release()
+            await wait_for(pilot, lambda: runs_rows(app.screen)[str(live)][3] == "finished",
+                           timeout=20)
+            table = app.screen.query_one(DataTable)
+            table.move_cursor(row=list(runs_rows(app.screen)).index(str(root / "lr-1e-3")))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not isinstance(app.screen, RunsScreen)
+                           and app.view.state == "finished", timeout=20)
+            assert app.attach == root / "lr-1e-3"
+            chart = app.query_one("#loss-chart", Chart)
+            await wait_for(pilot, lambda: any(t.label == "total" for t in chart.traces),
+                           timeout=3)
+            total = {t.label: t for t in chart.traces}["total"]
+            np.testing.assert_allclose(total.y, ema(total_losses(root / "lr-1e-3"),
+                                                    DEFAULT_SMOOTHING))
+            await pilot.press("o")                    # back to the list, the same folder
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), timeout=10)
+            assert app.screen.source.label == str(root)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        lock.release()
+
+
+async def _compare(app, pilot, order: list[str]) -> CompareScreen:
+    """Mark `order` (run paths) on the Runs screen with space, then press c."""
+    await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen)
+                   and len(runs_rows(app.screen)) >= len(order), timeout=30)
+    table = app.screen.query_one(DataTable)
+    for path in order:
+        table.move_cursor(row=list(runs_rows(app.screen)).index(path))
+        await pilot.press("space")
+    await pilot.press("c")
+    await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
+                   and app.screen.views, timeout=30)
+    await pilot.pause(0.2)
+    return app.screen
+
+
+def test_compare_overlays_the_marked_runs_and_shows_their_diff(runs_root):
+    a, b = runs_root / "lr-1e-3", runs_root / "lr-3e-4"
+
+    async def scenario():
+        app = RedHeartApp(runs=LocalRuns(runs_root))
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await _compare(app, pilot, [str(b), str(a)])
+            traces = {t.label: t for t in screen.query_one(Chart).traces}
+            assert set(traces) >= {"lr-3e-4", "lr-1e-3", "lr-3e-4 eval", "lr-1e-3 eval"}
+            assert traces["lr-3e-4"].color != traces["lr-1e-3"].color
+            assert traces["lr-3e-4"].color == traces["lr-3e-4 eval"].color
+            for name, run in (("lr-1e-3", a), ("lr-3e-4", b)):
+                np.testing.assert_allclose(traces[name].y, ema(total_losses(run),
+                                                               DEFAULT_SMOOTHING))
+            legend = str(screen.query_one("#compare-legend", Static).render())
+            assert "lr-3e-4" in legend and "lr-1e-3" in legend
+            rows = {row[0]: row[1:] for row in screen.diff_rows}
+            expected = diff_runs(b, a)
+            assert [r["key"] for r in expected["config"]] == ["train.lr"]
+            assert rows["train.lr"] == ("0.0003", "0.001")
+            best = expected["metrics"]["best.eval.loss"]
+            assert rows["best.eval.loss"] == (f"{best['a']:.4g}", f"{best['b']:.4g}")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), timeout=10)
+
+    asyncio.run(scenario())
+
+
+def test_remote_runs_folder_opens_the_runs_screen_and_compares_through_ssh(runs_root):
+    ssh = f"{sys.executable} {ROOT / 'tests' / 'fake_ssh.py'}"
+    remote_redheart = f"{sys.executable} -m redheart"
+    a, b = runs_root / "lr-1e-3", runs_root / "lr-3e-4"
+
+    async def scenario():
+        app = RedHeartApp(remote=f"box:{runs_root}", ssh_command=ssh,
+                          remote_redheart=remote_redheart)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await _compare(app, pilot, [str(a), str(b)])
+            assert screen.source.remote
+            rows = {row[0]: row[1:] for row in screen.diff_rows}
+            assert rows["train.lr"] == ("0.001", "0.0003")
+            traces = {t.label: t for t in screen.query_one(Chart).traces}
+            np.testing.assert_allclose(traces["lr-3e-4"].y, ema(total_losses(b),
+                                                                DEFAULT_SMOOTHING))
+
+    asyncio.run(scenario())
+
+
+def test_compare_view_snapshot(snap_compare, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    for name, source in RECORDED_RUNS.items():
+        shutil.copytree(source, root / name)
+    monkeypatch.chdir(tmp_path)                 # paths on screen: runs/NAME
+
+    async def compare(pilot):
+        await _compare(pilot.app, pilot, ["runs/quickstart-lr1e-3", "runs/quickstart-lr3e-4"])
+        await pilot.pause(0.3)
+
+    assert snap_compare(RedHeartApp(runs=LocalRuns(root.relative_to(tmp_path))),
+                        terminal_size=(120, 40), run_before=compare)

@@ -1,0 +1,96 @@
+"""Per-module gradient norms from the step events, and which module just jumped.
+
+Every `step` event carries `grad_norm_by_module`. A module whose norm is
+suddenly ten times its recent median is the first sign of a blow-up (a bad
+batch, a learning rate too high for that module), long before the total
+norm or the loss shows it; the panel marks it while the jump is in view.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from collections.abc import Collection
+from dataclasses import dataclass
+
+TREND = 32
+"""Norms kept per module: the trend drawn and the window the median is taken over."""
+JUMP = 10.0
+"""A norm above JUMP times the median of the module's previous norms is a jump."""
+MIN_HISTORY = 3
+"""Norms needed before a median means anything."""
+
+
+@dataclass(frozen=True)
+class ModuleNorms:
+    name: str
+    last: float
+    median: float | None
+    """Median of the norms before the last one (None while too few)."""
+    trend: tuple[float, ...]
+    jump: float | None
+    """Ratio of the latest jump still in the trend window to the median before it."""
+    jump_step: int | None
+
+
+def jump_ratio(previous: Collection[float], value: float) -> float | None:
+    """value / median(previous) when that is over JUMP (or the value is not finite);
+    None otherwise, or with too little history to judge. `previous` holds finite norms
+    only (a NaN would make the median meaningless)."""
+    if len(previous) < MIN_HISTORY:
+        return None
+    if not math.isfinite(value):
+        return math.inf
+    if value <= JUMP * min(previous):      # the median is at least the minimum: no jump
+        return None                        # (and no sort, on every step of every module)
+    median = statistics.median(previous)
+    if median <= 0:
+        return math.inf if value > 0 else None
+    ratio = value / median
+    return ratio if ratio > JUMP else None
+
+
+class GradNorms:
+    """Module -> its last TREND (step, norm) pairs, and its latest jump."""
+
+    def __init__(self) -> None:
+        self._history: dict[str, deque[tuple[int, float]]] = {}
+        self._norms: dict[str, deque[float]] = {}
+        """The finite norms among them, without steps: what the median is taken of."""
+        self._jumps: dict[str, tuple[int, float]] = {}
+
+    def add(self, step: int, norms: dict[str, float]) -> None:
+        for name, value in norms.items():
+            if not isinstance(value, (int, float)):
+                continue
+            history = self._history.get(name)
+            if history is None:
+                history = self._history[name] = deque(maxlen=TREND)
+                self._norms[name] = deque(maxlen=TREND)
+            ratio = jump_ratio(self._norms[name], float(value))
+            if ratio is not None:
+                self._jumps[name] = (step, ratio)
+            history.append((step, float(value)))
+            if math.isfinite(value):
+                self._norms[name].append(float(value))
+
+    def rows(self) -> list[ModuleNorms]:
+        """One row per module, in the order they first appeared (the model's order); a
+        jump is reported while its step is still within the module's trend window."""
+        out = []
+        for name, history in self._history.items():
+            values = [v for _, v in history]
+            finite = [v for v in values[:-1] if math.isfinite(v)]
+            step, ratio = self._jumps.get(name, (None, None))
+            in_view = step is not None and step >= history[0][0]
+            out.append(ModuleNorms(
+                name, values[-1],
+                statistics.median(finite) if len(finite) >= MIN_HISTORY else None,
+                tuple(values), ratio if in_view else None, step if in_view else None))
+        return out
+
+    @property
+    def jumping(self) -> list[str]:
+        """Modules marked now."""
+        return [row.name for row in self.rows() if row.jump is not None]

@@ -1,0 +1,167 @@
+"""Runs: every run under the runs root, newest first, its status kept current.
+
+Where the console opens when it is given no profile. From here a run is
+opened (followed while it is live, replayed when it has ended: one code
+path, the event stream), a new one is started from a profile, and two or
+more marked runs are compared. The listing is re-read every few seconds in
+a worker; rows are updated in place so the cursor and marks stay put.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+
+from redheart.runs.listing import RunSummary
+from tui.compare_screen import CompareScreen
+from tui.messages import RunsListed
+from tui.runs_source import RunsError, RunsSource
+from tui.runs_table import COLUMNS, cells
+from tui.widgets.text import set_text
+
+REFRESH_S = {False: 2.0, True: 5.0}
+"""Seconds between listings, local and over ssh (each is an ssh round trip there)."""
+HELP = ("enter open (follow if live, replay if ended) · space mark · c compare the marked · "
+        "n new run from a profile · esc back to the console · q quit")
+
+
+class RunsScreen(Screen):
+    BINDINGS = [Binding("enter", "open_run", "Open", priority=True),
+                Binding("space", "mark", "Mark"),
+                Binding("c", "compare", "Compare"),
+                Binding("n", "new_run", "New run"),
+                Binding("escape", "back", "Console"),
+                Binding("q", "app.quit_console", "Quit")]
+
+    def __init__(self, source: RunsSource) -> None:
+        super().__init__()
+        self.source = source
+        self.runs: dict[str, RunSummary] = {}
+        self.marked: list[str] = []
+        """Marked runs' paths, in the order marked (the first is the diff's reference)."""
+        self.sub_title = f"runs in {source.label}"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        for name in COLUMNS:
+            table.add_column(name, key=name or "mark")
+        yield table
+        yield Static(f"reading {self.source.label}...", id="runs-status")
+        yield Static(HELP, id="runs-help")
+        yield Footer()
+
+    def on_screen_resume(self) -> None:
+        """The console's run controls are off here (App.check_action): the footer must ask
+        again once this screen is the one shown."""
+        self.refresh_bindings()
+
+    def on_mount(self) -> None:
+        self.refresh_runs()
+        self.set_interval(REFRESH_S[self.source.remote], self.refresh_runs)
+
+    @work(thread=True, exclusive=True, group="runs")
+    def refresh_runs(self) -> None:
+        try:
+            self.post_message(RunsListed(self.source.runs()))
+        except RunsError as exc:
+            self.post_message(RunsListed([], str(exc)))
+
+    def on_runs_listed(self, message: RunsListed) -> None:
+        if message.error:
+            set_text(self.query_one("#runs-status", Static), f"error: {message.error}")
+            return
+        self.runs = {str(run.path): run for run in message.runs}
+        self.marked = [path for path in self.marked if path in self.runs]
+        table = self.query_one(DataTable)
+        keys = list(self.runs)
+        if [str(key.value) for key in table.rows] != keys:
+            current = self.current
+            table.clear()
+            for key, run in self.runs.items():
+                table.add_row(*cells(run, key in self.marked), key=key)
+            if current is not None and current in self.runs:
+                table.move_cursor(row=keys.index(current))
+        else:
+            for key, run in self.runs.items():
+                self._update_row(key, run)
+        self._show_status()
+
+    def _update_row(self, key: str, run: RunSummary) -> None:
+        table = self.query_one(DataTable)
+        for column, value in zip(COLUMNS, cells(run, key in self.marked), strict=True):
+            column_key = column or "mark"
+            if table.get_cell(key, column_key) != value:
+                table.update_cell(key, column_key, value)
+
+    @property
+    def current(self) -> str | None:
+        """The path of the run under the cursor."""
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_status()
+
+    def _show_status(self) -> None:
+        if not self.runs:
+            text = f"no run directories in {self.source.label} (n starts one)"
+        else:
+            run = self.runs.get(self.current or "")
+            text = f"{len(self.runs)} runs in {self.source.label}"
+            if self.marked:
+                text += f"; {len(self.marked)} marked"
+            if run is not None:
+                text += f"\n{run.path}" + (f": {run.problem}" if run.problem else "")
+        set_text(self.query_one("#runs-status", Static), text)
+
+    def action_mark(self) -> None:
+        key = self.current
+        if key is None:
+            return
+        if key in self.marked:
+            self.marked.remove(key)
+        else:
+            self.marked.append(key)
+        self._update_row(key, self.runs[key])
+        self._show_status()
+
+    def action_compare(self) -> None:
+        if len(self.marked) < 2:
+            self.app.notify("mark two or more runs with space, then press c", severity="warning")
+            return
+        self.app.push_screen(CompareScreen(self.source, [self.runs[p] for p in self.marked]))
+
+    def action_open_run(self) -> None:
+        run = self.runs.get(self.current or "")
+        if run is None:
+            return
+        if run.status == "damaged":
+            self.app.notify(f"{run.name}: {run.problem}", severity="error")
+            return
+        self.app.open_run(self.source, str(run.path))  # type: ignore[attr-defined]
+
+    def action_new_run(self) -> None:
+        if self.source.remote:
+            self.app.notify("new runs start on this machine: run redheart-tui PROFILE on "
+                            f"{self.source.label.split(':')[0]}, or redheart run there",
+                            severity="warning")
+            return
+        from tui.new_run_screen import NewRunScreen
+
+        def chosen(profile: Path | None) -> None:
+            if profile is not None:
+                self.app.new_run(profile, Path(self.source.label))  # type: ignore[attr-defined]
+
+        self.app.push_screen(NewRunScreen(), chosen)
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
