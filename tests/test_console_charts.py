@@ -11,11 +11,13 @@ import shutil
 import numpy as np
 import pytest
 from textual.widgets import Checkbox, Select, Static, Tabs
+from textual_plot import DurationFormatter
 
 from tests.test_tui import RECORDED, recorded_events, wait_for
 from tui.app import RedHeartApp
 from tui.chart_data import ema
 from tui.event_source import FileEventSource, LocalController
+from tui.log_axis import LogAxisFormatter
 from tui.series import Series
 from tui.smoothing import smoothed
 from tui.widgets.chart import Chart
@@ -56,7 +58,7 @@ def test_chart_settings_change_what_the_loss_chart_draws(monkeypatch):
             app.query_one("#log", Checkbox).value = True
             await pilot.pause(0.1)
             chart = app.query_one("#loss-chart", Chart)
-            assert type(chart._y_formatter).__name__ == "LogAxisFormatter"
+            assert isinstance(chart._y_formatter, LogAxisFormatter)
 
             app.query_one("#window", Select).value = 1          # the last 100 steps
             app.query_one("#axis", Select).value = 1            # x: seconds since start
@@ -65,7 +67,7 @@ def test_chart_settings_change_what_the_loss_chart_draws(monkeypatch):
             start = steps[0]["t"]
             first_step = next(e for e in events if e["type"] == "run_started")["t"]
             assert traces["total"].x[0] == pytest.approx(start - first_step, abs=1e-6)
-            assert type(chart._x_formatter).__name__ == "DurationFormatter"
+            assert isinstance(chart._x_formatter, DurationFormatter)
 
             toggles = app.query_one("#loss-curves", Toggles)
             toggles.focus()

@@ -104,16 +104,17 @@ def test_runs_screen_lists_runs_live_status_and_opens_one(runs_root, tmp_path):
 
 
 async def _compare(app, pilot, order: list[str]) -> CompareScreen:
-    """Mark `order` (run paths) on the Runs screen with space, then press c."""
+    """Mark `order` (run paths) on the Runs screen with space, then press c (over the fake
+    ssh each answer is a `python -m redheart`: seconds each on a busy machine)."""
     await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen)
-                   and len(runs_rows(app.screen)) >= len(order), timeout=30)
+                   and len(runs_rows(app.screen)) >= len(order), timeout=60)
     table = app.screen.query_one(DataTable)
     for path in order:
         table.move_cursor(row=list(runs_rows(app.screen)).index(path))
         await pilot.press("space")
     await pilot.press("c")
     await wait_for(pilot, lambda: isinstance(app.screen, CompareScreen)
-                   and app.screen.views, timeout=30)
+                   and app.screen.views, timeout=60)
     await pilot.pause(0.2)
     return app.screen
 

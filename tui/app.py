@@ -175,15 +175,18 @@ class RedHeartApp(RunsNavigation, App):
         wide = is_wide(width, height)
         self.query_one("#panels").set_class(wide, "wide").set_class(not wide, "tabbed")
         self.query_one("#panel-tabs").display = not wide
+        self.call_after_refresh(self._draw_charts)     # panels now in view
 
     def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tabs.id == "panel-tabs" and event.tab.id:
             self._show_panel(event.tab.id.removeprefix("tab-"))
 
     def _show_panel(self, name: str) -> None:
-        """The panel shown when tabbed (all are shown in the wide grid)."""
+        """The panel shown when tabbed (all are shown in the wide grid); its chart is
+        drawn once it has its size."""
         for panel in self.query(".panel"):
             panel.set_class(panel.id == name, "active")
+        self.call_after_refresh(self._draw_charts)
 
     async def _tabs_for_run(self) -> None:
         """Re-order the tabs for a run (its loss first) and show its first one."""
@@ -300,10 +303,18 @@ class RedHeartApp(RunsNavigation, App):
         self.refresh_panels()
 
     def refresh_charts(self) -> None:
+        """The paced redraw of the charts (at most every CHARTS_S)."""
         self._charts_at, self._charts_stale = time.monotonic(), False
-        self.query_one(LossPanel).refresh_chart(self.view)
-        self.query_one(ThroughputPanel).refresh_chart(self.view)
-        self.query_one(GradientsPanel).show(self.view)
+        self._draw_charts()
+
+    def _draw_charts(self) -> None:
+        """Redraw the charts and the gradients table of the panels in view (with tabs, a
+        hidden panel's chart costs nothing until its tab is picked)."""
+        wide = self.query_one("#panels").has_class("wide")
+        for panel in (self.query_one(LossPanel), self.query_one(ThroughputPanel),
+                      self.query_one(GradientsPanel)):
+            if wide or panel.has_class("active"):
+                panel.refresh_chart(self.view)
 
     def ring(self, notice: Notice) -> None:
         """A notice for the run shown: the bell, a desktop notification (OSC 9) and a

@@ -26,8 +26,9 @@ from tui.widgets.chart import Chart, legend
 from tui.widgets.chart_options import ChartOptions
 from tui.widgets.text import set_text
 
-WIDEST = 28
-"""Cells a diff column takes at most (paths are long; the cell scrolls)."""
+KEY_WIDEST, VALUE_WIDEST = 28, 18
+"""Cells the key column and a run's column take at most: three runs' values side by side
+in half a 120-column screen (a long path is cut; `redheart diff` prints it whole)."""
 HEADER = 12
 """Cells of a run's name kept in its column's header (its colour tells the rest)."""
 
@@ -104,7 +105,10 @@ class CompareScreen(Screen):
         table.clear(columns=True)
         for index, header in enumerate(("key", *(run.name for run in self.runs))):
             values = max((len(row[index]) for row in message.diff), default=3)
-            width = min(WIDEST, max(values, min(len(header), HEADER)))
+            width = min(VALUE_WIDEST if index else KEY_WIDEST,
+                        max(values, min(len(header), HEADER)))
+            if index and len(header) > width:      # runs differ at their end (a stamp)
+                header = "…" + header[-(width - 1):]
             table.add_column(Text(header, style=run_color(index - 1) if index else "bold"),
                              width=width)
         for row in message.diff:

@@ -16,14 +16,17 @@ from contextlib import ExitStack
 import numpy as np
 from rich.text import Text
 from textual_hires_canvas import Canvas
-from textual_plot import DurationFormatter, HiResMode, NumericAxisFormatter, PlotWidget
+from textual_plot import HiResMode, PlotWidget
 
 from tui.chart_data import decimate, log10_positive
-from tui.log_axis import LogAxisFormatter
+from tui.log_axis import FittedDurationFormatter, FittedNumericFormatter, LogAxisFormatter
 from tui.traces import Trace
 
 POINT = "●"
 LINE = "━"
+POINT_EVERY = 3
+"""Evals are drawn as ● while there is at most one per this many columns; a run that
+evaluates more often than that gets small dots (one ● a cell filled the chart)."""
 X_MARGIN, Y_MARGIN = 0.02, 0.05
 """Room beyond the data on each axis, as a fraction of its span."""
 
@@ -93,22 +96,29 @@ class Chart(PlotWidget, can_focus=False):
         columns = self.columns
         drawn = []
         for trace in traces:
-            x, y = (trace.x, trace.y) if trace.points else decimate(trace.x, trace.y, columns)
+            sparse = trace.points and trace.x.size <= columns // POINT_EVERY
+            x, y = (trace.x, trace.y) if sparse else decimate(trace.x, trace.y, columns)
             drawn.append((trace, x, log10_positive(y) if log else y))
-        key = (columns, log, elapsed, tuple((t.label, t.color, t.points, x.tobytes(),
-                                             y.tobytes()) for t, x, y in drawn))
+        key = (columns, self.size.height, log, elapsed,
+               tuple((t.label, t.color, t.points, x.tobytes(), y.tobytes())
+                     for t, x, y in drawn))
         if key == self._drawn:
             return False
         self._drawn, self.traces = key, tuple(traces)
         self.clear()
-        self.set_y_formatter(LogAxisFormatter() if log else NumericAxisFormatter())
-        self.set_x_formatter(DurationFormatter() if elapsed else NumericAxisFormatter())
+        rows = max(2, self.size.height - self.margin_top - self.margin_bottom - 2)
+        y_fit, x_fit = max(2, rows // 2), max(2, columns // 8)   # a label every 2 rows, 8 cells
+        self.set_y_formatter(LogAxisFormatter(y_fit) if log else FittedNumericFormatter(y_fit))
+        self.set_x_formatter(FittedDurationFormatter(x_fit) if elapsed
+                             else FittedNumericFormatter(x_fit))
         self.set_xlimits(*padded_limits([x for _, x, _ in drawn], X_MARGIN, 1.0))
         self.set_ylimits(*padded_limits([y for _, _, y in drawn], Y_MARGIN,
                                         0.1 if log else None))
         for trace, x, y in drawn:
-            if trace.points:
+            if trace.points and trace.x.size <= columns // POINT_EVERY:
                 self.scatter(x, y, marker=POINT, marker_style=trace.color)
+            elif trace.points:      # evals too dense for a ● each: dots, two per column
+                self.scatter(x, y, marker_style=trace.color, hires_mode=HiResMode.BRAILLE)
             else:
                 self.plot(x, y, line_style=trace.color, hires_mode=HiResMode.BRAILLE)
         self._draw_now()

@@ -52,7 +52,7 @@ def table(rows: list[ModuleNorms]) -> Text:
 def summary(rows: list[ModuleNorms]) -> str:
     jumping = sum(row.jump is not None for row in rows)
     if not rows:
-        return "no steps yet: per-module gradient norms appear with the first step"
+        return "no steps yet"     # one line: set_text keeps the height of a same-shape text
     if not jumping:
         return f"{len(rows)} modules; none above {JUMP:.0f}x its recent median"
     return f"{jumping} jumped over {JUMP:.0f}x their median (red, listed first)"
@@ -66,7 +66,8 @@ class GradientsPanel(Vertical):
         with VerticalScroll(id="grads-scroll"):
             yield Static("", id="grads-table")
 
-    def show(self, view: RunView) -> None:
+    def refresh_chart(self, view: RunView) -> None:
+        """The table (redrawn at the charts' pace: every cell changes at every step)."""
         rows = view.grads.rows()
         set_text(self.query_one("#grads-summary", Static), summary(rows))
         set_text(self.query_one("#grads-table", Static), table(rows) if rows else "")
