@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from redheart.runs.run_dir import holds_lock_here
+from redheart.runs.run_dir import holds_lock_here, in_use
 
 _FLOCK = "hhqqi"
 """Linux's struct flock: l_type, l_whence, l_start, l_len, l_pid (natively aligned)."""
@@ -78,6 +78,15 @@ def run_status(run_dir: Path, tail: list[dict[str, Any]]) -> str:
     for event in tail:
         ending = ending_after(ending, event)
     return ending or "killed"
+
+
+def refuse_live_run(run_dir: Path) -> None:
+    """Refuse a directory another process trains in, before any work: the lock itself is
+    taken only just before the first write, so without this a second launch would plan,
+    read its data and compare configs against checkpoints the live run is pruning."""
+    pid = lock_holder(run_dir)
+    if pid is not None and pid != os.getpid():
+        raise in_use(run_dir, pid)
 
 
 class EndWatch:

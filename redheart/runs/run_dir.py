@@ -26,6 +26,11 @@ class RunDirWriteError(RunDirError):
     exit_code = 1
 
 
+def in_use(path: Path, pid: int) -> RunDirError:
+    return RunDirError(f"{path}: in use by a live run (pid {pid}); attach to it or stop it "
+                       f"first")
+
+
 def _write_failed(path: Path, exc: OSError) -> RunDirWriteError:
     return RunDirWriteError(f"{path}: cannot be written ({exc.strerror or exc}); free disk "
                             f"space or fix the run directory's permissions, then run again")
@@ -161,8 +166,7 @@ class RunLock:
                 holder = _read_pid(fd)
                 os.close(fd)
                 if exc.errno in (errno.EACCES, errno.EAGAIN):
-                    raise RunDirError(f"{self.path.parent}: in use by a live run (pid {holder}); "
-                                      f"attach to it or stop it first") from None
+                    raise in_use(self.path.parent, holder) from None
                 raise RunDirError(f"{self.path}: cannot be locked ({exc.strerror}); put "
                                   f"[run] runs_root on a local filesystem") from None
             if not _same_file(fd, self.path):   # released and removed while we waited

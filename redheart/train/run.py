@@ -23,6 +23,7 @@ from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
 from redheart.runs.checkpoints import CheckpointError
 from redheart.runs.config_change import check_resume_config
 from redheart.runs.events import EventsWriteError, EventWriter
+from redheart.runs.liveness import refuse_live_run
 from redheart.runs.resume import resume_point
 from redheart.runs.run_dir import claim_run_dir, new_run_dir, write_config
 from redheart.runs.sinks import EventSinks
@@ -124,6 +125,8 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
     config = anchor_init_from(config, profile_dir, check=resume is None)
     checkpoint, run_dir = resume_target(config, resume, run_dir)
+    if run_dir is not None:
+        refuse_live_run(run_dir)
     device = resolve_device(config)  # a missing GPU is reported before anything is written
     dist = init_distributed(config, device.type, lambda: model_parameters(config))
     lost = None
