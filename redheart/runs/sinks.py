@@ -57,7 +57,6 @@ class EventSinks:
         self._closed = True
 
 
-
 def _notifier(config: Config, run_dir: Path, warn: Callable[[str], None]) -> Any:
     from redheart.notify.sender import Notifier
 
