@@ -29,12 +29,15 @@ def _events(run_dir) -> list[dict]:
 @pytest.fixture(scope="module")
 def runs_root(tmp_path_factory):
     """A folder with a finished run and one SIGKILLed after its first step (each with a
-    cache of its own, so the two can run at once)."""
+    cache of its own, so the two can run at once). The killed one evaluates nothing
+    (eval_fraction 0): with 40 rows an epoch is a few steps, and on an idle machine it
+    would reach its first evaluation before the kill."""
     root = tmp_path_factory.mktemp("runs")
     killed = subprocess.Popen(
         [sys.executable, "-m", "redheart", *QUICK, "--set", "train.max_steps=100000",
          "--set", f'data.cache_dir="{root.parent / "cache-k"}"', "--set",
-         "checkpoint.every_steps=100000", "--run-dir", str(root / "killed")],
+         "checkpoint.every_steps=100000", "--set", "data.eval_fraction=0.0",
+         "--run-dir", str(root / "killed")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         done = run_cli(*QUICK, "--set", "train.max_steps=3", "--set",
@@ -155,6 +158,7 @@ def test_diff_lists_exactly_the_keys_that_differ(runs_root):
         {"key": "checkpoint.every_steps", "a": 100, "b": 100000},
         {"key": "data.cache_dir", "a": str(root.parent / "cache-f"),
          "b": str(root.parent / "cache-k")},
+        {"key": "data.eval_fraction", "a": 0.1, "b": 0.0},
         {"key": "train.max_steps", "a": 3, "b": 100000}]
     finished = _events(root / "finished")
     final = [e for e in finished if e["type"] == "eval"][-1]["metrics"]
