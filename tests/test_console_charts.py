@@ -187,6 +187,7 @@ def test_before_a_run_modules_come_first_and_a_started_run_puts_loss_first(monke
             assert app.query_one("#modules").region.height > 0
             app.connect(FileEventSource(RECORDED), LocalController(RECORDED))  # as start does
             await wait_for(pilot, lambda: tabs.active == "tab-loss", timeout=10)
+            await pilot.pause(0.1)                   # the shown panel is laid out
             assert [t.id for t in tabs.query("Tab")][:3] == ["tab-loss", "tab-gradients",
                                                               "tab-throughput"]
             assert app.query_one("#loss").region.height > 0

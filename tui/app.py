@@ -188,15 +188,20 @@ class RedHeartApp(RunsNavigation, App):
             panel.set_class(panel.id == name, "active")
         self.call_after_refresh(self._draw_charts)
 
-    async def _tabs_for_run(self) -> None:
-        """Re-order the tabs for a run (its loss first) and show its first one."""
+    def _tabs_for_run(self) -> None:
+        """Re-order the tabs for a run (its loss first) and show its first one.
+
+        The tabs are moved, not removed and added again: a Tabs emptied and refilled
+        activates its first new tab once that is mounted, which could land after the
+        console had moved on (another run connected, or the app closing) and name a
+        tab that was gone."""
         tabs = self.query_one("#panel-tabs", Tabs)
         order = tab_order(True)
         if [tab.id for tab in tabs.query(Tab)] == [f"tab-{name}" for name in order]:
             return
-        await tabs.clear()
-        for name in order:
-            await tabs.add_tab(Tab(TITLES[name], id=f"tab-{name}"))
+        tab_list = tabs.query_one("#tabs-list")
+        for name in reversed(order):
+            tab_list.move_child(tabs.query_one(f"#tab-{name}", Tab), before=0)
         tabs.active = f"tab-{order[0]}"
         self._show_panel(order[0])
 
@@ -207,7 +212,7 @@ class RedHeartApp(RunsNavigation, App):
         self.sub_title = source.label
         self._charts_at = -CHARTS_S              # its first batch is drawn at once
         self.watch_notices(source.label)
-        self.run_worker(self._tabs_for_run(), group="tabs", exclusive=True)
+        self._tabs_for_run()
 
     def reset_panels(self) -> None:
         """Empty what the panels show of the previous run (another is about to be shown)."""
