@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from redheart.model.labels import BENTHAM_DIMS, EKMAN, SURD
+from redheart.tasks import BENTHAM_DIMS, EKMAN, SURD
 
 RAW_DIM = {"emotion": len(EKMAN), "bentham": len(BENTHAM_DIMS) + 1, "regret": 4,
            "surd": len(SURD)}

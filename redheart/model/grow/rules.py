@@ -23,7 +23,7 @@ from redheart.model.grow.layout import (
     cloned,
     fixed,
 )
-from redheart.model.labels import EKMAN, SENTIMENTS
+from redheart.tasks import EKMAN, SENTIMENTS
 
 ParamRules = dict[str, tuple[DimRule, ...]]
 """Parameter name (last part of the key) -> one DimRule per tensor dimension."""
