@@ -22,7 +22,9 @@ def decode(task: str, raw: torch.Tensor) -> dict[str, torch.Tensor]:
     if task == "emotion":
         return {"emotion_logits": raw}
     if task == "bentham":
-        return {"bentham_dims": torch.sigmoid(raw[:, :7]), "hedonic_value": torch.tanh(raw[:, 7])}
+        dims = len(BENTHAM_DIMS)        # then one hedonic value (RAW_DIM)
+        return {"bentham_dims": torch.sigmoid(raw[:, :dims]),
+                "hedonic_value": torch.tanh(raw[:, dims])}
     if task == "regret":
         # Quantiles are ordered by construction: each is the previous plus a
         # softplus step in logit space, so q10 <= q50 <= q90 always holds.
