@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from redheart.config import load_profile  # noqa: E402
 from redheart.runs.events import EventWriter, read_events  # noqa: E402
+from redheart.tasks import TASKS  # noqa: E402
 from redheart.train.run import run_training  # noqa: E402
 from tui.app import RedHeartApp, SilentReporter  # noqa: E402
 
@@ -163,7 +164,7 @@ def long_run_events(steps: int) -> Iterator[dict]:
     yield {"v": 1, "seq": 0, "t": 0.0, "type": "run_started", "total_steps": steps, "step": 0}
     for step in range(1, steps + 1):
         loss = {task: 1 / math.sqrt(step) + 0.05 * rng.random()
-                for task in ("emotion", "bentham", "regret", "surd")}
+                for task in TASKS}
         loss["total"] = sum(loss.values())
         yield {"v": 1, "seq": step, "t": step * 0.2, "type": "step", "step": step, "epoch": 0,
                "loss": loss, "lr": 1e-4, "grad_norm": 1.0,

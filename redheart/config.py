@@ -135,9 +135,6 @@ class ModelConfig:
     """Essential analyzers to leave out; allowed only outside TRAINING."""
 
 
-TASK_WEIGHT_KEYS = ("emotion", "bentham", "regret", "surd")
-
-
 @dataclass(frozen=True)
 class TaskWeights:
     """Fixed per-task loss weights, used when train.loss_weighting = "fixed"."""

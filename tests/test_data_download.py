@@ -22,7 +22,7 @@ from redheart.config import load_profile
 from redheart.data.download.hint import shown_path
 from redheart.data.download.pins import DEFAULT_PINS
 from redheart.data.prepare import read_sources
-from redheart.data.taxonomy import EKMAN_OF_FINE, FINE_LABELS
+from redheart.tasks import EKMAN_OF_FINE, FINE_LABELS
 from tests.conftest import PROFILES
 from tests.download_server import DataServer, Served
 

@@ -10,8 +10,7 @@ import pytest
 from redheart.config import DataSource
 from redheart.data.sources import read_source
 from redheart.data.stats import source_stats
-from redheart.data.taxonomy import FINE_LABELS
-from redheart.model.labels import EKMAN
+from redheart.tasks import EKMAN, FINE_LABELS
 from tests.conftest import SHARED_DATA
 
 pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(),

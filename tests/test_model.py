@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from redheart.errors import ConfigError
-from redheart.model.catalog import MODULES, OPTIONAL_MODULES, TASKS, ExecutionMode
+from redheart.model.catalog import MODULES, OPTIONAL_MODULES, ExecutionMode
 from redheart.model.unified import UnifiedModel
+from redheart.tasks import TASKS
 
 B = 16
 

@@ -19,7 +19,7 @@ from redheart.config import DataSource
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import SourceData
 from redheart.data.split import split_sources, splits
-from redheart.model.labels import EKMAN
+from redheart.tasks import EKMAN
 from redheart.train import baselines, bootstrap, metrics
 from redheart.train.eval_set import EvalSet, Predictions, score
 from redheart.train.regret_decision import decision_threshold

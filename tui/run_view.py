@@ -18,7 +18,6 @@ from tui.series import Series
 
 HISTORY = 600
 """Memory samples kept for the memory panel's one-row history."""
-TASKS = ("emotion", "bentham", "regret", "surd")
 THROUGHPUT = ("samples/s", "tokens/s")
 
 

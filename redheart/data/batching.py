@@ -28,12 +28,12 @@ from torch.utils.data import DataLoader, Dataset
 from redheart.config import DataSource
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import SourceData
+from redheart.tasks import TARGETS
 
 BUCKET_WINDOW = 32
 """Batches per sorting window: larger means less padding but less randomness."""
 
-TARGET_SHAPES = {"emotion": 7, "sentiment": 4, "fine": 28, "cultural": 3, "bentham": 7,
-                 "hedonic": 0, "regret": 0, "regret_views": 3, "surd": 4}
+TARGET_SHAPES = {t.field: t.width for t in TARGETS}
 """Target field -> width (0 for a scalar per example)."""
 
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from redheart.data.taxonomy import SENTIMENT_OF_EKMAN
-from redheart.model.labels import EKMAN, SENTIMENTS
+from redheart.tasks import EKMAN, SENTIMENT_OF_EKMAN, SENTIMENTS
 
 Vector = tuple[float, ...]
 

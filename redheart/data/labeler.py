@@ -25,7 +25,7 @@ from redheart.data.bad_rows import DataError
 from redheart.data.encode import file_checksum
 from redheart.data.sources import resolve_path
 from redheart.data.sources.jsonl import RowProblem, parse_row
-from redheart.model.labels import BENTHAM_DIMS, EKMAN, SURD
+from redheart.tasks import BENTHAM_DIMS, EKMAN, SURD
 
 FILLABLE = {
     "emotion": f"one of {json.dumps(list(EKMAN))}",

@@ -17,7 +17,7 @@ from redheart.data.encoder import resolve_encoder_dir
 from redheart.data.example import Example
 from redheart.data.prepare import source_texts
 from redheart.data.sources import SourceData
-from redheart.model.labels import EKMAN, SURD
+from redheart.tasks import EKMAN, SURD
 
 
 def _quantiles(values: list[float]) -> dict[str, float]:

@@ -18,7 +18,6 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from redheart.data.taxonomy import FINE_LABELS
 from redheart.errors import RedHeartError
 from redheart.inference.model_card import model_card
 from redheart.inference.model_source import (
@@ -30,14 +29,14 @@ from redheart.inference.model_source import (
     open_model,
     read_json_object,
 )
-from redheart.model.labels import BENTHAM_DIMS, CULTURAL, EKMAN, REGRET_VIEWS, SENTIMENTS, SURD
 from redheart.runs.checkpoint_arg import checkpoint_folder
+from redheart.tasks import TARGETS
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
-LABELS = {"ekman": list(EKMAN), "sentiment": list(SENTIMENTS), "fine": list(FINE_LABELS),
-          "cultural": list(CULTURAL), "bentham_dims": list(BENTHAM_DIMS),
-          "regret_views": list(REGRET_VIEWS), "surd": list(SURD)}
+LABELS = {("ekman" if t.output == "emotion" else t.output): list(t.labels)
+          for t in TARGETS if t.labels is not None}
+"""labels.json: unit names of every output that has units (its Ekman list is keyed "ekman")."""
 
 
 def export_model(checkpoint: Path, out: Path, dtype: str = "float32",

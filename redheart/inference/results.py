@@ -11,22 +11,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from redheart.data.taxonomy import FINE_LABELS
-from redheart.model.labels import BENTHAM_DIMS, CULTURAL, EKMAN, REGRET_VIEWS, SENTIMENTS, SURD
+from redheart.tasks import TARGETS
 
 FINE_THRESHOLD = 0.3
 """A fine GoEmotions label counts as predicted from this probability on (the paper's protocol)."""
 
-OUTPUT_LABELS: dict[str, tuple[str, ...] | None] = {
-    "emotion": EKMAN, "sentiment": SENTIMENTS, "fine": FINE_LABELS, "cultural": CULTURAL,
-    "bentham_dims": BENTHAM_DIMS, "hedonic_value": None, "regret": None,
-    "regret_views": REGRET_VIEWS, "surd": SURD,
-}
+OUTPUT_LABELS: dict[str, tuple[str, ...] | None] = {t.output: t.labels for t in TARGETS}
 """Every user-facing output, in display order, with the names of its units (None: a number)."""
 
-OUTPUT_TASK = {"emotion": "emotion", "sentiment": "emotion", "fine": "emotion",
-               "cultural": "emotion", "bentham_dims": "bentham", "hedonic_value": "bentham",
-               "regret": "regret", "regret_views": "regret", "surd": "surd"}
+OUTPUT_TASK: dict[str, str] = {t.output: t.task for t in TARGETS}
 HEAD_LEVEL_OUTPUTS = ("sentiment", "fine", "cultural")
 """Outputs the emotion head computes itself; its analyzer refines only the Ekman logits."""
 

@@ -13,8 +13,8 @@ import torch.utils.checkpoint
 from torch import nn
 
 from redheart.config import ModelConfig
-from redheart.model.catalog import TASKS
 from redheart.model.layers import EncoderLayer
+from redheart.tasks import TASKS
 
 
 class InputProjection(nn.Sequential):

@@ -8,8 +8,8 @@ from torch import nn
 from redheart.config import ModelConfig
 from redheart.model.decode import RAW_DIM
 from redheart.model.head_output import HeadOutput
-from redheart.model.labels import ETHICS
 from redheart.model.layers import mlp
+from redheart.tasks import ETHICS
 
 
 class BenthamHead(nn.Module):

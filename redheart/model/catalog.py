@@ -88,8 +88,6 @@ ANALYZER_OF_TASK: dict[str, str] = {
     "regret": "regret_analyzer",
     "surd": "surd_analyzer",
 }
-TASKS: tuple[str, ...] = ("emotion", "bentham", "regret", "surd")
-"""Task order used everywhere a per-task list or tensor appears."""
 
 
 def essential_reason(name: str) -> str:

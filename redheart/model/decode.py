@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from redheart.model.labels import BENTHAM_DIMS, EKMAN, SURD
+from redheart.tasks import BENTHAM_DIMS, EKMAN, SURD
 
 RAW_DIM = {"emotion": len(EKMAN), "bentham": len(BENTHAM_DIMS) + 1, "regret": 4,
            "surd": len(SURD)}
@@ -22,7 +22,9 @@ def decode(task: str, raw: torch.Tensor) -> dict[str, torch.Tensor]:
     if task == "emotion":
         return {"emotion_logits": raw}
     if task == "bentham":
-        return {"bentham_dims": torch.sigmoid(raw[:, :7]), "hedonic_value": torch.tanh(raw[:, 7])}
+        dims = len(BENTHAM_DIMS)        # then one hedonic value (RAW_DIM)
+        return {"bentham_dims": torch.sigmoid(raw[:, :dims]),
+                "hedonic_value": torch.tanh(raw[:, dims])}
     if task == "regret":
         # Quantiles are ordered by construction: each is the previous plus a
         # softplus step in logit space, so q10 <= q50 <= q90 always holds.

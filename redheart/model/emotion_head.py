@@ -7,9 +7,9 @@ from torch import nn
 
 from redheart.config import ModelConfig
 from redheart.model.head_output import HeadOutput
-from redheart.model.labels import CULTURAL, EKMAN, N_FINE, SENTIMENTS
 from redheart.model.layers import mlp
 from redheart.model.moe import MixtureOfExperts
+from redheart.tasks import CULTURAL, EKMAN, FINE_LABELS, SENTIMENTS
 
 
 class EmotionHead(nn.Module):
@@ -31,7 +31,7 @@ class EmotionHead(nn.Module):
         self.moe_norm = nn.LayerNorm(d)
         self.sentiment = mlp(d, level, len(SENTIMENTS), cfg.dropout)
         self.ekman = mlp(d + len(SENTIMENTS), level, len(EKMAN), cfg.dropout)
-        self.fine = mlp(d + len(EKMAN), level, N_FINE, cfg.dropout)
+        self.fine = mlp(d + len(EKMAN), level, len(FINE_LABELS), cfg.dropout)
         self.cultural = mlp(d, cfg.cultural_dim, len(CULTURAL), cfg.dropout)
 
     def forward(self, z: torch.Tensor) -> HeadOutput:

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from redheart.config import ModelConfig
-from redheart.model.labels import EKMAN
+from redheart.tasks import EKMAN
 
 _N = len(EKMAN)
 _TRIL = _N * (_N + 1) // 2

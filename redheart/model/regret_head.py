@@ -7,8 +7,8 @@ from torch import nn
 
 from redheart.config import ModelConfig
 from redheart.model.head_output import HeadOutput
-from redheart.model.labels import REGRET_VIEWS
 from redheart.model.layers import mlp
+from redheart.tasks import REGRET_VIEWS
 
 
 class RegretHead(nn.Module):

@@ -7,8 +7,8 @@ from torch import nn
 
 from redheart.config import ModelConfig
 from redheart.model.head_output import HeadOutput
-from redheart.model.labels import SURD
 from redheart.model.layers import mlp
+from redheart.tasks import SURD
 
 
 class SurdHead(nn.Module):

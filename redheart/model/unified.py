@@ -33,7 +33,7 @@ from redheart.config import ModelConfig
 from redheart.model.analyzer import Analyzer
 from redheart.model.backbone import Backbone
 from redheart.model.bentham_head import BenthamHead
-from redheart.model.catalog import ANALYZER_OF_TASK, BACKBONE_PARTS, TASKS, ExecutionMode
+from redheart.model.catalog import ANALYZER_OF_TASK, BACKBONE_PARTS, ExecutionMode
 from redheart.model.decode import decode
 from redheart.model.dsp import DspSimulator
 from redheart.model.emotion_head import EmotionHead
@@ -43,6 +43,7 @@ from redheart.model.regret_head import RegretHead
 from redheart.model.selection import enabled_modules
 from redheart.model.surd_head import SurdHead
 from redheart.model.utilities import Utilities
+from redheart.tasks import TASKS
 
 _HEADS = {"emotion": EmotionHead, "bentham": BenthamHead, "regret": RegretHead,
           "surd": SurdHead}

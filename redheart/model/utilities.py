@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from redheart.config import ModelConfig
-from redheart.model.catalog import TASKS
 from redheart.model.layers import EncoderLayer
+from redheart.tasks import TASKS
 
 
 class Utilities(nn.Module):

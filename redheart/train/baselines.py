@@ -27,7 +27,7 @@ import numpy as np
 from redheart.data.encode import SourceFeaturizers
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import SourceData
-from redheart.model.labels import EKMAN
+from redheart.tasks import EKMAN
 from redheart.train.eval_set import EvalSet, Predictions
 from redheart.train.metrics import WRONG_ABOVE, emotion_sets
 from redheart.train.regret_decision import DEFAULT_THRESHOLD, best_threshold

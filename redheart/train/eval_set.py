@@ -88,7 +88,7 @@ class Predictions:
 def _interval_of(statistic: metrics.Statistic) -> Any:
     found = bootstrap.interval(statistic)
     if isinstance(found, list) and found and isinstance(found[0], list):
-        from redheart.model.labels import EKMAN
+        from redheart.tasks import EKMAN
 
         return dict(zip(EKMAN, found, strict=True))
     return found

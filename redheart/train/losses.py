@@ -16,7 +16,7 @@ from torch.nn import functional as F
 
 from redheart.data.batching import Batch
 from redheart.data.example import Example
-from redheart.model.labels import EKMAN
+from redheart.tasks import EKMAN
 
 DEEP_SUPERVISION_WEIGHT = 0.5
 MOE_AUX_WEIGHT = 0.01

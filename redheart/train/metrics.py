@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from redheart.model.labels import EKMAN
+from redheart.tasks import EKMAN
 
 EMOTION_THRESHOLD = 0.3
 """A class is predicted when its probability reaches this (the GoEmotions paper's rule)."""

@@ -14,8 +14,8 @@ import torch
 
 from redheart.config import TrainConfig
 from redheart.data.batching import Batch
-from redheart.model.catalog import TASKS
 from redheart.model.unified import UnifiedModel
+from redheart.tasks import TASKS
 from redheart.train.losses import (
     MOE_AUX_WEIGHT,
     BatchShare,

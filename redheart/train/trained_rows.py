@@ -12,26 +12,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from redheart import tasks
+
 if TYPE_CHECKING:
     from redheart.data.batching import Batch
 
-TARGETS: tuple[str, ...] = ("emotion", "sentiment", "fine", "cultural", "bentham_dims",
-                            "hedonic_value", "pairs", "regret", "regret_views", "surd")
+TARGETS_OF_OUTPUT: dict[str, tuple[str, ...]] = {
+    t.output: (t.output, "pairs") if t.output == "hedonic_value" else (t.output,)
+    for t in tasks.TARGETS
+}
+"""The targets whose rows train each output: the hedonic value learns from its own
+labels and from dilemma pairs."""
+
+TARGETS: tuple[str, ...] = tuple(name for names in TARGETS_OF_OUTPUT.values() for name in names)
 """Every supervised target, by the name of the output it trains (pairs: dilemma pairs)."""
 
-_TARGET_OF_FIELD = {"emotion": "emotion", "sentiment": "sentiment", "fine": "fine",
-                    "cultural": "cultural", "bentham": "bentham_dims",
-                    "hedonic": "hedonic_value", "regret": "regret",
-                    "regret_views": "regret_views", "surd": "surd"}
+_TARGET_OF_FIELD = {t.field: t.output for t in tasks.TARGETS}
 _LOSS_NEEDS = {"sentiment": "emotion", "fine": "emotion", "cultural": "emotion",
                "regret_views": "regret"}
 """Fields whose loss is only computed beside another one's (see losses.task_losses)."""
-
-TARGETS_OF_OUTPUT: dict[str, tuple[str, ...]] = {
-    **{target: (target,) for target in TARGETS if target != "pairs"},
-    "hedonic_value": ("hedonic_value", "pairs"),
-}
-"""The targets whose rows train each output: the hedonic value learns from both."""
 
 
 def batch_rows(batch: Batch) -> dict[str, int]:

@@ -12,7 +12,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tui.run_view import TASKS, RunView, format_eta
+from redheart.tasks import TASKS
+from tui.run_view import RunView, format_eta
 from tui.traces import ChartSettings, Trace, trace
 from tui.widgets.chart import LINE, POINT, Chart
 from tui.widgets.chart_options import ChartOptions

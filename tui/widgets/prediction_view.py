@@ -18,11 +18,11 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from redheart.inference.results import HEAD_LEVEL_OUTPUTS
+from redheart.tasks import REGRET_VIEWS
 from tui.widgets.bars import MISSING, Bars, titled
 
 HALF = 15
 """Cells on each side of zero in the hedonic value's bar."""
-REGRET_VIEWS = ("optimistic", "realistic", "pessimistic")
 
 
 def mark(output: dict[str, Any] | None, name: str) -> str:

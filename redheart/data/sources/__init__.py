@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
-from redheart.config import Config, DataSource
+from redheart.config import SOURCE_KINDS, Config, DataSource
 from redheart.data.bad_rows import BadRows, DataError
 from redheart.data.download.hint import download_command
 from redheart.data.example import DilemmaPair, Example
@@ -46,9 +47,27 @@ def resolve_path(source: DataSource, base_dir: Path) -> Path:
     return path
 
 
-_READERS = {"scruples_anecdotes": scruples.read_anecdotes,
-            "scruples_dilemmas": scruples.read_dilemmas, "jsonl": jsonl.read}
-"""Reader per source kind; each yields rows lazily, so `limit` stops reading early."""
+@dataclass(frozen=True)
+class Reader:
+    """How one source kind is read. `read(path, bad)` yields rows lazily, so `limit`
+    stops reading early."""
+
+    read: Callable[..., Iterator[Example] | Iterator[DilemmaPair]]
+    pairs: bool = False
+    """Its rows are dilemma pairs (the Bradley-Terry loss) rather than examples."""
+    label_files: bool = False
+    """It also takes `labels=` and `ekman_mapping=` paths; other kinds refuse them."""
+
+
+READERS: dict[str, Reader] = {
+    "goemotions": Reader(goemotions.read, label_files=True),
+    "scruples_anecdotes": Reader(scruples.read_anecdotes),
+    "scruples_dilemmas": Reader(scruples.read_dilemmas, pairs=True),
+    "jsonl": Reader(jsonl.read),
+}
+"""Reader per source kind: adding a kind is one entry here and its name in SOURCE_KINDS."""
+
+assert set(READERS) == set(SOURCE_KINDS)
 
 
 def _optional(path: str, base_dir: Path) -> Path | None:
@@ -80,16 +99,16 @@ def anchor_paths(config: Config, base_dir: Path) -> Config:
 def read_source(source: DataSource, base_dir: Path, skip_bad_rows: bool = False) -> SourceData:
     path = resolve_path(source, base_dir)
     data = SourceData(source, path, bad=BadRows(skip=skip_bad_rows))
-    if source.kind == "goemotions":
-        reader = goemotions.read(path, data.bad, _optional(source.labels, base_dir),
-                                 _optional(source.ekman_mapping, base_dir))
+    reader = READERS[source.kind]
+    label_files = {}
+    if reader.label_files:
+        label_files = {"labels": _optional(source.labels, base_dir),
+                       "ekman_mapping": _optional(source.ekman_mapping, base_dir)}
     elif source.labels or source.ekman_mapping:
         raise DataError(f"[data.sources] kind = '{source.kind}': labels and ekman_mapping are "
                         f"for goemotions sources only; remove them")
-    else:
-        reader = _READERS[source.kind](path, data.bad)
-    rows = islice(reader, source.limit or None)
-    if source.kind == "scruples_dilemmas":
+    rows = islice(reader.read(path, data.bad, **label_files), source.limit or None)
+    if reader.pairs:
         data.pairs = list(rows)
     else:
         data.examples = list(rows)

@@ -16,8 +16,7 @@ from pathlib import Path
 from redheart.data.bad_rows import BadRows, DataError
 from redheart.data.download.hint import missing_hint
 from redheart.data.example import Example, sentiment_of
-from redheart.data.taxonomy import EKMAN_OF_FINE, FINE_LABELS
-from redheart.model.labels import EKMAN
+from redheart.tasks import EKMAN, EKMAN_OF_FINE, FINE_LABELS
 
 
 def read_label_names(tsv: Path, path: Path | None = None) -> list[str]:

@@ -33,8 +33,15 @@ from redheart.data.bad_rows import BadRows
 from redheart.data.example import Example, sentiment_of
 from redheart.data.sources.json_lines import json_objects
 from redheart.data.sources.scruples import check_votes, vote_targets
-from redheart.data.taxonomy import EKMAN_OF_FINE, FINE_LABELS
-from redheart.model.labels import BENTHAM_DIMS, CULTURAL, EKMAN, SENTIMENTS, SURD
+from redheart.tasks import (
+    BENTHAM_DIMS,
+    CULTURAL,
+    EKMAN,
+    EKMAN_OF_FINE,
+    FINE_LABELS,
+    SENTIMENTS,
+    SURD,
+)
 
 KEYS = ("text", "emotion", "fine", "sentiment", "cultural", "bentham", "hedonic_value", "regret",
         "regret_views", "surd", "votes", "id", "why")

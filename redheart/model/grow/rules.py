@@ -23,13 +23,13 @@ from redheart.model.grow.layout import (
     cloned,
     fixed,
 )
-from redheart.model.labels import EKMAN, SENTIMENTS
+from redheart.tasks import EKMAN, SENTIMENTS, TASKS
 
 ParamRules = dict[str, tuple[DimRule, ...]]
 """Parameter name (last part of the key) -> one DimRule per tensor dimension."""
 
 _C, _F = WHOLE_CLONED, WHOLE_FIXED
-_TASK = r"(emotion|bentham|regret|surd)"
+_TASK = f"({'|'.join(TASKS)})"
 _ENCODER_LAYER = r"(backbone\.transformer\.layers|utilities\.fusion)\.\d+"
 
 
