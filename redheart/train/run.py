@@ -11,11 +11,9 @@ from typing import Any, Protocol
 
 from redheart.config import Config
 from redheart.config_toml import dumps
-from redheart.data.encode import SourceFeaturizers
 from redheart.data.encoder import TextEncoder
-from redheart.data.prepare import encode_sources, read_sources
 from redheart.data.sources import anchor_paths
-from redheart.data.split import split_sources
+from redheart.data.training_data import training_data
 from redheart.errors import RedHeartError
 from redheart.memory.selector import DoesNotFitError, plan_for
 from redheart.memory.telemetry import TelemetrySampler
@@ -187,18 +185,15 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     config = memory_plan.config     # the savers the plan chose
     # Compared after planning: the savers it chose are what the checkpoint recorded.
     changed = check_resume_config(checkpoint, config) if checkpoint is not None else []
-    if dist.is_main:                # one process fills the example store and the encoder
-        sources = read_sources(config, profile_dir)     # cache; the others then read them
-        encode_sources(config, sources, reporter.encoding)
+    # One process fills the example store and the encoder cache; the others then read them.
+    if dist.is_main:
+        data = training_data(config, profile_dir, reporter.encoding)
     wait_for_main(dist)
     if not dist.is_main:
-        sources = read_sources(config, profile_dir)
-        encode_sources(config, sources)
+        data = training_data(config, profile_dir)
     encoder = None
     if config.data.encoder_trainable:   # it encodes token ids in the step: no budget of its own
         encoder = TextEncoder(config.data.encoder, config.data.max_tokens)
-    featurizer = SourceFeaturizers(config)   # each source's batches with its own token budget
-    train, evaluation = split_sources(sources, config.data.eval_fraction)
 
     if dist.is_main:                # rank 0 owns the directory, the lock and the events
         run_dir = run_dir or new_run_dir(config)
@@ -214,8 +209,8 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     outcome = None
     trainer = None
     try:
-        trainer = Trainer(config, train, evaluation, featurizer, events, run_dir, encoder,
-                          dist)
+        trainer = Trainer(config, data.train, data.dev, data.featurizer, events, run_dir,
+                          encoder, dist)
         if checkpoint is not None:
             trainer.resume(checkpoint)
         elif config.train.init_from:
