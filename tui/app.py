@@ -25,6 +25,7 @@ from textual.widgets import Footer, Header, Input, Tab, Tabs
 from redheart.config import Config, load_profile
 from redheart.errors import RedHeartError
 from redheart.notify.rules import Notice
+from redheart.train.reporter import QuietReporter
 from tui.compare_screen import CompareScreen
 from tui.event_source import (
     Controller,
@@ -64,25 +65,17 @@ RUN_ACTIONS = frozenset({"start", "pause", "resume", "stop", "save_now", "set_lr
                          "runs"})
 
 
-class SilentReporter:
-    """run_training's reporter inside the console: the terminal belongs to Textual."""
+class SilentReporter(QuietReporter):
+    """run_training's reporter inside the console: the terminal belongs to Textual, so
+    only the encoding progress is told (in the title bar)."""
 
     def __init__(self, app: RedHeartApp | None) -> None:
         self.app = app
         """Where encoding progress goes (None: nowhere, as in the overhead benchmark)."""
 
-    def started(self, run_dir, trainer) -> None:
-        pass
-
-    def step(self, result, state) -> None:
-        pass
-
     def encoding(self, done: int, total: int) -> None:
         if self.app is not None:
             self.app.call_from_thread(self.app.set_status, f"encoding texts {done}/{total}")
-
-    def finished(self, run_dir, outcome) -> None:
-        pass
 
 
 class RedHeartApp(RunsNavigation, App):

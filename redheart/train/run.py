@@ -7,7 +7,7 @@ import signal
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from redheart.config import Config
 from redheart.config_toml import dumps
@@ -34,22 +34,13 @@ from redheart.train.distributed import (
     wait_for_main,
 )
 from redheart.train.init_from import anchor_init_from, load_initial_weights
+from redheart.train.reporter import QuietReporter, Reporter
 from redheart.train.trainer import (
     RunOutcome,
-    StepResult,
     Trainer,
     TrainingError,
     resolve_device,
 )
-
-
-class Reporter(Protocol):
-    """What the CLI shows while a run goes (Rich progress, plain lines, nothing)."""
-
-    def started(self, run_dir: Path, trainer: Trainer) -> None: ...
-    def step(self, result: StepResult, state: Any) -> None: ...
-    def encoding(self, done: int, total: int) -> None: ...
-    def finished(self, run_dir: Path, outcome: RunOutcome | None) -> None: ...
 
 
 def with_sample_cap(config: Config, samples: int | None) -> Config:
@@ -107,15 +98,6 @@ def _restore(handlers: dict[signal.Signals, Any]) -> None:
         signal.signal(sig, handler)
 
 
-class _QuietReporter:
-    """What ranks other than 0 report: nothing (rank 0 speaks for the job)."""
-
-    def started(self, run_dir: Path, trainer: Trainer) -> None: ...
-    def step(self, result: StepResult, state: Any) -> None: ...
-    def encoding(self, done: int, total: int) -> None: ...
-    def finished(self, run_dir: Path, outcome: RunOutcome | None) -> None: ...
-
-
 def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  run_dir: Path | None = None, resume: str | None = None,
                  samples: int | None = None) -> RunOutcome:
@@ -130,7 +112,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     lost = None
     try:
         if not dist.is_main:
-            reporter = _QuietReporter()
+            reporter = QuietReporter()   # rank 0 speaks for the job
         return _run(config, profile_dir, reporter, run_dir, resume, checkpoint, dist)
     except PeerLost as exc:
         lost = exc
