@@ -357,23 +357,18 @@ class RedHeartApp(RunsNavigation, App):
 
     @work(thread=True, exclusive=True, group="training")
     def _train(self, config: Config) -> None:
-        from redheart.data.sources import anchor_paths
-        from redheart.memory.selector import plan_for
+        from redheart.memory.selector import DoesNotFitError
         from redheart.train.run import run_training
-        from redheart.train.trainer import resolve_device
 
         profile_dir = self.profile.resolve().parent if self.profile else Path.cwd()
         error = None
         try:
-            device = resolve_device(config)
-            plan = plan_for(anchor_paths(config, profile_dir), device.type)
-            if plan.fits is False:
-                self.post_message(StartRefused(plan.shortfall()))
-                return
-            run_dir = planned_run_dir(config, profile_dir)
-            self.call_from_thread(self._started_in_process, run_dir)
-            run_training(config, profile_dir, SilentReporter(self), run_dir,
-                         samples=self.samples)
+            run_training(config, profile_dir, SilentReporter(self), samples=self.samples,
+                         on_run_dir=lambda run_dir: self.call_from_thread(
+                             self._started_in_process, run_dir.absolute()))
+        except DoesNotFitError as exc:     # refused before the data is read or a file written
+            self.post_message(StartRefused(str(exc)))
+            return
         except RedHeartError as exc:
             error = str(exc)
         finally:
@@ -381,6 +376,8 @@ class RedHeartApp(RunsNavigation, App):
         self.post_message(TrainingEnded(error))
 
     def _started_in_process(self, run_dir: Path) -> None:
+        """The engine's plan fits and it named the run directory: tail it from now on (it
+        is created once the data is read)."""
         self.in_process = True
         self.own_run = run_dir
         self.connect(FileEventSource(run_dir), LocalController(run_dir))
@@ -479,17 +476,4 @@ class RedHeartApp(RunsNavigation, App):
     def on_unmount(self) -> None:
         if self.source is not None:
             self.source.close()
-
-
-def planned_run_dir(config: Config, profile_dir: Path) -> Path:
-    """Where the in-process run will write, known before it starts (so the UI can tail it)."""
-    root = Path(config.run.runs_root)
-    if not root.is_absolute():
-        root = Path.cwd() / root
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path, suffix = root / f"{config.run.name}-{stamp}", 1
-    while path.exists():
-        suffix += 1
-        path = root / f"{config.run.name}-{stamp}-{suffix}"
-    return path
 

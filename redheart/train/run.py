@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from redheart.runs.config_change import check_resume_config
 from redheart.runs.events import EventsWriteError, EventWriter
 from redheart.runs.liveness import refuse_live_run
 from redheart.runs.resume import resume_point
-from redheart.runs.run_dir import claim_run_dir, new_run_dir, write_config
+from redheart.runs.run_dir import claim_run_dir, new_run_dir, run_dir_name, write_config
 from redheart.runs.sinks import EventSinks
 from redheart.train.distributed import (
     DistContext,
@@ -100,8 +101,15 @@ def _restore(handlers: dict[signal.Signals, Any]) -> None:
 
 def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  run_dir: Path | None = None, resume: str | None = None,
-                 samples: int | None = None) -> RunOutcome:
-    """One run: alone, or as one rank of a torchrun job (see `distributed.py`)."""
+                 samples: int | None = None,
+                 on_run_dir: Callable[[Path], None] | None = None) -> RunOutcome:
+    """One run: alone, or as one rank of a torchrun job (see `distributed.py`).
+
+    `on_run_dir` is for a caller that follows the run from its start (the
+    console): rank 0 tells it the run directory as soon as the memory plan
+    fits, before the data is read; the directory is created only once the
+    data is read, so a run refused on its data leaves no folder.
+    """
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
     config = anchor_init_from(config, profile_dir, check=resume is None)
     checkpoint, run_dir = resume_target(config, resume, run_dir)
@@ -113,7 +121,8 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     try:
         if not dist.is_main:
             reporter = QuietReporter()   # rank 0 speaks for the job
-        return _run(config, profile_dir, reporter, run_dir, resume, checkpoint, dist)
+        return _run(config, profile_dir, reporter, run_dir, resume, checkpoint, dist,
+                    on_run_dir)
     except PeerLost as exc:
         lost = exc
         raise
@@ -156,7 +165,8 @@ def model_parameters(config: Config) -> int:
 
 
 def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | None,
-         resume: str | None, checkpoint: Path | None, dist: DistContext) -> RunOutcome:
+         resume: str | None, checkpoint: Path | None, dist: DistContext,
+         on_run_dir: Callable[[Path], None] | None) -> RunOutcome:
     # Rank 0 plans and every rank follows: ranks that chose different savers or
     # micro-batches would run different collectives and hang.
     memory_plan = dist.from_main(plan_for(config, resolve_device(config).type,
@@ -167,6 +177,9 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     config = memory_plan.config     # the savers the plan chose
     # Compared after planning: the savers it chose are what the checkpoint recorded.
     changed = check_resume_config(checkpoint, config) if checkpoint is not None else []
+    if on_run_dir is not None and dist.is_main:
+        run_dir = run_dir or run_dir_name(config)
+        on_run_dir(run_dir)
     # One process fills the example store and the encoder cache; the others then read them.
     if dist.is_main:
         data = training_data(config, profile_dir, reporter.encoding)
