@@ -78,7 +78,7 @@ def section(title: str) -> None:
 
 def prepare_cache(cache: Path) -> None:
     """Token states of the sample set, encoded once for every run below."""
-    from redheart.config import load_profile
+    from redheart.config_load import load_profile
     from redheart.data.prepare import prepare
 
     config = load_profile(ROOT / "profiles" / "quickstart.toml", [f'data.cache_dir="{cache}"'])
@@ -209,7 +209,7 @@ def cut_line(work: Path) -> None:
 
 def nonfinite(work: Path, cache: Path) -> None:
     section("non-finite gradient in one module")
-    from redheart.config import load_profile
+    from redheart.config_load import load_profile
     from redheart.data.encode import EncoderCache
     from redheart.data.prepare import prepare
     from redheart.train.trainer import TrainingError

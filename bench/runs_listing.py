@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redheart.config import load_profile  # noqa: E402
+from redheart.config_load import load_profile  # noqa: E402
 from redheart.config_toml import dumps  # noqa: E402
 from redheart.runs.listing import list_runs  # noqa: E402
 

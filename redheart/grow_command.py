@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 
-from redheart.config import Config, load_profile
+from redheart.config import Config
+from redheart.config_load import load_profile
 from redheart.config_toml import dumps
 from redheart.data.batching import BatchPlan, loader, source_lengths
 from redheart.data.training_data import training_data

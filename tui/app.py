@@ -22,7 +22,8 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Footer, Header, Input, Tab, Tabs
 
-from redheart.config import Config, load_profile
+from redheart.config import Config
+from redheart.config_load import load_profile
 from redheart.errors import RedHeartError
 from redheart.notify.rules import Notice
 from redheart.train.reporter import QuietReporter

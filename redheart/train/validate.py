@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from redheart.config import Config, load_profile
+from redheart.config import Config
+from redheart.config_load import load_profile
 from redheart.data.bad_rows import DataError
 from redheart.data.batching import BatchPlan, Featurizer, loader, source_lengths
 from redheart.data.sources import SourceData
