@@ -44,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from redheart.units import MIB  # noqa: E402
 from tests.bad_inputs.cases import (  # noqa: E402
     CASES,
     PAYLOAD_MARKER,
@@ -274,8 +275,8 @@ def attach_detach(work: Path, cache: Path, steps: int, attaches: int, threads: i
                 break
             trainer.append(steady_rss(proc.pid))
             print(f"  attach {cycle + 1} at step {seen[-1]['step']}: {seen[-1]['events_seen']} "
-                  f"events, missing {seen[-1]['missing']}, console RSS {ui[-1] / 2**20:.0f} MiB, "
-                  f"trainer RSS {trainer[-1] / 2**20:.0f} MiB", flush=True)
+                  f"events, missing {seen[-1]['missing']}, console RSS {ui[-1] / MIB:.0f} MiB, "
+                  f"trainer RSS {trainer[-1] / MIB:.0f} MiB", flush=True)
             time.sleep(_until_next_attach(run_dir, steps, attaches - cycle - 1,
                                           time.monotonic() - began))
         proc.wait()
