@@ -132,7 +132,7 @@ class RedHeartApp(RunsNavigation, App):
                    active=f"tab-{order[0]}", id="panel-tabs")
         with Container(id="panels"):       # the grid's order: see styles.tcss
             yield ModulesPanel(id="modules", classes="panel")
-            yield LossPanel(id="loss", classes="panel")
+            yield LossPanel(lambda: self.view, id="loss", classes="panel")
             yield MemoryPanel(id="memory", classes="panel")
             yield ThroughputPanel(id="throughput", classes="panel")
             yield GradientsPanel(id="gradients", classes="panel")
