@@ -44,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from redheart.units import MIB  # noqa: E402
 from tests.bad_inputs.cases import (  # noqa: E402
     CASES,
     PAYLOAD_MARKER,
@@ -78,7 +79,7 @@ def section(title: str) -> None:
 
 def prepare_cache(cache: Path) -> None:
     """Token states of the sample set, encoded once for every run below."""
-    from redheart.config import load_profile
+    from redheart.config_load import load_profile
     from redheart.data.prepare import prepare
 
     config = load_profile(ROOT / "profiles" / "quickstart.toml", [f'data.cache_dir="{cache}"'])
@@ -209,7 +210,7 @@ def cut_line(work: Path) -> None:
 
 def nonfinite(work: Path, cache: Path) -> None:
     section("non-finite gradient in one module")
-    from redheart.config import load_profile
+    from redheart.config_load import load_profile
     from redheart.data.encode import EncoderCache
     from redheart.data.prepare import prepare
     from redheart.train.trainer import TrainingError
@@ -274,8 +275,8 @@ def attach_detach(work: Path, cache: Path, steps: int, attaches: int, threads: i
                 break
             trainer.append(steady_rss(proc.pid))
             print(f"  attach {cycle + 1} at step {seen[-1]['step']}: {seen[-1]['events_seen']} "
-                  f"events, missing {seen[-1]['missing']}, console RSS {ui[-1] / 2**20:.0f} MiB, "
-                  f"trainer RSS {trainer[-1] / 2**20:.0f} MiB", flush=True)
+                  f"events, missing {seen[-1]['missing']}, console RSS {ui[-1] / MIB:.0f} MiB, "
+                  f"trainer RSS {trainer[-1] / MIB:.0f} MiB", flush=True)
             time.sleep(_until_next_attach(run_dir, steps, attaches - cycle - 1,
                                           time.monotonic() - began))
         proc.wait()

@@ -37,7 +37,8 @@ from safetensors.torch import load_file, save_file
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redheart.config import Config, DataSource, ModelConfig, load_profile  # noqa: E402
+from redheart.config import Config, DataSource, ModelConfig  # noqa: E402
+from redheart.config_load import load_profile  # noqa: E402
 from redheart.data.batching import BatchPlan, featurizer_of, loader, source_lengths  # noqa: E402
 from redheart.data.encode import EncoderCache, SourceFeaturizers  # noqa: E402
 from redheart.data.prepare import encode_sources, read_sources  # noqa: E402

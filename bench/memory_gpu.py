@@ -37,11 +37,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redheart.config import Config, load_profile  # noqa: E402
+from redheart.config import Config  # noqa: E402
+from redheart.config_load import load_profile  # noqa: E402
 from redheart.data.example import Example  # noqa: E402
+from redheart.units import GIB, MIB  # noqa: E402
 
-GIB = 2**30
-MIB = 2**20
 TOKENS = 128
 ROWS = 64
 

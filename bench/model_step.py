@@ -29,7 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redheart.config import load_profile  # noqa: E402
+from redheart.config_load import load_profile  # noqa: E402
 from redheart.data.encoder import TextEncoder  # noqa: E402
 from redheart.model.unified import UnifiedModel  # noqa: E402
 

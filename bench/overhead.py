@@ -26,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redheart.config import load_profile  # noqa: E402
+from redheart.config_load import load_profile  # noqa: E402
 from redheart.data.batching import loader  # noqa: E402
 from redheart.data.encode import EncoderCache  # noqa: E402
 from redheart.data.prepare import prepare  # noqa: E402

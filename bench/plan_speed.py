@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redheart.config import load_profile  # noqa: E402
+from redheart.config_load import load_profile  # noqa: E402
 from redheart.memory import dry_run  # noqa: E402
 from redheart.memory.forecast import _forecast, forecast, prefetch_toggles, toggled  # noqa: E402
 from redheart.model.catalog import OPTIONAL_MODULES  # noqa: E402

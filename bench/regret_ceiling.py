@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redheart.config import load_profile  # noqa: E402
+from redheart.config_load import load_profile  # noqa: E402
 from redheart.data import targets  # noqa: E402
 from redheart.data.encode import SourceFeaturizers  # noqa: E402
 from redheart.data.prepare import encode_sources, read_sources  # noqa: E402

@@ -30,12 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redheart.config import load_profile  # noqa: E402
+from redheart.config_load import load_profile  # noqa: E402
 from redheart.config_toml import dumps  # noqa: E402
 from redheart.runs.listing import list_runs  # noqa: E402
+from redheart.units import GIB, MIB  # noqa: E402
 
 RUNS, BIG, WRITTEN_WHOLE = 100, 10, 2
-GIB = 1024**3
 ENDINGS = ("finished", "stopped", "failed", "killed")
 
 
@@ -100,11 +100,11 @@ def make_run(path: Path, index: int, config_text: str, size: int, whole: bool) -
         if whole:                           # real bytes up to the size
             block = b"".join(_line(_step(0, events.t, 2001)) + _line(_memory(0, events.t))
                              for _ in range(2000))
-            while f.tell() < size - 4 * 1024 * 1024:
+            while f.tell() < size - 4 * MIB:
                 f.write(block)
         else:                               # a hole up to 2 MiB before the size
             f.write(b"\n")
-            f.truncate(size - 2 * 1024 * 1024)
+            f.truncate(size - 2 * MIB)
             f.seek(0, 2)
             f.write(b"\n")
         events.steps(50_000, 3000)
@@ -135,13 +135,13 @@ def main() -> None:
         for index in range(RUNS):
             big = index < BIG
             make_run(base / f"local-8gb-{index:03d}", index, config_text,
-                     GIB if big else 4 * 1024 * 1024 + index * 50_000,
+                     GIB if big else 4 * MIB + index * 50_000,
                      whole=big and index < WRITTEN_WHOLE)
         sizes = [(p / "events.jsonl").stat().st_size for p in base.iterdir()]
         print(f"made {RUNS} runs in {time.perf_counter() - made:.1f} s under {base}: "
-              f"{sum(s >= GIB - 8 * 2**20 for s in sizes)} events files of 1 GiB "
+              f"{sum(s >= GIB - 8 * MIB for s in sizes)} events files of 1 GiB "
               f"({WRITTEN_WHOLE} written whole, the rest sparse), the others "
-              f"{min(sizes) / 2**20:.1f}-{max(s for s in sizes if s < GIB / 2) / 2**20:.1f} MiB; "
+              f"{min(sizes) / MIB:.1f}-{max(s for s in sizes if s < GIB / 2) / MIB:.1f} MiB; "
               f"{sum(sizes) / GIB:.1f} GiB of events in all")
         times, reads = [], []
         for _ in range(5):
@@ -153,7 +153,7 @@ def main() -> None:
         assert len(rows) == RUNS and not any(r.problem for r in rows), rows
         print(f"list_runs over {RUNS} runs: median {statistics.median(times) * 1000:.0f} ms, "
               f"best {min(times) * 1000:.0f} ms (warm cache, 5 listings); "
-              f"{statistics.median(reads) / 2**20:.1f} MiB read per listing; "
+              f"{statistics.median(reads) / MIB:.1f} MiB read per listing; "
               f"statuses {statuses}")
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "redheart", "runs", str(base), "--json"],

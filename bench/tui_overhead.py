@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from redheart.config import load_profile  # noqa: E402
+from redheart.config_load import load_profile  # noqa: E402
 from redheart.runs.events import EventWriter, read_events  # noqa: E402
 from redheart.tasks import TASKS  # noqa: E402
 from redheart.train.run import run_training  # noqa: E402

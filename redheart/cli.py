@@ -17,7 +17,8 @@ from typing import Annotated
 
 import typer
 
-from redheart.config import Config, load_profile
+from redheart.config import Config
+from redheart.config_load import load_profile
 from redheart.errors import RedHeartError
 from redheart.model.catalog import ExecutionMode
 

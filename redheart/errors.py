@@ -8,6 +8,9 @@ traceback; `--debug` shows the traceback for bug reports.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class RedHeartError(Exception):
     """An error caused by input the user can fix; its message is one line."""
@@ -34,3 +37,21 @@ def cannot_write(path: object, exc: OSError, rerun: str) -> DiskWriteError:
     """The one line for a failed write of `path`, naming the command to run again."""
     return DiskWriteError(f"{path}: cannot be written ({exc.strerror or exc}); nothing "
                           f"half-written was kept; free disk space, then run {rerun} again")
+
+
+def unknown_name(where: str, what: str, value: str, valid: Iterable[str]) -> str:
+    """"<where> unknown <what> '<value>'; did you mean '<closest>'?" (or the valid list).
+
+    Short lists (choices of a value) are always shown whole, and suggested
+    from only when the match is near ('goemotion'), not merely similar
+    ('gpu' is not a misspelt 'cpu').
+    """
+    valid = list(valid)
+    short = len(valid) <= 6
+    close = difflib.get_close_matches(value, valid, n=1, cutoff=0.8 if short else 0.5)
+    if close:
+        hint = f"did you mean '{close[0]}'?"
+    else:
+        hint = "valid: " + ", ".join(v or '""' for v in valid)   # "" is "inherit"
+    sep = " " if where.endswith(("]", ":")) else ": "
+    return f"{where}{sep}unknown {what} '{value}'; {hint}"

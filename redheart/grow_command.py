@@ -18,12 +18,11 @@ from typing import Any
 
 import torch
 
-from redheart.config import Config, load_profile
+from redheart.config import Config
+from redheart.config_load import load_profile
 from redheart.config_toml import dumps
 from redheart.data.batching import BatchPlan, loader, source_lengths
-from redheart.data.encode import SourceFeaturizers
-from redheart.data.prepare import encode_sources, read_sources
-from redheart.data.split import split_sources
+from redheart.data.training_data import training_data
 from redheart.errors import RedHeartError
 from redheart.model.catalog import ExecutionMode
 from redheart.model.grow.hyperclone import copies_for_factor, grow_state_dict
@@ -94,11 +93,9 @@ def verify_batches(config: Config, checkpoint: Path,
     if config.data.encoder_trainable:
         raise RedHeartError(f"{checkpoint}: --verify reads cached frozen-encoder states; a "
                             f"checkpoint trained with [data] encoder_trainable is not supported")
-    sources = read_sources(config, checkpoint)
-    encode_sources(config, sources)
-    train, evaluation = split_sources(sources, config.data.eval_fraction)
-    chosen = evaluation or train
-    cache = SourceFeaturizers(config)
+    data = training_data(config, checkpoint)
+    chosen = data.dev or data.train
+    cache = data.featurizer
     plan = BatchPlan(source_lengths(chosen, cache), [1.0] * len(chosen),
                      config.train.batch_size, 0).every_row_once()
     per_source = max(1, -(-count // len(chosen)))

@@ -54,7 +54,7 @@ def real_batch(encoder):
 def quickstart_data(tmp_path_factory):
     """(config, sources, featurizer) of the embedded sample set, encoded once per session:
     a 5M model with every module and real data, 6 steps, checkpoints every 3."""
-    from redheart.config import load_profile
+    from redheart.config_load import load_profile
     from redheart.data.encode import EncoderCache
     from redheart.data.prepare import prepare
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from redheart.config import load_profile
+from redheart.config_load import load_profile
 from redheart.data.batching import BatchPlan, collate_examples, loader, source_lengths
 from redheart.data.encode import EncoderCache
 from redheart.data.prepare import prepare

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from redheart.config import load_profile
+from redheart.config_load import load_profile
 from redheart.model.catalog import BACKBONE_PARTS, MODULES
 from redheart.model.summary import model_summary
 from tests.conftest import PROFILES, run_cli

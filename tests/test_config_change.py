@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from redheart.config import Config, DataSource, load_profile
+from redheart.config import Config, DataSource
+from redheart.config_load import load_profile
 from redheart.config_toml import dumps
 from redheart.runs.config_change import ACCEPTED, REFUSED, changes, classify, flat_config
 from redheart.runs.events import read_events

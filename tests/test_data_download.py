@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from redheart.cli import main
-from redheart.config import load_profile
+from redheart.config_load import load_profile
 from redheart.data.download.hint import shown_path
 from redheart.data.download.pins import DEFAULT_PINS
 from redheart.data.prepare import read_sources

@@ -150,7 +150,7 @@ def test_rank_slices_cover_the_batch_once():
 def test_per_rank_forecast_shards_state_and_splits_the_batch():
     """Cloud profile on 4 GPUs: DDP keeps every byte of state and a quarter of the rows;
     FSDP2 also keeps a quarter of weights, gradients and AdamW state, plus gathered units."""
-    from redheart.config import load_profile
+    from redheart.config_load import load_profile
     from redheart.memory.dry_run import meta_model
     from redheart.memory.forecast import FP32, forecast
     from redheart.ranks import rank_accumulation

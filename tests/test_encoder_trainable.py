@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from redheart.config import load_profile
+from redheart.config_load import load_profile
 from redheart.data.batching import BatchPlan, collate_examples, source_lengths
 from redheart.data.encoder import TokenFeaturizer
 from redheart.data.prepare import prepare

@@ -9,7 +9,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from redheart.config import Config, ModelConfig, load_profile
+from redheart.config import Config, ModelConfig
+from redheart.config_load import load_profile
 from redheart.data.split import split_sources
 from redheart.model.catalog import ExecutionMode
 from redheart.model.grow.hyperclone import (

@@ -31,7 +31,7 @@ def test_ui_never_touches_torch_or_nvml():
 
 def test_profile_check_does_not_import_torch():
     """`redheart config` and profile validation stay instant: no torch import."""
-    code = ("import sys; from redheart.config import load_profile; "
+    code = ("import sys; from redheart.config_load import load_profile; "
             "load_profile('profiles/local-8gb.toml'); "
             "import redheart.cli; print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

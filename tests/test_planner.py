@@ -10,7 +10,7 @@ import json
 import pytest
 import torch
 
-from redheart.config import load_profile
+from redheart.config_load import load_profile
 from redheart.memory.forecast import forecast
 from redheart.memory.selector import Budget, plan
 from tests.conftest import PROFILES, run_cli

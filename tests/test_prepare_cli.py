@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from redheart.config import load_profile
+from redheart.config_load import load_profile
 from redheart.data.prepare import prepare
 from tests.conftest import PROFILES, ROOT, run_cli
 

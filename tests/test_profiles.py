@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from redheart.config import SECTIONS, Config, load_profile, parse_profile
+from redheart.config import SECTIONS, Config
+from redheart.config_load import load_profile, parse_profile
 from redheart.config_toml import dumps
 from redheart.model.catalog import MODULES, OPTIONAL_MODULES, ExecutionMode
 from redheart.model.selection import enabled_modules

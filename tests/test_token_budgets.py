@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from redheart.config import DataConfig, DataSource, load_profile, longest_budget, token_budget
+from redheart.config import DataConfig, DataSource, longest_budget, token_budget
+from redheart.config_load import load_profile
 from redheart.data.batching import BatchPlan, loader, source_lengths
 from redheart.data.encode import EncoderCache, SourceFeaturizers, cache_for
 from redheart.data.encoder import TextEncoder, load_tokenizer, tokenize

@@ -22,9 +22,11 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Footer, Header, Input, Tab, Tabs
 
-from redheart.config import Config, load_profile
+from redheart.config import Config
+from redheart.config_load import load_profile
 from redheart.errors import RedHeartError
 from redheart.notify.rules import Notice
+from redheart.train.reporter import QuietReporter
 from tui.compare_screen import CompareScreen
 from tui.event_source import (
     Controller,
@@ -64,25 +66,17 @@ RUN_ACTIONS = frozenset({"start", "pause", "resume", "stop", "save_now", "set_lr
                          "runs"})
 
 
-class SilentReporter:
-    """run_training's reporter inside the console: the terminal belongs to Textual."""
+class SilentReporter(QuietReporter):
+    """run_training's reporter inside the console: the terminal belongs to Textual, so
+    only the encoding progress is told (in the title bar)."""
 
     def __init__(self, app: RedHeartApp | None) -> None:
         self.app = app
         """Where encoding progress goes (None: nowhere, as in the overhead benchmark)."""
 
-    def started(self, run_dir, trainer) -> None:
-        pass
-
-    def step(self, result, state) -> None:
-        pass
-
     def encoding(self, done: int, total: int) -> None:
         if self.app is not None:
             self.app.call_from_thread(self.app.set_status, f"encoding texts {done}/{total}")
-
-    def finished(self, run_dir, outcome) -> None:
-        pass
 
 
 class RedHeartApp(RunsNavigation, App):
@@ -138,7 +132,7 @@ class RedHeartApp(RunsNavigation, App):
                    active=f"tab-{order[0]}", id="panel-tabs")
         with Container(id="panels"):       # the grid's order: see styles.tcss
             yield ModulesPanel(id="modules", classes="panel")
-            yield LossPanel(id="loss", classes="panel")
+            yield LossPanel(lambda: self.view, id="loss", classes="panel")
             yield MemoryPanel(id="memory", classes="panel")
             yield ThroughputPanel(id="throughput", classes="panel")
             yield GradientsPanel(id="gradients", classes="panel")
@@ -369,23 +363,18 @@ class RedHeartApp(RunsNavigation, App):
 
     @work(thread=True, exclusive=True, group="training")
     def _train(self, config: Config) -> None:
-        from redheart.data.sources import anchor_paths
-        from redheart.memory.selector import plan_for
+        from redheart.memory.selector import DoesNotFitError
         from redheart.train.run import run_training
-        from redheart.train.trainer import resolve_device
 
         profile_dir = self.profile.resolve().parent if self.profile else Path.cwd()
         error = None
         try:
-            device = resolve_device(config)
-            plan = plan_for(anchor_paths(config, profile_dir), device.type)
-            if plan.fits is False:
-                self.post_message(StartRefused(plan.shortfall()))
-                return
-            run_dir = planned_run_dir(config, profile_dir)
-            self.call_from_thread(self._started_in_process, run_dir)
-            run_training(config, profile_dir, SilentReporter(self), run_dir,
-                         samples=self.samples)
+            run_training(config, profile_dir, SilentReporter(self), samples=self.samples,
+                         on_run_dir=lambda run_dir: self.call_from_thread(
+                             self._started_in_process, run_dir.absolute()))
+        except DoesNotFitError as exc:     # refused before the data is read or a file written
+            self.post_message(StartRefused(str(exc)))
+            return
         except RedHeartError as exc:
             error = str(exc)
         finally:
@@ -393,6 +382,8 @@ class RedHeartApp(RunsNavigation, App):
         self.post_message(TrainingEnded(error))
 
     def _started_in_process(self, run_dir: Path) -> None:
+        """The engine's plan fits and it named the run directory: tail it from now on (it
+        is created once the data is read)."""
         self.in_process = True
         self.own_run = run_dir
         self.connect(FileEventSource(run_dir), LocalController(run_dir))
@@ -491,17 +482,4 @@ class RedHeartApp(RunsNavigation, App):
     def on_unmount(self) -> None:
         if self.source is not None:
             self.source.close()
-
-
-def planned_run_dir(config: Config, profile_dir: Path) -> Path:
-    """Where the in-process run will write, known before it starts (so the UI can tail it)."""
-    root = Path(config.run.runs_root)
-    if not root.is_absolute():
-        root = Path.cwd() / root
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path, suffix = root / f"{config.run.name}-{stamp}", 1
-    while path.exists():
-        suffix += 1
-        path = root / f"{config.run.name}-{stamp}-{suffix}"
-    return path
 

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.profile is not None:   # a bad profile is one line and exit 2, before the UI
-            from redheart.config import load_profile
+            from redheart.config_load import load_profile
 
             load_profile(args.profile, args.overrides)
         alone = args.profile is None and args.attach is None and args.remote is None

@@ -10,48 +10,48 @@ from textual.message import Message
 from redheart.runs.listing import RunSummary
 
 
+@dataclass
 class ForecastReady(Message):
     """A memory plan (module table + forecast) computed in a worker."""
 
-    def __init__(self, plan: dict[str, Any]) -> None:
-        super().__init__()
-        self.plan = plan
+    plan: dict[str, Any]
 
 
+@dataclass
 class StartRefused(Message):
-    def __init__(self, reason: str) -> None:
-        super().__init__()
-        self.reason = reason
+    """The engine refused to start (the plan does not fit); nothing was written."""
+
+    reason: str
 
 
+@dataclass
 class TrainingEnded(Message):
-    def __init__(self, error: str | None) -> None:
-        super().__init__()
-        self.error = error
+    """The in-process run returned; `error` is its one-line reason when it failed."""
+
+    error: str | None
 
 
+@dataclass
 class ModuleToggled(Message):
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
+    """The user asked to switch an optional module on or off."""
+
+    name: str
 
 
+@dataclass
 class PredictionReady(Message):
     """One answer of a predictor (`client` tells a stale one from the current one)."""
 
-    def __init__(self, client: object, result: dict[str, Any]) -> None:
-        super().__init__()
-        self.client = client
-        self.result = result
+    client: object
+    result: dict[str, Any]
 
 
+@dataclass
 class PredictionFailed(Message):
     """A predictor ended or could not start; `error` is its one-line reason."""
 
-    def __init__(self, client: object, error: str) -> None:
-        super().__init__()
-        self.client = client
-        self.error = error
+    client: object
+    error: str
 
 
 @dataclass

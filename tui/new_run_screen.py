@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 
-from redheart.config import load_profile
+from redheart.config_load import load_profile
 from redheart.errors import RedHeartError
 
 PROFILES = Path("profiles")

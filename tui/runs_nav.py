@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath
 from textual import work
 from textual.message import Message
 
-from redheart.config import NotifyConfig, load_profile
+from redheart.config import NotifyConfig
+from redheart.config_load import load_profile
 from redheart.errors import RedHeartError
 from redheart.runs.listing import RunSummary
 from tui.event_source import parse_remote

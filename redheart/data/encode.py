@@ -35,6 +35,7 @@ from redheart.config import Config, DataConfig, DataSource, TokenBudget, token_b
 from redheart.data.bad_rows import DataError
 from redheart.data.encoder import TextEncoder, TokenFeaturizer, resolve_encoder_dir
 from redheart.errors import cannot_write
+from redheart.units import MIB
 
 if TYPE_CHECKING:
     import torch
@@ -65,9 +66,9 @@ def encoder_identity(name: str) -> str:
             size = weights.stat().st_size
             digest.update(f"{file}:{size}".encode())
             with weights.open("rb") as f:
-                digest.update(f.read(1 << 20))
-                f.seek(max(0, size - (1 << 20)))
-                digest.update(f.read(1 << 20))
+                digest.update(f.read(MIB))
+                f.seek(max(0, size - MIB))
+                digest.update(f.read(MIB))
     return digest.hexdigest()
 
 

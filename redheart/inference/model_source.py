@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from redheart.config import Config, load_profile
+from redheart.config import Config
+from redheart.config_load import load_profile
 from redheart.errors import RedHeartError
 from redheart.runs.checkpoint_arg import FORMS, checkpoint_folder
 from redheart.runs.checkpoints import CheckpointError

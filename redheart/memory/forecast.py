@@ -31,10 +31,10 @@ from redheart.memory.dry_run import (
     micro_batch_rows,
 )
 from redheart.model.catalog import ANALYZER_OF_TASK, BACKBONE_PARTS, MODULES
+from redheart.units import MIB
 
 CATEGORIES = ("weights", "gradients", "optimizer", "optimizer_step", "autocast_cache",
               "activations", "context")
-MIB = 2**20
 FP32 = 4
 ADAMW_STATE = 8
 """exp_avg and exp_avg_sq in fp32."""

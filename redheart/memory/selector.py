@@ -17,14 +17,13 @@ from typing import Any
 
 from redheart.config import Config, accumulation_steps
 from redheart.errors import RedHeartError
-from redheart.memory.forecast import MIB, Forecast, forecast, uses_bf16
+from redheart.memory.forecast import Forecast, forecast, uses_bf16
 from redheart.ranks import rank_accumulation
+from redheart.units import GIB, MIB
 
 SAVERS = ("bf16_autocast", "fused_adamw", "activation_checkpointing", "adamw_8bit",
           "offload_analyzer_optimizer", "micro_batch")
 """DESIGN §8's order: cheapest in speed and exactness first."""
-
-GIB = 2**30
 
 
 class DoesNotFitError(RedHeartError):

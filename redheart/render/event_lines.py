@@ -5,15 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from redheart.units import gib_text
+
 
 def _loss(loss: dict[str, float]) -> str:
     parts = [f"loss {loss.get('total', float('nan')):.4f}"]
     parts += [f"{k} {v:.4f}" for k, v in loss.items() if k not in ("total", "moe")]
     return "  ".join(parts)
-
-
-def _bytes(value: int | None) -> str:
-    return "-" if value is None else f"{value / 2**30:.2f} GiB"
 
 
 def event_line(event: dict[str, Any]) -> str:
@@ -28,13 +26,13 @@ def event_line(event: dict[str, Any]) -> str:
     elif kind == "memory":
         torch_mem = event.get("torch") or {}
         gpus = event.get("gpus") or []
-        gpu = (f"gpu0 {_bytes(gpus[0].get('used'))}/{_bytes(gpus[0].get('total'))}"
+        gpu = (f"gpu0 {gib_text(gpus[0].get('used'))}/{gib_text(gpus[0].get('total'))}"
                if gpus else event.get("gpu_state", ""))
-        detail = (f"allocated {_bytes(torch_mem.get('allocated'))}  "
-                  f"rss {_bytes(event.get('rss'))}  {gpu}")
+        detail = (f"allocated {gib_text(torch_mem.get('allocated'))}  "
+                  f"rss {gib_text(event.get('rss'))}  {gpu}")
     elif kind == "plan":
-        detail = (f"forecast {_bytes(event.get('forecast', {}).get('total'))}  budget "
-                  f"{_bytes(event.get('budget_bytes'))}  fits {event.get('fits')}  savers "
+        detail = (f"forecast {gib_text(event.get('forecast', {}).get('total'))}  budget "
+                  f"{gib_text(event.get('budget_bytes'))}  fits {event.get('fits')}  savers "
                   f"{', '.join(event.get('savers', [])) or 'none'}")
     elif kind == "eval":
         metrics = event.get("metrics", {})

@@ -9,8 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from redheart.memory.forecast import CATEGORIES
+from redheart.units import MIB
 
-MIB = 2**20
 SHORT = {"weights": "wts", "gradients": "grads", "optimizer": "optim",
          "optimizer_step": "step", "autocast_cache": "cast", "activations": "activ",
          "context": "ctx"}

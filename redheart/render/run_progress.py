@@ -19,14 +19,15 @@ from rich.progress import (
 
 from redheart.memory.telemetry import process_rss_bytes, torch_memory
 from redheart.train.trainer import RunOutcome, StepResult, Trainer
+from redheart.units import GIB
 
 
 def _memory_text(device: str) -> str:
     """GPU memory allocated by torch on CUDA, else this process's resident memory."""
     fields = torch_memory(device)
     if fields is not None:
-        return f"mem {fields['allocated'] / 2**30:.2f} GiB"
-    return f"rss {process_rss_bytes() / 2**30:.2f} GiB"
+        return f"mem {fields['allocated'] / GIB:.2f} GiB"
+    return f"rss {process_rss_bytes() / GIB:.2f} GiB"
 
 
 def _loss_text(loss: dict[str, float]) -> str:

@@ -21,6 +21,7 @@ from redheart.config_toml import dumps
 from redheart.errors import RedHeartError
 from redheart.runs.event_window import tail_events
 from redheart.runs.listing import RunSummary, best_eval, is_run_dir, summarize_run
+from redheart.units import MIB
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -79,7 +80,7 @@ def _metrics(run_dir: Path) -> dict[str, Any]:
     return found
 
 
-EVAL_SEARCH_BYTES = 64 * 1024 * 1024
+EVAL_SEARCH_BYTES = 64 * MIB
 """How far back from the end `diff` looks for the newest eval (evals come once an epoch;
 two runs can afford more than a listing of a hundred)."""
 

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from redheart.runs.events import parse_lines
+from redheart.units import MIB
 
 HEAD_BYTES = 64 * 1024
 """The plan and run_started events of a launch are a few KiB each."""
-HEAD_LIMIT = 4 * 1024 * 1024
+HEAD_LIMIT = 4 * MIB
 TAIL_BYTES = 64 * 1024
 """About 60 step events and their memory samples: a minute of a live run."""
-TAIL_LIMIT = 4 * 1024 * 1024
+TAIL_LIMIT = 4 * MIB
 """The most a tail grows to when what it looks for is not in the last TAIL_BYTES (a run
 paused for hours has written only memory samples since its last step)."""
 

@@ -48,8 +48,8 @@ def _cannot_create(path: Path, exc: OSError) -> RunDirError:
                        f"choose another --run-dir or [run] runs_root")
 
 
-def new_run_dir(config: Config) -> Path:
-    """`runs_root/<name>-<YYYYmmdd-HHMMSS>`, unique, created 0700."""
+def run_dir_name(config: Config) -> Path:
+    """`runs_root/<name>-<YYYYmmdd-HHMMSS>` (`-2`, `-3`... when taken), not created yet."""
     root = Path(config.run.runs_root)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = root / f"{config.run.name}-{stamp}"
@@ -57,8 +57,14 @@ def new_run_dir(config: Config) -> Path:
     while path.exists():
         suffix += 1
         path = root / f"{config.run.name}-{stamp}-{suffix}"
+    return path
+
+
+def new_run_dir(config: Config) -> Path:
+    """A `run_dir_name`, created 0700."""
+    path = run_dir_name(config)
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.mkdir(mode=0o700)
         os.chmod(path, 0o700)  # mkdir's mode is masked by the umask
     except OSError as exc:

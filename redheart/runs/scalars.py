@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-GIB = 1024**3
+from redheart.units import GIB
+
 STEP_FIELDS = {"lr": "lr", "grad_norm": "grad_norm", "samples_per_s": "throughput/samples_per_s",
                "tokens_per_s": "throughput/tokens_per_s", "mfu": "throughput/mfu"}
 TORCH_FIELDS = ("allocated", "reserved", "peak")

@@ -5,17 +5,16 @@ from __future__ import annotations
 import dataclasses
 import signal
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from redheart.config import Config
 from redheart.config_toml import dumps
-from redheart.data.encode import SourceFeaturizers
 from redheart.data.encoder import TextEncoder
-from redheart.data.prepare import encode_sources, read_sources
 from redheart.data.sources import anchor_paths
-from redheart.data.split import split_sources
+from redheart.data.training_data import training_data
 from redheart.errors import RedHeartError
 from redheart.memory.selector import DoesNotFitError, plan_for
 from redheart.memory.telemetry import TelemetrySampler
@@ -25,7 +24,7 @@ from redheart.runs.config_change import check_resume_config
 from redheart.runs.events import EventsWriteError, EventWriter
 from redheart.runs.liveness import refuse_live_run
 from redheart.runs.resume import resume_point
-from redheart.runs.run_dir import claim_run_dir, new_run_dir, write_config
+from redheart.runs.run_dir import claim_run_dir, new_run_dir, run_dir_name, write_config
 from redheart.runs.sinks import EventSinks
 from redheart.train.distributed import (
     DistContext,
@@ -36,22 +35,13 @@ from redheart.train.distributed import (
     wait_for_main,
 )
 from redheart.train.init_from import anchor_init_from, load_initial_weights
+from redheart.train.reporter import QuietReporter, Reporter
 from redheart.train.trainer import (
     RunOutcome,
-    StepResult,
     Trainer,
     TrainingError,
     resolve_device,
 )
-
-
-class Reporter(Protocol):
-    """What the CLI shows while a run goes (Rich progress, plain lines, nothing)."""
-
-    def started(self, run_dir: Path, trainer: Trainer) -> None: ...
-    def step(self, result: StepResult, state: Any) -> None: ...
-    def encoding(self, done: int, total: int) -> None: ...
-    def finished(self, run_dir: Path, outcome: RunOutcome | None) -> None: ...
 
 
 def with_sample_cap(config: Config, samples: int | None) -> Config:
@@ -109,19 +99,17 @@ def _restore(handlers: dict[signal.Signals, Any]) -> None:
         signal.signal(sig, handler)
 
 
-class _QuietReporter:
-    """What ranks other than 0 report: nothing (rank 0 speaks for the job)."""
-
-    def started(self, run_dir: Path, trainer: Trainer) -> None: ...
-    def step(self, result: StepResult, state: Any) -> None: ...
-    def encoding(self, done: int, total: int) -> None: ...
-    def finished(self, run_dir: Path, outcome: RunOutcome | None) -> None: ...
-
-
 def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  run_dir: Path | None = None, resume: str | None = None,
-                 samples: int | None = None) -> RunOutcome:
-    """One run: alone, or as one rank of a torchrun job (see `distributed.py`)."""
+                 samples: int | None = None,
+                 on_run_dir: Callable[[Path], None] | None = None) -> RunOutcome:
+    """One run: alone, or as one rank of a torchrun job (see `distributed.py`).
+
+    `on_run_dir` is for a caller that follows the run from its start (the
+    console): rank 0 tells it the run directory as soon as the memory plan
+    fits, before the data is read; the directory is created only once the
+    data is read, so a run refused on its data leaves no folder.
+    """
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
     config = anchor_init_from(config, profile_dir, check=resume is None)
     checkpoint, run_dir = resume_target(config, resume, run_dir)
@@ -132,8 +120,9 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     lost = None
     try:
         if not dist.is_main:
-            reporter = _QuietReporter()
-        return _run(config, profile_dir, reporter, run_dir, resume, checkpoint, dist)
+            reporter = QuietReporter()   # rank 0 speaks for the job
+        return _run(config, profile_dir, reporter, run_dir, resume, checkpoint, dist,
+                    on_run_dir)
     except PeerLost as exc:
         lost = exc
         raise
@@ -176,7 +165,8 @@ def model_parameters(config: Config) -> int:
 
 
 def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | None,
-         resume: str | None, checkpoint: Path | None, dist: DistContext) -> RunOutcome:
+         resume: str | None, checkpoint: Path | None, dist: DistContext,
+         on_run_dir: Callable[[Path], None] | None) -> RunOutcome:
     # Rank 0 plans and every rank follows: ranks that chose different savers or
     # micro-batches would run different collectives and hang.
     memory_plan = dist.from_main(plan_for(config, resolve_device(config).type,
@@ -187,18 +177,18 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     config = memory_plan.config     # the savers the plan chose
     # Compared after planning: the savers it chose are what the checkpoint recorded.
     changed = check_resume_config(checkpoint, config) if checkpoint is not None else []
-    if dist.is_main:                # one process fills the example store and the encoder
-        sources = read_sources(config, profile_dir)     # cache; the others then read them
-        encode_sources(config, sources, reporter.encoding)
+    if on_run_dir is not None and dist.is_main:
+        run_dir = run_dir or run_dir_name(config)
+        on_run_dir(run_dir)
+    # One process fills the example store and the encoder cache; the others then read them.
+    if dist.is_main:
+        data = training_data(config, profile_dir, reporter.encoding)
     wait_for_main(dist)
     if not dist.is_main:
-        sources = read_sources(config, profile_dir)
-        encode_sources(config, sources)
+        data = training_data(config, profile_dir)
     encoder = None
     if config.data.encoder_trainable:   # it encodes token ids in the step: no budget of its own
         encoder = TextEncoder(config.data.encoder, config.data.max_tokens)
-    featurizer = SourceFeaturizers(config)   # each source's batches with its own token budget
-    train, evaluation = split_sources(sources, config.data.eval_fraction)
 
     if dist.is_main:                # rank 0 owns the directory, the lock and the events
         run_dir = run_dir or new_run_dir(config)
@@ -214,8 +204,8 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     outcome = None
     trainer = None
     try:
-        trainer = Trainer(config, train, evaluation, featurizer, events, run_dir, encoder,
-                          dist)
+        trainer = Trainer(config, data.train, data.dev, data.featurizer, events, run_dir,
+                          encoder, dist)
         if checkpoint is not None:
             trainer.resume(checkpoint)
         elif config.train.init_from:

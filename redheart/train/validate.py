@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from redheart.config import Config, load_profile
+from redheart.config import Config
+from redheart.config_load import load_profile
 from redheart.data.bad_rows import DataError
 from redheart.data.batching import BatchPlan, Featurizer, loader, source_lengths
-from redheart.data.encode import SourceFeaturizers
-from redheart.data.prepare import encode_sources, read_sources
 from redheart.data.sources import SourceData
-from redheart.data.split import EVAL_SPLITS, splits
+from redheart.data.split import EVAL_SPLITS
+from redheart.data.training_data import training_data
 from redheart.errors import RedHeartError
 from redheart.model.catalog import ExecutionMode
 from redheart.model.unified import UnifiedModel
@@ -149,15 +149,13 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
                             "with [data] encoder_trainable is not supported yet")
     refuse_other_model(folder, config.model)
     _check_split(config, split)
-    sources = read_sources(config, profile_path.resolve().parent)
-    encode_sources(config, sources)
-    parts = splits(sources, config.data.eval_fraction)
-    evaluation = parts.test if split == "test" else parts.dev
+    data = training_data(config, profile_path.resolve().parent)
+    evaluation = data.test if split == "test" else data.dev
     if not any(s.examples or s.pairs for s in evaluation):
         raise DataError(f"{config.source}: no {split} data: add a source with split = "
                         f"\"{split}\"" + (" or set [data] eval_fraction" if split == "dev"
                                           else ""))
-    cache = SourceFeaturizers(config)       # each source's states at its own token budget
+    cache = data.featurizer                 # each source's states at its own token budget
     model = UnifiedModel(config.model, ExecutionMode.EVALUATION)
     state, meta = load_checkpoint(folder, model, None)
     rows = EvalSet.of(evaluation)
@@ -165,8 +163,8 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
     predictions = {
         "model": model_predictions(model_outputs(model, evaluation, cache,
                                                  config.train.batch_size), rows, threshold),
-        "prior": baselines.prior(parts.train, rows)}
-    predictions["probe"], probe_rows = baselines.probe(parts.train, rows, cache)
+        "prior": baselines.prior(data.train, rows)}
+    predictions["probe"], probe_rows = baselines.probe(data.train, rows, cache)
     scored = {kind: score(rows, found) for kind, found in predictions.items()}
     intervals = {kind: found[1] for kind, found in scored.items()}
     return {"checkpoint": str(folder), "split": split,

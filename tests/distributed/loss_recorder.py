@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from redheart.config import load_profile
+from redheart.config_load import load_profile
 from redheart.train.run import run_training
 
 

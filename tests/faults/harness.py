@@ -209,7 +209,7 @@ def newest_loadable(run_dir: Path) -> tuple[str | None, int, bool]:
     """What `--resume last` would pick, its step, and whether it loads (model and optimizer)."""
     import torch
 
-    from redheart.config import load_profile
+    from redheart.config_load import load_profile
     from redheart.model.catalog import ExecutionMode
     from redheart.model.unified import UnifiedModel
     from redheart.runs.checkpoints import load_checkpoint

@@ -8,6 +8,8 @@ best checkpoint) is drawn in the colour of the training total.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
@@ -57,6 +59,12 @@ def figures(view: RunView) -> str:
 class LossPanel(Vertical):
     BORDER_TITLE = "Loss"
 
+    def __init__(self, current_view: Callable[[], RunView], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.current_view = current_view
+        """The run shown now (asked each time: the app replaces it when another run is
+        shown), for redrawing the chart when a toggle or an option changes."""
+
     def compose(self) -> ComposeResult:
         yield Static("no steps yet", id="loss-figures")
         yield Toggles(tuple(Item(name, POINT if name == EVAL else LINE,
@@ -72,11 +80,11 @@ class LossPanel(Vertical):
 
     def on_toggles_changed(self, event: Toggles.Changed) -> None:
         event.stop()
-        self.refresh_chart(self.app.view)  # type: ignore[attr-defined]
+        self.refresh_chart(self.current_view())
 
     def on_chart_options_changed(self, event: ChartOptions.Changed) -> None:
         event.stop()
-        self.refresh_chart(self.app.view)  # type: ignore[attr-defined]
+        self.refresh_chart(self.current_view())
 
     def refresh_chart(self, view: RunView) -> bool:
         """Redraw the chart from `view`; False when nothing on it changed."""

@@ -9,12 +9,11 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from redheart.units import MIB, gib_text
 from tui.run_view import RunView
 from tui.widgets.curve import Curve
 from tui.widgets.text import set_text
 
-MIB = 2**20
-GIB = 2**30
 COLORS = {"weights": "blue", "gradients": "cyan", "optimizer": "magenta",
           "optimizer_step": "bright_magenta", "autocast_cache": "yellow",
           "activations": "green", "context": "white"}
@@ -23,10 +22,6 @@ SHORT = {"weights": "weights", "gradients": "grads", "optimizer": "optim",
          "context": "ctx"}
 BAR = 40
 NO_RUN = "no run: live usage appears when training starts"
-
-
-def _gib(value: float | None) -> str:
-    return "-" if value is None else f"{value / GIB:.2f} GiB"
 
 
 def forecast_bar(plan: dict[str, Any]) -> Text:
@@ -61,8 +56,8 @@ class MemoryPanel(Vertical):
         budget = plan.get("budget_bytes")
         verdict = "" if plan.get("fits") is None else (
             "  fits" if plan["fits"] else "  DOES NOT FIT")
-        header = Text(f"forecast {_gib(totals['total'])} peak ({plan['device']})  budget "
-                      f"{_gib(budget) if budget else 'none'}{verdict}\n")
+        header = Text(f"forecast {gib_text(totals['total'])} peak ({plan['device']})  budget "
+                      f"{gib_text(budget) if budget else 'none'}{verdict}\n")
         header.append_text(forecast_bar(plan))
         self.query_one("#memory-forecast", Static).update(header)
         legend = Text()
@@ -85,15 +80,16 @@ class MemoryPanel(Vertical):
         lines = []
         torch_mem = memory.get("torch")
         if torch_mem:
-            lines.append(f"torch allocated {_gib(torch_mem.get('allocated'))}  reserved "
-                         f"{_gib(torch_mem.get('reserved'))}  peak {_gib(torch_mem.get('peak'))}")
+            lines.append(f"torch allocated {gib_text(torch_mem.get('allocated'))}  reserved "
+                         f"{gib_text(torch_mem.get('reserved'))}  "
+                         f"peak {gib_text(torch_mem.get('peak'))}")
         for gpu in memory.get("gpus") or []:
             lines.append(f"GPU{gpu.get('index')} {gpu.get('name', '')}: "
-                         f"{_gib(gpu.get('used'))} / {_gib(gpu.get('total'))}  "
+                         f"{gib_text(gpu.get('used'))} / {gib_text(gpu.get('total'))}  "
                          f"util {gpu.get('util', '-')}%  {gpu.get('temp', '-')}C  "
                          f"{gpu.get('power', '-')} W")
         if not memory.get("gpus"):
             lines.append(str(memory.get("gpu_state") or "no NVIDIA GPU"))
-        lines.append(f"process RSS {_gib(memory.get('rss'))}")
+        lines.append(f"process RSS {gib_text(memory.get('rss'))}")
         set_text(self.query_one("#memory-live", Static), "\n".join(lines))
         self.query_one("#memory-history", Curve).data = tuple(view.memory_history)

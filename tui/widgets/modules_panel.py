@@ -9,9 +9,8 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 from redheart.model.catalog import MODULES_BY_NAME, essential_reason
+from redheart.units import MIB
 from tui.messages import ModuleToggled
-
-MIB = 2**20
 
 
 class ModulesPanel(Vertical):

@@ -16,7 +16,9 @@ import urllib.request
 from pathlib import Path
 from typing import Protocol
 
-CHUNK = 1 << 20
+from redheart.units import MIB
+
+CHUNK = MIB
 TIMEOUT_S = 30.0
 ATTEMPTS = 5
 """Connections one file may use in one call: a link that keeps dropping still ends."""

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from redheart.data.download.errors import DownloadError
 from redheart.data.download.pins import Target, part_of
+from redheart.units import MIB
 
-CHUNK = 1 << 20
+CHUNK = MIB
 
 
 def unpack(archive: Path, url: str, root: Path, targets: Sequence[Target]) -> None:

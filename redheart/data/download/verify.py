@@ -7,8 +7,9 @@ from pathlib import Path
 
 from redheart.data.download.errors import DownloadError
 from redheart.data.download.pins import Entry
+from redheart.units import MIB
 
-CHUNK = 1 << 20
+CHUNK = MIB
 
 
 def measure(path: Path) -> tuple[int, str]:
