@@ -28,7 +28,6 @@ from redheart.data.sources import SourceData
 from redheart.errors import RedHeartError
 from redheart.model.catalog import ExecutionMode
 from redheart.model.unified import UnifiedModel
-from redheart.ranks import rank_accumulation
 from redheart.runs.checkpoints import (
     TrainState,
     checkpoint_name,
@@ -38,6 +37,7 @@ from redheart.runs.checkpoints import (
     write_checkpoint,
 )
 from redheart.runs.events import EventsWriteError, EventWriter
+from redheart.step_shape import step_shape
 from redheart.train.control import ControlReader
 from redheart.train.distributed import (
     SINGLE,
@@ -156,6 +156,8 @@ class Trainer:
                               config.train.batch_size, config.run.seed)
         per_epoch = self.plan.batches_per_epoch()
         self.total_steps = config.train.max_steps or config.train.epochs * per_epoch
+        self.shape = step_shape(config, dist.world)
+        """This rank's rows and forward passes per optimizer step of a full batch."""
         self.state = TrainState()
         self.events = events
         self.run_dir = run_dir
@@ -223,8 +225,7 @@ class Trainer:
         rows = len(batch)
         mine, share = rank_rows(rows, self.dist)
         local = batch if mine == slice(0, rows) else _rows(batch, mine)
-        chunks = _split(local, micro_batches(
-            rows, rank_accumulation(self.config, self.dist.world), self.dist))
+        chunks = _split(local, micro_batches(rows, self.shape.accumulation_steps, self.dist))
         sliced = len(chunks) > 1 or self.dist.active
         # A batch smaller than the job runs whole on every rank: its labels count once per rank.
         replicas = round(len(local) / (share * rows))
