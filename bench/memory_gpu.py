@@ -184,9 +184,8 @@ def measure_one(label: str, config: Config, sources, featurizer, cap_gib: float)
     pair = next(b for b in loader(sources, featurizer, plan, workers=0)
                 if b.pair_inputs is not None)
     from redheart.step_shape import step_shape
-    from redheart.train.trainer import _split
 
-    micro = _split(regular, step_shape(config).accumulation_steps)[0]
+    micro = regular.split(step_shape(config).accumulation_steps)[0]
     saved_real = _saved_bytes_real(trainer, micro.to(trainer.device))
     saved_dry = measure_step(config, predicted.bf16, pairs=False, device="cuda").total()
     gc.collect()
