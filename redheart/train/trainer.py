@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -272,14 +272,14 @@ class Trainer:
     def _update(self, totals: dict[str, float], rows: int, tokens: int,
                 start: float) -> StepResult:
         norms, grads, total_norm = self.gradients.norms(self.dist.sharded)
-        grad_norm = float(total_norm)
-        bad = [name for name, n in norms.items() if not math.isfinite(n)]
         lr = self.state.lr_scale * learning_rate(
             self.state.step, self.config.train.lr, self.config.train.warmup_steps,
             self.total_steps, self.config.train.eta_min)
+        result = StepResult(totals, float(total_norm), norms, lr, rows, tokens)
+        bad = [name for name, n in norms.items() if not math.isfinite(n)]
         if bad or not math.isfinite(totals["total"]):
-            return self._nonfinite(totals, norms, bad, lr, rows, tokens, start)
-        clip(grads, grad_norm, self.config.train.grad_clip)
+            return self._nonfinite(result, bad, start)
+        clip(grads, result.grad_norm, self.config.train.grad_clip)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         # A step completes only once the previous checkpoint is on disk, so a kill at any
@@ -291,10 +291,12 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
         self.state.skipped = 0
-        return StepResult(totals, grad_norm, norms, lr, rows, tokens,
-                          seconds=time.perf_counter() - start)
+        result.seconds = time.perf_counter() - start
+        return result
 
-    def _nonfinite(self, totals, norms, bad, lr, rows, tokens, start) -> StepResult:
+    def _nonfinite(self, result: StepResult, bad: list[str], start: float) -> StepResult:
+        """Skip the step or stop the run: `result` is the step as it was measured, `bad`
+        the modules whose gradient norm is not finite (none: the loss itself is not)."""
         self.optimizer.zero_grad(set_to_none=True)
         last = self.checkpoints.last_complete(self.state.step)
         where = f"module '{bad[0]}'" if bad else "the loss"
@@ -313,8 +315,8 @@ class Trainer:
                            step=self.state.step, last_checkpoint=last, cause="nonfinite",
                            hint="lower train.lr, or raise train.max_skips")
                 raise TrainingError(stopped)
-            return StepResult(totals, float("nan"), norms, lr, rows, tokens, skipped=True,
-                              seconds=time.perf_counter() - start)
+            return replace(result, grad_norm=float("nan"), skipped=True,
+                           seconds=time.perf_counter() - start)
         hint = (f"resume from {last} with a lower lr, or set train.on_nonfinite = \"skip\""
                 if last else "lower train.lr, or set train.on_nonfinite = \"skip\"")
         self._emit("error", message=message, module=bad[0] if bad else None,
