@@ -183,10 +183,9 @@ def measure_one(label: str, config: Config, sources, featurizer, cap_gib: float)
                    if b.pair_inputs is None)
     pair = next(b for b in loader(sources, featurizer, plan, workers=0)
                 if b.pair_inputs is not None)
-    from redheart.config import accumulation_steps
-    from redheart.train.trainer import _split
+    from redheart.step_shape import step_shape
 
-    micro = _split(regular, accumulation_steps(config))[0]
+    micro = regular.split(step_shape(config).accumulation_steps)[0]
     saved_real = _saved_bytes_real(trainer, micro.to(trainer.device))
     saved_dry = measure_step(config, predicted.bf16, pairs=False, device="cuda").total()
     gc.collect()

@@ -14,6 +14,7 @@ from typing import Any
 
 from redheart.errors import ConfigError, unknown_name
 from redheart.model.catalog import ESSENTIAL_MODULES, MODULES_BY_NAME, OPTIONAL_MODULES
+from redheart.step_shape import check_step_shape
 
 
 def _field(default: Any, *, min: float | None = None, max: float | None = None,
@@ -393,24 +394,12 @@ def validate(config: Config) -> None:
     if m.moe_top_k > m.moe_experts:
         raise ConfigError(f"{src}: [model] moe_top_k = {m.moe_top_k} exceeds moe_experts = "
                           f"{m.moe_experts}; lower moe_top_k")
-    if t.batch_size % t.grad_accum:
-        raise ConfigError(f"{src}: [train] grad_accum = {t.grad_accum} must divide "
-                          f"batch_size = {t.batch_size}")
+    check_step_shape(config)
     check_module_names(config.model, src)
     if t.loss_weighting == "uncertainty" and "utilities" not in m.modules:
         raise ConfigError(f"{src}: [train] loss_weighting = \"uncertainty\" needs the "
                           f"'utilities' module; add it to [model] modules or set "
                           f"loss_weighting = \"fixed\"")
-    micro = config.memory.micro_batch
-    if micro and (t.batch_size % micro or micro > t.batch_size):
-        raise ConfigError(f"{src}: [memory] micro_batch = {micro} must divide "
-                          f"batch_size = {t.batch_size}")
-
-
-def accumulation_steps(config: Config) -> int:
-    """Micro-batches per optimizer step: batch_size / memory.micro_batch, else grad_accum."""
-    micro = config.memory.micro_batch
-    return config.train.batch_size // micro if micro else config.train.grad_accum
 
 
 def check_module_names(model: ModelConfig, source: str) -> None:

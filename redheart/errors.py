@@ -22,6 +22,13 @@ class ConfigError(RedHeartError):
     """A profile, a `--set` override or a module selection is invalid."""
 
 
+class TrainingError(RedHeartError):
+    """Training cannot continue (non-finite values, too many skipped steps, a failed
+    checkpoint write); exit 1."""
+
+    exit_code = 1
+
+
 class DiskWriteError(RedHeartError):
     """A file could not be written (a full disk, a quota, a read-only mount); exit 1.
 

@@ -153,7 +153,7 @@ def test_per_rank_forecast_shards_state_and_splits_the_batch():
     from redheart.config_load import load_profile
     from redheart.memory.dry_run import meta_model
     from redheart.memory.forecast import FP32, forecast
-    from redheart.ranks import rank_accumulation
+    from redheart.step_shape import rank_accumulation
     from redheart.train.distributed import fsdp_unit_sizes
 
     config = load_profile(PROFILES / "cloud.toml", ["memory.micro_batch=8"])

@@ -69,6 +69,30 @@ class Batch:
     def __len__(self) -> int:
         return self.inputs.shape[0]
 
+    def rows(self, sl: slice) -> Batch:
+        """The rows `sl` of every tensor: a rank's slice, or one micro-batch."""
+
+        def cut(x):
+            return None if x is None else x[sl]
+
+        return Batch(self.inputs[sl], self.mask[sl],
+                     {k: v[sl] for k, v in self.targets.items()},
+                     {k: v[sl] for k, v in self.present.items()},
+                     cut(self.pair_inputs), cut(self.pair_mask), cut(self.less_ethical),
+                     self.source)
+
+    def split(self, parts: int) -> list[Batch]:
+        """`parts` micro-batches for gradient accumulation, sizes differing by at most one row."""
+        if parts <= 1 or len(self) < parts:
+            return [self]
+        base, extra = divmod(len(self), parts)
+        chunks, begin = [], 0
+        for index in range(parts):
+            size = base + (1 if index < extra else 0)
+            chunks.append(self.rows(slice(begin, begin + size)))
+            begin += size
+        return chunks
+
 
 class Featurizer(Protocol):
     """Turns texts into padded model inputs."""

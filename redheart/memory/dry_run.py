@@ -12,13 +12,14 @@ from functools import lru_cache
 
 import torch
 
-from redheart.config import Config, ModelConfig, accumulation_steps, longest_budget
+from redheart.config import Config, ModelConfig, longest_budget
 from redheart.data.batching import TARGET_SHAPES, Batch
 from redheart.memory.activations import SavedBytes, measure_saved
 from redheart.memory.attention_kernels import AttentionKernelChoice
 from redheart.memory.autocast_emulation import CudaAutocastEmulation
 from redheart.model.catalog import ExecutionMode
 from redheart.model.unified import UnifiedModel
+from redheart.step_shape import step_shape
 from redheart.train.losses import LossSettings
 from redheart.train.stages import combine_losses, compute_stage, forward_stage
 
@@ -52,11 +53,6 @@ def meta_batch(cfg: ModelConfig, rows: int, tokens: int, pairs: bool = False) ->
     return batch
 
 
-def micro_batch_rows(config: Config) -> int:
-    """Rows in one forward pass: memory.micro_batch, else batch_size / grad_accum."""
-    return -(-config.train.batch_size // accumulation_steps(config))
-
-
 def batch_tokens(config: Config) -> int:
     """Tokens of the longest batch: the longest per-source max_tokens (the worst case)."""
     return longest_budget(config.data).max_tokens
@@ -66,10 +62,13 @@ def has_pairs(config: Config) -> bool:
     return any("dilemma" in s.kind for s in config.data.sources)
 
 
-def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda") -> SavedBytes:
-    """Saved bytes of one FORWARD + COMPUTE of a full-length micro-batch."""
+def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda",
+                 world: int = 1) -> SavedBytes:
+    """Saved bytes of one FORWARD + COMPUTE of a full-length micro-batch on one of `world`
+    ranks."""
     model = meta_model(config.model)
-    batch = meta_batch(config.model, micro_batch_rows(config), batch_tokens(config), pairs)
+    rows = step_shape(config, world).rows_per_forward
+    batch = meta_batch(config.model, rows, batch_tokens(config), pairs)
     settings = LossSettings(torch.ones(TARGET_SHAPES["emotion"], device=META),
                             config.train.focal_gamma, torch.ones(2, device=META))
 
@@ -83,11 +82,12 @@ def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda") 
                              AttentionKernelChoice(device))
 
 
-def measure_layer_recompute(config: Config, bf16: bool, device: str = "cuda") -> int:
+def measure_layer_recompute(config: Config, bf16: bool, device: str = "cuda",
+                            world: int = 1) -> int:
     """Bytes one checkpointed backbone layer saves while it is recomputed in backward."""
     model = meta_model(config.model)
     layer = model.backbone.transformer.layers[0]
-    rows, tokens = micro_batch_rows(config), batch_tokens(config)
+    rows, tokens = step_shape(config, world).rows_per_forward, batch_tokens(config)
     x = torch.empty(rows, tokens, config.model.d_model, device=META, requires_grad=True)
     padding = torch.zeros(rows, tokens, dtype=torch.bool, device=META)
     with _DRY_RUN:

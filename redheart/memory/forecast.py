@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from redheart.config import Config, accumulation_steps
+from redheart.config import Config
 from redheart.memory.activations import LOSSES, module_owners
 from redheart.memory.dry_run import (
     batch_tokens,
@@ -28,9 +28,9 @@ from redheart.memory.dry_run import (
     measure_layer_recompute,
     measure_step,
     meta_model,
-    micro_batch_rows,
 )
 from redheart.model.catalog import ANALYZER_OF_TASK, BACKBONE_PARTS, MODULES
+from redheart.step_shape import step_shape
 from redheart.units import MIB
 
 CATEGORIES = ("weights", "gradients", "optimizer", "optimizer_step", "autocast_cache",
@@ -132,10 +132,9 @@ def forecast(config: Config, device: str, ranks: int = 1, strategy: str = "none"
 def _per_rank(config: Config, device: str, ranks: int, strategy: str) -> Forecast:
     """One rank's forecast: its slice of the batch, and with FSDP2 a 1/ranks shard of
     every weight, gradient and optimizer state plus the units gathered at a time."""
-    from redheart.ranks import rank_config
     from redheart.train.distributed import fsdp_unit_sizes
 
-    alone = _forecast(rank_config(config, ranks), device)
+    alone = _forecast(config, device, ranks)
     if strategy != "fsdp2":
         return dataclasses.replace(alone, ranks=ranks, strategy=strategy)
     sharded = ("weights", "gradients", "optimizer", "optimizer_step")
@@ -193,17 +192,19 @@ def _memory_key(config: Config) -> Config:
 
 
 @lru_cache(maxsize=64)
-def _forecast(config: Config, device: str) -> Forecast:
+def _forecast(config: Config, device: str, ranks: int = 1) -> Forecast:
+    """One rank's activations and state, before FSDP2's sharding."""
     bf16 = uses_bf16(config, device)
-    saved = measure_step(config, bf16, pairs=False, device=device)
+    saved = measure_step(config, bf16, pairs=False, device=device, world=ranks)
     if has_pairs(config):
-        pair = measure_step(config, bf16, pairs=True, device=device)
+        pair = measure_step(config, bf16, pairs=True, device=device, world=ranks)
         if pair.total() > saved.total():
             saved = pair
     activations = dict(saved.activations)
     if config.memory.activation_checkpointing:
         name = "backbone.transformer"
-        activations[name] = activations.get(name, 0) + measure_layer_recompute(config, bf16, device)
+        activations[name] = activations.get(name, 0) + measure_layer_recompute(
+            config, bf16, device, world=ranks)
     model = meta_model(config.model)
     owners = module_owners(model)
     cuda = device == "cuda"
@@ -226,9 +227,9 @@ def _forecast(config: Config, device: str) -> Forecast:
         "activations": activations.get(LOSSES, 0),
         "autocast_cache": saved.autocast_cache.get(LOSSES, 0)}))
     context = config.memory.context_mb * MIB if cuda else 0
-    return Forecast(device, bf16, micro_batch_rows(config), batch_tokens(config),
-                    tuple(rows), context, tuple(saved.order),
-                    accumulation_steps(config) > 1)
+    shape = step_shape(config, ranks)
+    return Forecast(device, bf16, shape.rows_per_forward, batch_tokens(config),
+                    tuple(rows), context, tuple(saved.order), shape.accumulation_steps > 1)
 
 
 def _offloaded(config: Config, name: str, cuda: bool) -> bool:

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from redheart.config import Config, accumulation_steps
+from redheart.config import Config
 from redheart.errors import RedHeartError
 from redheart.memory.forecast import Forecast, forecast, uses_bf16
-from redheart.ranks import rank_accumulation
+from redheart.step_shape import rank_accumulation, step_shape
 from redheart.units import GIB, MIB
 
 SAVERS = ("bf16_autocast", "fused_adamw", "activation_checkpointing", "adamw_8bit",
@@ -155,7 +155,7 @@ def _apply(config: Config, name: str) -> Config:
 def _smaller_micro_batch(config: Config) -> Config | None:
     """Half the rows per forward pass (a divisor of batch_size), the same effective batch."""
     batch = config.train.batch_size
-    rows = batch // accumulation_steps(config)
+    rows = step_shape(config).rows_per_forward
     for smaller in range(rows // 2 or 1, 0, -1):
         if batch % smaller == 0 and smaller < rows:
             return dataclasses.replace(config, memory=dataclasses.replace(
@@ -180,9 +180,10 @@ def _shrink_micro_batch(config: Config, total_of: Callable[[Config], int],
     if best is config:
         return config, False, SaverStep("micro_batch", "no gain", "gradients kept across "
                                         "micro-batches outweigh the activations saved")
-    rows = best.train.batch_size // accumulation_steps(best)
+    shape = step_shape(best)
     return best, best_total <= budget, SaverStep(
-        "micro_batch", "applied", f"{rows} rows x {accumulation_steps(best)} accumulation steps",
+        "micro_batch", "applied",
+        f"{shape.rows_per_forward} rows x {shape.accumulation_steps} accumulation steps",
         best_total)
 
 

@@ -1,20 +1,26 @@
 """Control channel: commands appended to `RUN_DIR/control`, one JSON object a line.
 
 `{"cmd": "pause" | "resume" | "stop" | "save-now" | "set-lr", "lr": 3e-4}`.
-The engine reads new lines between steps and acknowledges each with a
-`state` event; a file in the run directory needs no port and inherits the
-directory's 0700 permissions (and SSH is the way in from elsewhere).
+The engine reads new lines between steps (`RunControl`) and acknowledges each
+with a `state` event; a file in the run directory needs no port and inherits
+the directory's 0700 permissions (and SSH is the way in from elsewhere).
+Torch-free: the console sends commands through this module.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redheart.errors import RedHeartError
 from redheart.runs.events import EventTail
+
+if TYPE_CHECKING:
+    from redheart.runs.checkpoints import TrainState
+    from redheart.train.distributed import DistContext
 
 COMMANDS = ("pause", "resume", "stop", "save-now", "set-lr")
 
@@ -52,3 +58,78 @@ class ControlReader:
 
     def poll(self) -> list[dict[str, Any]]:
         return [c for c in self._tail.poll() if isinstance(c, dict) and c.get("cmd") in COMMANDS]
+
+
+class RunControl:
+    """Between steps: the control file's commands, signals, and a stop every rank agrees on.
+
+    In a distributed run every rank applies rank 0's commands, and a signal
+    seen by any rank stops them all at the same step.
+    """
+
+    def __init__(self, run_dir: Path | None, dist: DistContext, base_lr: float,
+                 emit: Callable[..., None]) -> None:
+        self._reader = ControlReader(run_dir) if run_dir else None
+        self._dist = dist
+        self._base_lr = base_lr
+        """`[train] lr`: set-lr scales the schedule by lr / base_lr."""
+        self._emit = emit
+        self.stop_requested: str | None = None
+        """"control" (a stop command), a signal's name, or "peer" (another rank's signal)."""
+        self.paused = False
+
+    def between_steps(self, state: TrainState, save_now: Callable[[], Path | None]) -> bool:
+        """Apply the commands sent since the last step, waiting while paused: whether to
+        stop now."""
+        if self._reader is None and not self._dist.active:
+            return bool(self.stop_requested)
+        while True:
+            commands = self._reader.poll() if self._reader is not None else []
+            for command in self._dist.from_main(commands):
+                self._command(command, state, save_now)
+            stop = self.agree_on_stop()
+            if not self.paused or stop:
+                return stop
+            time.sleep(0.2)
+
+    def agree_on_stop(self) -> bool:
+        """Whether to stop, the same on every rank.
+
+        A signal lands on one rank at any moment, even in an epoch's last step;
+        a rank that stopped there while the others went on to evaluate would
+        leave them waiting in collectives it never joins.
+        """
+        if not self._dist.active:
+            return bool(self.stop_requested)
+        # The agreed value, not a re-read: a signal arriving after the all-reduce is
+        # this rank's alone until the next agreement.
+        agreed = self._dist.any(bool(self.stop_requested))
+        if agreed:
+            self.stop_requested = self.stop_requested or "peer"
+        return agreed
+
+    def _command(self, command: dict[str, Any], state: TrainState,
+                 save_now: Callable[[], Path | None]) -> None:
+        cmd = command["cmd"]
+        if cmd == "pause":
+            self.paused = True
+            self._emit("state", state="paused", step=state.step, command=cmd)
+        elif cmd == "resume":
+            self.paused = False
+            self._emit("state", state="running", step=state.step, command=cmd)
+        elif cmd == "stop":
+            self.stop_requested = "control"
+            self._emit("state", state="stopping", step=state.step, command=cmd)
+        elif cmd == "save-now":
+            path = save_now()
+            self._emit("state", state="paused" if self.paused else "running",
+                       step=state.step, command=cmd, checkpoint=str(path))
+        elif cmd == "set-lr":
+            lr = command.get("lr")
+            if isinstance(lr, (int, float)) and lr > 0:
+                state.lr_scale = float(lr) / self._base_lr
+                self._emit("state", state="paused" if self.paused else "running",
+                           step=state.step, command=cmd, lr=float(lr))
+            else:
+                self._emit("warning", message=f"set-lr ignored: lr must be a positive number, "
+                           f"got {lr!r}")

@@ -72,9 +72,9 @@ def stop_on_signals(trainer: Trainer):
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handle(signum, _frame):
-        if trainer.stop_requested and signum == signal.SIGINT:
+        if trainer.control.stop_requested and signum == signal.SIGINT:
             raise KeyboardInterrupt
-        trainer.stop_requested = signal.Signals(signum).name
+        trainer.control.stop_requested = signal.Signals(signum).name
         signal.signal(signal.SIGINT, handle)
 
     for sig in previous:

@@ -3,8 +3,9 @@
 FORWARD runs backbone -> heads -> analyzers -> auxiliary modules (the
 unified model); COMPUTE turns outputs into masked task losses and combines
 them; UPDATE clips, checks for non-finite values module by module, steps
-AdamW and the schedule. The loop adds evaluation, checkpoints, events and
-the control channel, all between steps.
+AdamW and the schedule. The loop adds evaluation (`evaluation.py`),
+checkpoints (`runs/checkpoint_writer.py`), events and the control channel
+(`control.py`), all between steps.
 """
 
 from __future__ import annotations
@@ -12,45 +13,38 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import nullcontext, suppress
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from redheart.config import Config, validate
 from redheart.data.batching import Batch, BatchPlan, Featurizer, loader, source_lengths
 from redheart.data.encoder import TextEncoder
 from redheart.data.sources import SourceData
-from redheart.errors import RedHeartError
+from redheart.errors import RedHeartError, TrainingError
 from redheart.model.catalog import ExecutionMode
 from redheart.model.unified import UnifiedModel
-from redheart.ranks import rank_accumulation
-from redheart.runs.checkpoints import (
-    TrainState,
-    checkpoint_name,
-    load_checkpoint,
-    pointer_target,
-    snapshot,
-    write_checkpoint,
-)
-from redheart.runs.events import EventsWriteError, EventWriter
-from redheart.train.control import ControlReader
+from redheart.runs.checkpoint_writer import CheckpointWriter
+from redheart.runs.checkpoints import TrainState, load_checkpoint
+from redheart.runs.events import EventWriter
+from redheart.step_shape import step_shape
+from redheart.train.control import RunControl
 from redheart.train.distributed import (
     SINGLE,
     DistContext,
     DistributedError,
     StepModule,
     count_sync,
-    local_tensor,
     micro_batches,
     rank_rows,
     sync_gradients,
     wrap_for_training,
 )
+from redheart.train.evaluation import regret_threshold, task_means
+from redheart.train.gradients import ModuleGradients, clip
 from redheart.train.losses import (
     BatchShare,
     LossSettings,
@@ -58,19 +52,13 @@ from redheart.train.losses import (
     regret_side_weights,
 )
 from redheart.train.optimizers import build_optimizer
-from redheart.train.regret_decision import best_threshold, calibration_sources
+from redheart.train.regret_decision import calibration_sources
 from redheart.train.schedule import learning_rate
 from redheart.train.stages import combine_losses, compute_stage, forward_stage
-from redheart.train.trained_rows import add_rows, task_rows
+from redheart.train.trained_rows import add_rows
 
 MAX_STEP_EVENTS_PER_S = 20
 """Step events are rate-limited so a fast GPU run cannot flood events.jsonl."""
-
-
-class TrainingError(RedHeartError):
-    """Training cannot continue (non-finite values, too many skipped steps); exit 1."""
-
-    exit_code = 1
 
 
 @dataclass
@@ -136,13 +124,8 @@ class Trainer:
         self.step_module = self._wrap(encoder)
         """The model as a step runs it: plain, under DDP, or FSDP2-sharded."""
         self.optimizer = build_optimizer(self.model, self._extra_modules(), config, self.device)
-        modules = dict(self.model.named_children())
-        if encoder is not None:
-            modules["encoder"] = encoder.model
-        self._module_names = list(modules)
-        self._owned_params = [(i, p) for i, m in enumerate(modules.values())
-                              for p in m.parameters()]
-        """(module index, parameter): which module each gradient belongs to."""
+        self.gradients = ModuleGradients(dict(self.model.named_children())
+                                         | self._extra_modules())
         self.train_sources, self.eval_sources = train_sources, eval_sources
         self.featurizer = featurizer
         train_examples = [e for s in train_sources for e in s.examples]
@@ -154,20 +137,16 @@ class Trainer:
         self.plan = BatchPlan(source_lengths(train_sources, featurizer),
                               [s.source.weight for s in train_sources],
                               config.train.batch_size, config.run.seed)
-        per_epoch = self.plan.batches_per_epoch()
-        self.total_steps = config.train.max_steps or config.train.epochs * per_epoch
+        self.batches_per_epoch = self.plan.batches_per_epoch()
+        self.total_steps = config.train.max_steps or config.train.epochs * self.batches_per_epoch
+        self.shape = step_shape(config, dist.world)
+        """This rank's rows and forward passes per optimizer step of a full batch."""
         self.state = TrainState()
         self.events = events
         self.run_dir = run_dir
-        self.control = ControlReader(run_dir) if run_dir else None
-        self.stop_requested: str | None = None
-        self.paused = False
+        self.checkpoints = CheckpointWriter(run_dir, config, self._emit)
+        self.control = RunControl(run_dir, dist, config.train.lr, self._emit)
         self._last_step_event = 0.0
-        self._checkpointed_step: int | None = None
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
-        self._pending_write: Future | None = None
-        self._pending_folder = Path()
-        """The step folder the pending write makes, named by a failure."""
 
     # ------------------------------------------------------------------ set-up
 
@@ -222,9 +201,8 @@ class Trainer:
         self._mode(training=True)
         rows = len(batch)
         mine, share = rank_rows(rows, self.dist)
-        local = batch if mine == slice(0, rows) else _rows(batch, mine)
-        chunks = _split(local, micro_batches(
-            rows, rank_accumulation(self.config, self.dist.world), self.dist))
+        local = batch if mine == slice(0, rows) else batch.rows(mine)
+        chunks = local.split(micro_batches(rows, self.shape.accumulation_steps, self.dist))
         sliced = len(chunks) > 1 or self.dist.active
         # A batch smaller than the job runs whole on every rank: its labels count once per rank.
         replicas = round(len(local) / (share * rows))
@@ -293,77 +271,35 @@ class Trainer:
 
     def _update(self, totals: dict[str, float], rows: int, tokens: int,
                 start: float) -> StepResult:
-        norms, grads, total_norm = self._module_grad_norms()
-        grad_norm = float(total_norm)
-        bad = [name for name, n in norms.items() if not math.isfinite(n)]
+        norms, grads, total_norm = self.gradients.norms(self.dist.sharded)
         lr = self.state.lr_scale * learning_rate(
             self.state.step, self.config.train.lr, self.config.train.warmup_steps,
             self.total_steps, self.config.train.eta_min)
+        result = StepResult(totals, float(total_norm), norms, lr, rows, tokens)
+        bad = [name for name, n in norms.items() if not math.isfinite(n)]
         if bad or not math.isfinite(totals["total"]):
-            return self._nonfinite(totals, norms, bad, lr, rows, tokens, start)
-        if self.config.train.grad_clip > 0 and grads:
-            # clip_grads_with_norm_'s arithmetic on plain shards: FSDP2's DTensors and the
-            # already all-reduced total norm do not mix in one foreach call.
-            coefficient = self.config.train.grad_clip / (grad_norm + 1e-6)
-            if coefficient < 1.0:
-                torch._foreach_mul_(grads, coefficient)
+            return self._nonfinite(result, bad, start)
+        clip(grads, result.grad_norm, self.config.train.grad_clip)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         # A step completes only once the previous checkpoint is on disk, so a kill at any
         # moment loses at most checkpoint.every_steps steps (the write overlaps this
         # step's forward and backward).
-        self.wait_for_checkpoint()
+        self.checkpoints.wait(self.state.step)
         if not self.config.train.no_param_update:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
         self.state.skipped = 0
-        return StepResult(totals, grad_norm, norms, lr, rows, tokens,
-                          seconds=time.perf_counter() - start)
+        result.seconds = time.perf_counter() - start
+        return result
 
-    def _module_grad_norms(self) -> tuple[dict[str, float], list[torch.Tensor], torch.Tensor]:
-        """Gradient norm per module, the gradients, and their total norm, in one fused pass.
-
-        The same norms serve the report, the non-finite check and clipping, so
-        no gradient is read twice. A parameter whose gradient is exactly zero
-        (no loss of this batch reached it: a head whose labels the batch
-        lacks) gets no gradient at all, so AdamW leaves it and its moments
-        alone, as it does for a parameter outside the graph. That also keeps
-        FSDP2 (which hands zero gradients to the unused parameters of a unit)
-        stepping exactly like one process.
-        """
-        params, owners, grads = [], [], []
-        for owner, param in self._owned_params:
-            if param.grad is not None:
-                params.append(param)
-                owners.append(owner)
-                grads.append(local_tensor(param.grad))
-        if not grads:
-            return {}, [], torch.zeros(())
-        squares = torch.stack(torch._foreach_norm(grads)).float() ** 2
-        if self.dist.sharded:   # each rank holds a shard of every gradient
-            torch.distributed.all_reduce(squares)
-        zero = (squares == 0).tolist()
-        if any(zero):
-            for param, untouched in zip(params, zero, strict=True):
-                if untouched:
-                    param.grad = None
-            kept = [i for i, untouched in enumerate(zero) if not untouched]
-            owners, grads = [owners[i] for i in kept], [grads[i] for i in kept]
-            squares = squares[kept]
-        per_module = torch.zeros(len(self._module_names), device=squares.device)
-        per_module.index_add_(0, torch.tensor(owners, dtype=torch.long, device=squares.device),
-                              squares)
-        values = per_module.sqrt().tolist()
-        norms = {self._module_names[i]: values[i] for i in sorted(set(owners))}
-        return norms, grads, per_module.sum().sqrt()
-
-    def _nonfinite(self, totals, norms, bad, lr, rows, tokens, start) -> StepResult:
+    def _nonfinite(self, result: StepResult, bad: list[str], start: float) -> StepResult:
+        """Skip the step or stop the run: `result` is the step as it was measured, `bad`
+        the modules whose gradient norm is not finite (none: the loss itself is not)."""
         self.optimizer.zero_grad(set_to_none=True)
-        self.wait_for_checkpoint()  # so "last good checkpoint" names one that is complete
+        last = self.checkpoints.last_complete(self.state.step)
         where = f"module '{bad[0]}'" if bad else "the loss"
-        name = pointer_target(self.run_dir / "checkpoints", "last") if self.run_dir else None
-        last = str(self.run_dir / "checkpoints" / name) if name else None
         message = f"non-finite gradient in {where} at step {self.state.step}"
         if self.config.train.on_nonfinite == "skip":
             self.state.skipped += 1
@@ -379,8 +315,8 @@ class Trainer:
                            step=self.state.step, last_checkpoint=last, cause="nonfinite",
                            hint="lower train.lr, or raise train.max_skips")
                 raise TrainingError(stopped)
-            return StepResult(totals, float("nan"), norms, lr, rows, tokens, skipped=True,
-                              seconds=time.perf_counter() - start)
+            return replace(result, grad_norm=float("nan"), skipped=True,
+                           seconds=time.perf_counter() - start)
         hint = (f"resume from {last} with a lower lr, or set train.on_nonfinite = \"skip\""
                 if last else "lower train.lr, or set train.on_nonfinite = \"skip\"")
         self._emit("error", message=message, module=bad[0] if bad else None,
@@ -389,34 +325,19 @@ class Trainer:
 
     # -------------------------------------------------------------- evaluation
 
+    @property
+    def _has_eval(self) -> bool:
+        return any(s.examples or s.pairs for s in self.eval_sources)
+
     @torch.no_grad()
     def evaluate(self) -> dict[str, float] | None:
-        """Each task's mean loss over its own labelled evaluation rows, and their sum.
-
-        A batch's task loss is already a mean over the batch's rows that carry
-        that task's target, so it is weighted by that count (dilemma pairs by
-        their number, as "pairs", apart from the anecdotes' hedonic loss).
-        `loss`, which picks `best`, is the plain sum of these means: every task
-        counts the same, however many rows it has.
-        """
-        if not any(s.examples or s.pairs for s in self.eval_sources):
+        """Each task's mean loss over its own labelled evaluation rows, and their sum as
+        `loss` (`evaluation.task_means`); None without evaluation data."""
+        if not self._has_eval:
             return None
         self._mode(training=False)
-        sums: dict[str, float] = {}
-        rows: dict[str, int] = {}
-        plan = BatchPlan(source_lengths(self.eval_sources, self.featurizer),
-                         [1.0] * len(self.eval_sources), self.config.train.batch_size, 0)
-        for batch in loader(self.eval_sources, self.featurizer, plan.every_row_once()):
-            # the step module: under FSDP2 it gathers the shards (every rank evaluates)
-            losses = self.step_module(batch, None, 1.0)["losses"]
-            for task, count in task_rows(batch).items():
-                if task in losses or (task == "pairs" and "bentham" in losses):
-                    value = losses["bentham" if task == "pairs" else task]
-                    sums[task] = sums.get(task, 0.0) + float(value) * count
-                    rows[task] = rows.get(task, 0) + count
-        metrics = {task: total / rows[task] for task, total in sums.items() if rows[task]}
-        metrics["loss"] = sum(metrics.values())
-        return metrics
+        return task_means(self.step_module, self.eval_sources, self.featurizer,
+                          self.config.train.batch_size)
 
     @torch.no_grad()
     def calibrate_regret(self) -> float | None:
@@ -424,181 +345,59 @@ class Trainer:
         if not self._calibration:
             return None
         self._mode(training=False)
-        predicted: list[float] = []
-        truth: list[float] = []
-        plan = BatchPlan(source_lengths(self._calibration, self.featurizer),
-                         [1.0] * len(self._calibration), self.config.train.batch_size, 0)
-        for batch in loader(self._calibration, self.featurizer, plan.every_row_once()):
-            regret = self.step_module(batch, None, 1.0, True)["regret"]
-            rows = batch.present["regret"]
-            predicted += regret[rows.to(regret.device)].float().tolist()
-            truth += batch.targets["regret"][rows].tolist()
-        return best_threshold(np.asarray(predicted), np.asarray(truth) > 0.5)
+        return regret_threshold(self.step_module, self._calibration, self.featurizer,
+                                self.config.train.batch_size)
 
     # -------------------------------------------------------------------- loop
-
-    def _emit(self, type_: str, **fields: Any) -> None:
-        if self.events is not None:
-            self.events.emit(type_, **fields)
-
-    def checkpoint(self, metrics: dict[str, Any], is_best: bool = False) -> Path | None:
-        """Snapshot now, write in the background (one write in flight at a time).
-
-        Training continues while the files are written and fsynced; the
-        `checkpoint` event is emitted, and the pointers move, only when the
-        folder is complete.
-        """
-        if self.run_dir is None:
-            return None
-        self.wait_for_checkpoint()
-        self._checkpointed_step = self.state.step
-        root = self.run_dir / "checkpoints"
-        # FSDP2 gathers the shards here, a collective every rank joins; rank 0 writes.
-        snap = snapshot(self.model, self.optimizer, self.state, self._extra_modules(),
-                        keep=self.dist.is_main)
-        if snap is None:
-            return root / checkpoint_name(self.state.step)
-
-        def write() -> None:
-            path = write_checkpoint(root, snap, self.config, metrics, is_best,
-                                    self.config.checkpoint.keep_last)
-            self._emit("checkpoint", path=str(path), step=snap.state.step, best=is_best)
-
-        self._pending_write = self._writer.submit(write)
-        self._pending_folder = root / checkpoint_name(snap.state.step)
-        return self._pending_folder
-
-    def close(self) -> None:
-        """Let a checkpoint being written finish (a failure was already reported), then
-        stop the writer thread."""
-        try:
-            self.wait_for_checkpoint()
-        except RedHeartError:
-            pass
-        self._writer.shutdown(wait=True)
-
-    def wait_for_checkpoint(self) -> None:
-        """Block until the checkpoint being written is on disk; its failure stops the run."""
-        pending, self._pending_write = self._pending_write, None
-        if pending is None:
-            return
-        try:
-            pending.result()
-        except OSError as exc:
-            folder = self._pending_folder
-            # Failing after the rename (the `last` pointer, pruning) leaves this step whole,
-            # and `--resume last` picks the newest whole folder even without its pointer.
-            kept = (f"{folder.name} was written whole" if folder.is_dir()
-                    else "earlier checkpoints are intact")
-            with suppress(EventsWriteError):  # the same full disk may refuse the event
-                self._emit("error", message=f"checkpoint write failed: {exc}",
-                           step=self.state.step,
-                           hint="free disk space or fix the run directory's permissions")
-            raise TrainingError(f"checkpoint write of {folder.name} failed: {exc}; {kept}; "
-                                f"free disk space, then continue with --resume last") from None
-
-    def _apply_control(self) -> bool:
-        """Commands and signals between steps: whether to stop now. In a distributed run
-        every rank applies rank 0's commands, and a signal seen by any rank stops them
-        all at the same step."""
-        if self.control is None and not self.dist.active:
-            return bool(self.stop_requested)
-        while True:
-            commands = self.control.poll() if self.control is not None else []
-            for command in self.dist.from_main(commands):
-                self._command(command)
-            stop = self._agree_on_stop()
-            if not self.paused or stop:
-                return stop
-            time.sleep(0.2)
-
-    def _agree_on_stop(self) -> bool:
-        """Whether to stop, the same on every rank.
-
-        A signal lands on one rank at any moment, even in an epoch's last step;
-        a rank that stopped there while the others went on to evaluate would
-        leave them waiting in collectives it never joins.
-        """
-        if not self.dist.active:
-            return bool(self.stop_requested)
-        # The agreed value, not a re-read: a signal arriving after the all-reduce is
-        # this rank's alone until the next agreement.
-        agreed = self.dist.any(bool(self.stop_requested))
-        if agreed:
-            self.stop_requested = self.stop_requested or "peer"
-        return agreed
-
-    def _command(self, command: dict[str, Any]) -> None:
-        cmd = command["cmd"]
-        if cmd == "pause":
-            self.paused = True
-            self._emit("state", state="paused", step=self.state.step, command=cmd)
-        elif cmd == "resume":
-            self.paused = False
-            self._emit("state", state="running", step=self.state.step, command=cmd)
-        elif cmd == "stop":
-            self.stop_requested = "control"
-            self._emit("state", state="stopping", step=self.state.step, command=cmd)
-        elif cmd == "save-now":
-            path = self.checkpoint({"reason": "save-now"})
-            self.wait_for_checkpoint()
-            self._emit("state", state="paused" if self.paused else "running",
-                       step=self.state.step, command=cmd, checkpoint=str(path))
-        elif cmd == "set-lr":
-            lr = command.get("lr")
-            if isinstance(lr, (int, float)) and lr > 0:
-                self.state.lr_scale = float(lr) / self.config.train.lr
-                self._emit("state", state="paused" if self.paused else "running",
-                           step=self.state.step, command=cmd, lr=float(lr))
-            else:
-                self._emit("warning", message=f"set-lr ignored: lr must be a positive number, "
-                           f"got {lr!r}")
 
     def fit(self, on_step: Callable[[StepResult, TrainState], None] | None = None) -> RunOutcome:
         """Train until total_steps, a stop command or a signal; checkpoint on the way out."""
         outcome = RunOutcome(self.state, "done")
-        every = self.config.checkpoint.every_steps
-        per_epoch = self.plan.batches_per_epoch()
-        has_eval = any(s.examples or s.pairs for s in self.eval_sources)
         self._emit("state", state="running", step=self.state.step)
         while self.state.step < self.total_steps:
-            plan = self.plan.epoch(self.state.epoch)
-            batches = loader(self.train_sources, self.featurizer, plan,
-                             start=self.state.batch_index, cuda=self.device.type == "cuda")
-            stopping = False
-            for batch in batches:
-                if stopping := self._apply_control():
-                    break
-                result = self.train_step(batch)
-                self.state.batch_index += 1
-                if not result.skipped:
-                    outcome.history.append(result.loss["total"])
-                    self._step_event(result)
-                if on_step:
-                    on_step(result, self.state)
-                epoch_ends = self.state.batch_index >= per_epoch and has_eval
-                if self.state.step % every == 0 and not result.skipped and not epoch_ends:
-                    # (at an epoch's end the evaluated checkpoint below is this one)
-                    outcome.last_checkpoint = self.checkpoint({"loss": result.loss})
-                if self.state.step >= self.total_steps:
-                    break
-            if stopping or self._agree_on_stop():
+            stopped = self._train_epoch(outcome, on_step)
+            if stopped or self.control.agree_on_stop():
                 outcome.reason = "stopped"
-                if self.stop_requested != "control":  # a signal: acknowledged here
+                if self.control.stop_requested != "control":  # a signal: acknowledged here
                     self._emit("state", state="stopping", step=self.state.step,
-                               signal=self.stop_requested)
+                               signal=self.control.stop_requested)
                 break
-            if self.state.batch_index >= per_epoch:
+            if self.state.batch_index >= self.batches_per_epoch:
                 self.state.epoch += 1
                 self.state.batch_index = 0
                 outcome.last_checkpoint = self._end_of_epoch() or outcome.last_checkpoint
         if outcome.reason == "done" and self.state.batch_index:
             outcome.last_checkpoint = self._end_of_epoch() or outcome.last_checkpoint
-        if self._checkpointed_step != self.state.step or outcome.last_checkpoint is None:
-            reason = self.stop_requested or "end of run"
+        if self.checkpoints.saved_step != self.state.step or outcome.last_checkpoint is None:
+            reason = self.control.stop_requested or "end of run"
             outcome.last_checkpoint = self.checkpoint({"reason": reason})
-        self.wait_for_checkpoint()
+        self.checkpoints.wait(self.state.step)
         return outcome
+
+    def _train_epoch(self, outcome: RunOutcome,
+                     on_step: Callable[[StepResult, TrainState], None] | None) -> bool:
+        """The epoch's steps from its batch index on, until it ends or the run's last step:
+        whether a command or a signal stopped them."""
+        every = self.config.checkpoint.every_steps
+        batches = loader(self.train_sources, self.featurizer, self.plan.epoch(self.state.epoch),
+                         start=self.state.batch_index, cuda=self.device.type == "cuda")
+        for batch in batches:
+            if self.control.between_steps(self.state, self._save_now):
+                return True
+            result = self.train_step(batch)
+            self.state.batch_index += 1
+            if not result.skipped:
+                outcome.history.append(result.loss["total"])
+                self._step_event(result)
+            if on_step:
+                on_step(result, self.state)
+            epoch_ends = self.state.batch_index >= self.batches_per_epoch and self._has_eval
+            if self.state.step % every == 0 and not result.skipped and not epoch_ends:
+                # (at an epoch's end the evaluated checkpoint below is this one)
+                outcome.last_checkpoint = self.checkpoint({"loss": result.loss})
+            if self.state.step >= self.total_steps:
+                break
+        return False
 
     def _end_of_epoch(self) -> Path | None:
         """Evaluate, fit the regret decision threshold, and checkpoint (marking `best`);
@@ -613,6 +412,26 @@ class Trainer:
         if best:
             self.state.best_loss = metrics["loss"]
         return self.checkpoint({"eval": metrics}, is_best=best)
+
+    def checkpoint(self, metrics: dict[str, Any], is_best: bool = False) -> Path | None:
+        """Snapshot now and write in the background (`CheckpointWriter`)."""
+        return self.checkpoints.save(self.model, self.optimizer, self.state,
+                                     self._extra_modules(), metrics, is_best,
+                                     keep=self.dist.is_main)
+
+    def _save_now(self) -> Path | None:
+        """The control channel's save-now: a checkpoint on disk before training goes on."""
+        path = self.checkpoint({"reason": "save-now"})
+        self.checkpoints.wait(self.state.step)
+        return path
+
+    def close(self) -> None:
+        """Let a checkpoint being written finish, then stop the writer thread."""
+        self.checkpoints.close(self.state.step)
+
+    def _emit(self, type_: str, **fields: Any) -> None:
+        if self.events is not None:
+            self.events.emit(type_, **fields)
 
     def _step_event(self, result: StepResult) -> None:
         now = time.monotonic()
@@ -630,29 +449,3 @@ class Trainer:
 def _field_counts(batch: Batch) -> dict[str, torch.Tensor]:
     """Labelled rows per target field: the denominators of the whole batch's means."""
     return {field: present.sum() for field, present in batch.present.items()}
-
-
-def _rows(batch: Batch, sl: slice) -> Batch:
-    """The rows `sl` of every tensor of a batch."""
-
-    def cut(x):
-        return None if x is None else x[sl]
-
-    return Batch(batch.inputs[sl], batch.mask[sl],
-                 {k: v[sl] for k, v in batch.targets.items()},
-                 {k: v[sl] for k, v in batch.present.items()},
-                 cut(batch.pair_inputs), cut(batch.pair_mask), cut(batch.less_ethical),
-                 batch.source)
-
-
-def _split(batch: Batch, parts: int) -> list[Batch]:
-    """`parts` micro-batches for gradient accumulation, sizes differing by at most one row."""
-    if parts <= 1 or len(batch) < parts:
-        return [batch]
-    base, extra = divmod(len(batch), parts)
-    chunks, begin = [], 0
-    for index in range(parts):
-        size = base + (1 if index < extra else 0)
-        chunks.append(_rows(batch, slice(begin, begin + size)))
-        begin += size
-    return chunks
