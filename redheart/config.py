@@ -47,7 +47,7 @@ class RunConfig:
 class ModelConfig:
     """Dimensions of the unified model and which optional modules it builds.
 
-    The defaults are the reference 330M model (DESIGN §4). Scaled-down
+    The defaults are the reference 330M model (architecture.md §6). Scaled-down
     profiles shrink the widths but keep every module, so the structure that
     trains on a CPU is the one that trains on the GPU.
     """

@@ -1,4 +1,4 @@
-"""The 330M parameter budget of DESIGN §4, counted on the meta device."""
+"""The 330M parameter budget of docs/architecture.md §6, counted on the meta device."""
 
 from __future__ import annotations
 

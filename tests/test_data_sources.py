@@ -60,7 +60,7 @@ def test_scruples_anecdote_targets_from_votes():
 
 
 def test_surd_leak_share_no_longer_counts_the_voters():
-    """Smoothing all 20 cells gave r = -0.95 between leak and log(votes) here (DESIGN §5.1)."""
+    """Smoothing all 20 cells gave r = -0.95 between leak and log(votes) (architecture.md §7)."""
     data = read_source(DataSource(kind="scruples_anecdotes", limit=300,
                                   path="scruples/anecdotes/dev.scruples-anecdotes.jsonl"),
                        SHARED_DATA)

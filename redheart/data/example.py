@@ -15,7 +15,7 @@ Vector = tuple[float, ...]
 
 @dataclass(frozen=True)
 class Example:
-    """One text and its targets (see DESIGN §5 for each)."""
+    """One text and its targets (architecture.md §7 derives each)."""
 
     text: str
     origin: str

@@ -66,7 +66,7 @@ def surd_vote_correlation(examples: list[Example]) -> dict[str, float | None] | 
 
     A target derived from votes should describe how the votes split, not how
     many there were: an |r| near 1 says the share mostly counts the voters
-    (DESIGN §5.1). None without vote counts (e.g. SURD given in a JSONL file);
+    (architecture.md §7). None without vote counts (e.g. SURD given in a JSONL file);
     a share or count that does not vary has no correlation (None).
     """
     rows = [(e.surd, e.votes) for e in examples if e.surd is not None and e.votes]

@@ -1,4 +1,4 @@
-"""Task targets derived from annotation counts (DESIGN §5).
+"""Task targets derived from annotation counts (architecture.md §7).
 
 Everything here is a pure function of the votes a data set publishes, so a
 target is exactly reproducible from its row and never invented.
@@ -69,7 +69,7 @@ def smoothed_votes(votes: Mapping[str, int | float]) -> dict[str, float]:
     """Vote counts plus 1/2 per label (INFO included): a handful of votes is a small sample.
 
     The smoothing is on the labels, the only place with uncertainty. The
-    (A, O) cells a label maps to are fixed by the DESIGN table, so smoothing
+    (A, O) cells a label maps to are fixed by `_FAULT`, so smoothing
     them too would put mass on combinations no vote implies (an AUTHOR vote
     with the other at fault), and that mass, which shrinks as votes grow,
     would make the leak share mostly a count of the voters.

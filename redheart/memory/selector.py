@@ -1,7 +1,7 @@
-"""Module selection report and the memory planner (DESIGN §8).
+"""Module selection report and the memory planner (architecture.md §5).
 
 The planner starts from the profile as written and, while the forecast does
-not fit the budget, turns on the next saver in DESIGN's order. Each saver is
+not fit the budget, turns on the next saver in SAVERS' order. Each saver is
 a config change the engine really implements, so the plan that fits is the
 config that runs. A saver that cannot apply here (8-bit AdamW without
 bitsandbytes) is listed with the reason, never silently assumed.
@@ -23,7 +23,7 @@ from redheart.units import GIB, MIB
 
 SAVERS = ("bf16_autocast", "fused_adamw", "activation_checkpointing", "adamw_8bit",
           "offload_analyzer_optimizer", "micro_batch")
-"""DESIGN §8's order: cheapest in speed and exactness first."""
+"""architecture.md §5's order: cheapest in speed and exactness first."""
 
 
 class DoesNotFitError(RedHeartError):

@@ -54,7 +54,7 @@ def torch_memory(device: Any) -> dict[str, int] | None:
 
 
 def memory_event_fields(nvml: Nvml, device: Any) -> dict[str, Any]:
-    """The `memory` event payload (DESIGN section 6), JSON-ready."""
+    """The `memory` event payload (architecture.md §4), JSON-ready."""
     reading = nvml.sample()
     return {
         "torch": torch_memory(device),

@@ -27,13 +27,13 @@ class ExecutionMode(str, Enum):
 
 @dataclass(frozen=True)
 class ModuleSpec:
-    """One selectable unit of the model as DESIGN §4 names it."""
+    """One selectable unit of the model as architecture.md §6 names it."""
 
     name: str
     group: str
     essential: bool
     budget_params: int
-    """The parameter figure DESIGN §4 gives at the `local-8gb` dimensions."""
+    """The parameter figure architecture.md §6 budgets at the `local-8gb` dimensions."""
     description: str
     requires: tuple[str, ...] = ()
     """Modules whose outputs this one consumes; enabling it without them is an error."""

@@ -1,4 +1,4 @@
-"""Checkpoints: `checkpoints/step-NNNNNNNN/` written atomically (DESIGN §7).
+"""Checkpoints: `checkpoints/step-NNNNNNNN/` written atomically (architecture.md §3).
 
 Each holds `model.safetensors`, `optimizer.pt` (tensors and plain numbers
 only, read back with `torch.load(weights_only=True)`, which refuses pickled

@@ -1,4 +1,4 @@
-"""Typed events in `events.jsonl`: one JSON object a line (DESIGN §6).
+"""Typed events in `events.jsonl`: one JSON object a line (architecture.md §4).
 
 The writer writes every line with one `write` call, so a reader (the console,
 `redheart events`, a script) sees each event as soon as it happens; the

@@ -1,5 +1,5 @@
 """The run directory: 0700, a pid lock taken before anything is written, the resolved config
-(DESIGN §3)."""
+(architecture.md §3)."""
 
 from __future__ import annotations
 

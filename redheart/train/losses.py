@@ -1,4 +1,4 @@
-"""COMPUTE stage: masked task losses (DESIGN §5).
+"""COMPUTE stage: masked task losses (architecture.md §7).
 
 Every loss averages over the rows that carry its target (`batch.present`),
 so a batch with no regret labels contributes no regret loss rather than a

@@ -1,4 +1,4 @@
-"""Growing a trained model 4x, function-preserving (issue 7, DESIGN §1: "grows 4x to 1.32B").
+"""Growing a trained model 4x, function-preserving (architecture.md §6).
 
 layout: segments of a dimension and how they are tiled; rules: the per-parameter
 rule table; hyperclone: config and state-dict growth; noise: paired symmetry-
