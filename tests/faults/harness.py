@@ -399,11 +399,17 @@ def cut_line_scenario(run: Path, cut: int) -> dict[str, Any]:
     import asyncio
 
     from redheart.runs.events import EventWriter
+    from redheart.runs.run_dir import RunLock
     from tui.app import RedHeartApp
 
     path = run / "events.jsonl"
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:cut]) + "\n" + lines[cut][: len(lines[cut]) // 2])
+    # The resumed run holds the directory's lock while it writes, as `redheart run` does:
+    # without it the readers rightly call the run killed once the file has been quiet a
+    # while, and the console's attach can take that long on a loaded machine.
+    lock = RunLock(run)
+    lock.acquire()
     follower = subprocess.Popen([sys.executable, "-m", "redheart", "events", str(run),
                                  "--follow", "--json"], cwd=ROOT, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -431,7 +437,10 @@ def cut_line_scenario(run: Path, cut: int) -> dict[str, Any]:
         return app
 
     try:
-        app = asyncio.run(attached())
+        try:
+            app = asyncio.run(attached())
+        finally:
+            lock.release()
         out, err = follower.communicate(timeout=60)
     finally:
         if follower.poll() is None:
