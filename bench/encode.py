@@ -36,9 +36,9 @@ from redheart.config import (  # noqa: E402
     Config,
     DataSource,
     TokenBudget,
-    load_profile,
     token_budget,
 )
+from redheart.config_load import load_profile  # noqa: E402
 from redheart.data.batching import BatchPlan, loader, source_lengths  # noqa: E402
 from redheart.data.encode import EncoderCache  # noqa: E402
 from redheart.data.encoder import TextEncoder  # noqa: E402
