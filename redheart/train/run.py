@@ -178,7 +178,8 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     # Compared after planning: the savers it chose are what the checkpoint recorded.
     changed = check_resume_config(checkpoint, config) if checkpoint is not None else []
     if on_run_dir is not None and dist.is_main:
-        run_dir = run_dir or run_dir_name(config)
+        # absolute, as the console has always tailed it and as its events name checkpoints
+        run_dir = run_dir or run_dir_name(config).absolute()
         on_run_dir(run_dir)
     # One process fills the example store and the encoder cache; the others then read them.
     if dist.is_main:
