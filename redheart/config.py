@@ -14,7 +14,7 @@ from typing import Any
 
 from redheart.errors import ConfigError, unknown_name
 from redheart.model.catalog import ESSENTIAL_MODULES, MODULES_BY_NAME, OPTIONAL_MODULES
-from redheart.step_shape import check_step_shape
+from redheart.step_shape import check_accumulation, check_micro_batch
 
 
 def _field(default: Any, *, min: float | None = None, max: float | None = None,
@@ -394,12 +394,13 @@ def validate(config: Config) -> None:
     if m.moe_top_k > m.moe_experts:
         raise ConfigError(f"{src}: [model] moe_top_k = {m.moe_top_k} exceeds moe_experts = "
                           f"{m.moe_experts}; lower moe_top_k")
-    check_step_shape(config)
+    check_accumulation(config)
     check_module_names(config.model, src)
     if t.loss_weighting == "uncertainty" and "utilities" not in m.modules:
         raise ConfigError(f"{src}: [train] loss_weighting = \"uncertainty\" needs the "
                           f"'utilities' module; add it to [model] modules or set "
                           f"loss_weighting = \"fixed\"")
+    check_micro_batch(config)
 
 
 def check_module_names(model: ModelConfig, source: str) -> None:

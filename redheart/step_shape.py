@@ -55,12 +55,17 @@ def rank_accumulation(config: Config, world: int) -> int:
     return step_shape(config, world).accumulation_steps
 
 
-def check_step_shape(config: Config) -> None:
-    """The batch divides into whole forward passes; named by the keys involved."""
-    t, src, micro = config.train, config.source, config.memory.micro_batch
+def check_accumulation(config: Config) -> None:
+    """`[train] grad_accum` splits the batch into whole forward passes."""
+    t = config.train
     if t.batch_size % t.grad_accum:
-        raise ConfigError(f"{src}: [train] grad_accum = {t.grad_accum} must divide "
+        raise ConfigError(f"{config.source}: [train] grad_accum = {t.grad_accum} must divide "
                           f"batch_size = {t.batch_size}")
-    if micro and (t.batch_size % micro or micro > t.batch_size):
-        raise ConfigError(f"{src}: [memory] micro_batch = {micro} must divide "
-                          f"batch_size = {t.batch_size}")
+
+
+def check_micro_batch(config: Config) -> None:
+    """`[memory] micro_batch` (the planner's saver, when set) splits it the same way."""
+    batch, micro = config.train.batch_size, config.memory.micro_batch
+    if micro and (batch % micro or micro > batch):
+        raise ConfigError(f"{config.source}: [memory] micro_batch = {micro} must divide "
+                          f"batch_size = {batch}")
