@@ -188,7 +188,8 @@ class RedHeartApp(RunsNavigation, App):
         The tabs are moved, not removed and added again: a Tabs emptied and refilled
         activates its first new tab once that is mounted, which could land after the
         console had moved on (another run connected, or the app closing) and name a
-        tab that was gone."""
+        tab that was gone. The first tab is activated once the moved tabs are laid
+        out, so that the underline is drawn under it where it now stands."""
         tabs = self.query_one("#panel-tabs", Tabs)
         order = tab_order(True)
         if [tab.id for tab in tabs.query(Tab)] == [f"tab-{name}" for name in order]:
@@ -196,8 +197,14 @@ class RedHeartApp(RunsNavigation, App):
         tab_list = tabs.query_one("#tabs-list")
         for name in reversed(order):
             tab_list.move_child(tabs.query_one(f"#tab-{name}", Tab), before=0)
-        tabs.active = f"tab-{order[0]}"
-        self._show_panel(order[0])
+
+        def show_first() -> None:
+            if tabs.active == f"tab-{order[0]}":
+                tabs.active = ""    # an unchanged value would leave the underline behind
+            tabs.active = f"tab-{order[0]}"
+            self._show_panel(order[0])
+
+        self.call_after_refresh(show_first)
 
     def connect(self, source: EventSource, controller: Controller) -> None:
         if self.source is not None:
