@@ -23,7 +23,7 @@ from redheart.errors import cannot_write
 _VERSION = 2
 """Bump when a target derivation changes, so old stores are not reused.
 
-2: SURD smooths the five vote labels, not the 20 (label, A, O) cells (§5.1);
+2: SURD smooths the five vote labels, not the 20 (label, A, O) cells (architecture.md §7);
    examples carry their vote count.
 """
 

@@ -9,8 +9,9 @@ resumes and machines, and never the same text on both sides.
 Sources marked `split = "test"` are held out from everything a run does:
 they are never trained on and never used to pick `best`. Only `splits`
 returns them, so that `redheart validate --split test` can report on data no
-choice was ever made on; `split_sources`, which feeds the trainer, leaves
-them out.
+choice was ever made on; the trainer gets `train` and `dev` only (through
+`redheart.data.training_data`, or `split_sources` where a script or a test
+builds a trainer by hand).
 """
 
 from __future__ import annotations

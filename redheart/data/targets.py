@@ -62,7 +62,7 @@ def vote_joint(votes: Mapping[str, int | float]) -> np.ndarray:
 
 
 LABEL_SMOOTHING = 0.5
-"""Pseudo-votes added to each of the five labels before the (A, O) mapping (§5.1)."""
+"""Pseudo-votes added to each of the five labels before the (A, O) mapping (architecture.md §7)."""
 
 
 def smoothed_votes(votes: Mapping[str, int | float]) -> dict[str, float]:
@@ -78,7 +78,8 @@ def smoothed_votes(votes: Mapping[str, int | float]) -> dict[str, float]:
 
 
 def surd_target(votes: Mapping[str, int | float]) -> tuple[float, float, float, float]:
-    """(redundant, unique, synergistic, leak) shares of H(vote) for one anecdote (§5.1).
+    """(redundant, unique, synergistic, leak) shares of H(vote) for one anecdote
+    (architecture.md §7).
 
     Smooth the five label counts, map them to (A, O) cells (INFO spread
     uniformly), decompose H(Y) and normalise by H(Y). With two sources the

@@ -143,7 +143,6 @@ class Trainer:
         """This rank's rows and forward passes per optimizer step of a full batch."""
         self.state = TrainState()
         self.events = events
-        self.run_dir = run_dir
         self.checkpoints = CheckpointWriter(run_dir, config, self._emit)
         self.control = RunControl(run_dir, dist, config.train.lr, self._emit)
         self._last_step_event = 0.0
