@@ -88,6 +88,8 @@ TARGETS: tuple[Target, ...] = (
 )
 """Every user-facing output, in display order."""
 
-assert set(EKMAN_OF_FINE) == set(FINE_LABELS)
-assert set(SENTIMENT_OF_EKMAN) == set(EKMAN) and set(SENTIMENT_OF_EKMAN.values()) == set(SENTIMENTS)
-assert {t.task for t in TARGETS} == set(TASKS)
+if (set(EKMAN_OF_FINE) != set(FINE_LABELS) or set(SENTIMENT_OF_EKMAN) != set(EKMAN)
+        or set(SENTIMENT_OF_EKMAN.values()) != set(SENTIMENTS)
+        or {t.task for t in TARGETS} != set(TASKS)):   # checked at import, `python -O` too
+    raise RuntimeError("redheart/tasks.py: a mapping or a target names a label or task that "
+                       "the vocabulary does not list")

@@ -14,6 +14,7 @@ import torch
 
 from redheart.config import Config, ModelConfig, longest_budget
 from redheart.data.batching import TARGET_SHAPES, Batch
+from redheart.data.sources import READERS
 from redheart.memory.activations import SavedBytes, measure_saved
 from redheart.memory.attention_kernels import AttentionKernelChoice
 from redheart.memory.autocast_emulation import CudaAutocastEmulation
@@ -59,7 +60,8 @@ def batch_tokens(config: Config) -> int:
 
 
 def has_pairs(config: Config) -> bool:
-    return any("dilemma" in s.kind for s in config.data.sources)
+    """Whether a step can hold dilemma pairs, whose batches run the model twice."""
+    return any(READERS[s.kind].pairs for s in config.data.sources)
 
 
 def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda",

@@ -67,7 +67,9 @@ READERS: dict[str, Reader] = {
 }
 """Reader per source kind: adding a kind is one entry here and its name in SOURCE_KINDS."""
 
-assert set(READERS) == set(SOURCE_KINDS)
+if set(READERS) != set(SOURCE_KINDS):   # a check that `python -O` keeps
+    raise RuntimeError(f"source kinds without a reader or readers without a kind: "
+                       f"{sorted(set(READERS) ^ set(SOURCE_KINDS))}")
 
 
 def _optional(path: str, base_dir: Path) -> Path | None:
