@@ -41,9 +41,8 @@ from redheart.config import Config, DataSource, ModelConfig  # noqa: E402
 from redheart.config_load import load_profile  # noqa: E402
 from redheart.data.batching import BatchPlan, featurizer_of, loader, source_lengths  # noqa: E402
 from redheart.data.encode import EncoderCache, SourceFeaturizers  # noqa: E402
-from redheart.data.prepare import encode_sources, read_sources  # noqa: E402
 from redheart.data.sources import anchor_paths  # noqa: E402
-from redheart.data.split import split_sources  # noqa: E402
+from redheart.data.training_data import training_data  # noqa: E402
 from redheart.model.grow.hyperclone import grow_state_dict  # noqa: E402
 from redheart.model.grow.verify import output_deltas  # noqa: E402
 from redheart.train.trainer import Trainer  # noqa: E402
@@ -140,12 +139,11 @@ def main() -> None:
     grown_lr = args.lr if args.grown_lr is None else args.grown_lr
     small_cfg = anchor_paths(bench_config(args, SMALL, args.small_steps, args.lr),
                              PROFILE.parent)
-    sources = read_sources(small_cfg, PROFILE.parent)
-    encode_sources(small_cfg, sources)
-    train, held_out = split_sources(sources, small_cfg.data.eval_fraction)
+    data = training_data(small_cfg, PROFILE.parent)
+    train = data.train
     held_out = [dataclasses.replace(s, examples=s.examples[:args.val_rows],
-                                    pairs=s.pairs[:args.val_rows]) for s in held_out]
-    featurizer = FirstTokens(SourceFeaturizers(small_cfg), args.max_tokens)
+                                    pairs=s.pairs[:args.val_rows]) for s in data.dev]
+    featurizer = FirstTokens(data.featurizer, args.max_tokens)
     print(f"data: {sum(len(s.examples) + len(s.pairs) for s in train)} training rows, "
           f"{sum(len(s.examples) + len(s.pairs) for s in held_out)} validation rows; "
           f"first {args.max_tokens} tokens; batch {args.batch_size}; peak lr {args.lr:g} "
