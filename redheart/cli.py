@@ -178,6 +178,9 @@ def validate(
     split: Annotated[EvalSplit, typer.Option(
         "--split", help="dev (what picked best) or test (sources marked split = \"test\": "
         "never trained on, never used to pick best).")] = EvalSplit.dev,
+    device: Annotated[str, typer.Option(
+        "--device", help="cpu or cuda: where the model (and a fine-tuned encoder) runs.")
+    ] = "cpu",
     json_out: JsonOpt = False,
     set_: SetOpt = None,
     debug: DebugOpt = False,
@@ -187,7 +190,7 @@ def validate(
     with user_errors(debug):
         from redheart.train.validate import validate as run_validate
 
-        result = run_validate(checkpoint, profile, set_ or [], split.value)
+        result = run_validate(checkpoint, profile, set_ or [], split.value, device)
         if json_out:
             typer.echo(json.dumps(result, indent=2))
         else:

@@ -39,3 +39,19 @@ def test_prepare_cli_prints_the_summary(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "jsonl" in result.stderr and "255 rows" in result.stderr
     assert "new texts" in result.stderr
+
+
+def test_the_cache_is_filled_on_a_visible_gpu_unless_the_profile_trains_on_the_cpu(
+        monkeypatch):
+    import torch
+
+    from redheart.data.prepare import encoding_device
+
+    def device_for(train_device: str) -> str:
+        return encoding_device(load_profile(PROFILES / "quickstart.toml",
+                                            [f'train.device="{train_device}"']))
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert [device_for(d) for d in ("auto", "cuda", "cpu")] == ["cuda", "cuda", "cpu"]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert [device_for(d) for d in ("auto", "cuda", "cpu")] == ["cpu", "cpu", "cpu"]

@@ -72,7 +72,8 @@ class TextEncoder:
 
     def encode(self, texts: list[str], max_tokens: int | None = None,
                truncation: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """-> (token states[B,T,hidden] fp32, mask[B,T] bool), T <= max_tokens; no grad.
+        """-> (token states[B,T,hidden] fp32, mask[B,T] bool) on the host, T <= max_tokens;
+        no grad. Run on the encoder's device; the caller stores or pools the result.
 
         `max_tokens` and `truncation` override the encoder's own, so one loaded
         model fills the caches of sources with different budgets.
@@ -83,7 +84,7 @@ class TextEncoder:
                              truncation or self.truncation)
         with torch.no_grad():
             states = self.states(ids.to(self.device), mask.to(self.device))
-        return states.float(), mask.to(self.device)
+        return states.float().cpu(), mask
 
     def states(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Token states of token ids, with autograd when the encoder is being trained."""

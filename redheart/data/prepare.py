@@ -87,15 +87,29 @@ def read_sources(config: Config, base_dir: Path, skip_bad_rows: bool = False) ->
     return load_sources(config.data.sources, base_dir, config.data.cache_dir, skip_bad_rows)
 
 
+def encoding_device(config: Config) -> str:
+    """Where the frozen encoder fills a cache: the GPU when one is visible and the profile
+    may train there ([train] device auto or cuda), else the CPU.
+
+    The states are the same either way (fp32, stored as fp16); a GPU encodes a
+    corpus in seconds where a few CPU cores take minutes, and a cache filled on
+    a CPU-only machine (`redheart prepare` before a GPU run) stays usable.
+    """
+    import torch
+
+    wanted = config.train.device
+    return "cuda" if wanted != "cpu" and torch.cuda.is_available() else "cpu"
+
+
 def encode_sources(config: Config, sources: list[SourceData],
                    on_progress: Callable[[int, int], None] | None = None,
-                   verify: bool = True) -> PrepareReport:
+                   verify: bool = True, device: str | None = None) -> PrepareReport:
     """Fill each source's encoder cache (one per token budget) with its texts not cached yet.
 
     One encoder is loaded, only if something is missing, and fills every
     cache; progress counts the missing texts of all caches together. With a
     trainable encoder there is nothing to cache: only the model's input width
-    is checked against the encoder's.
+    is checked against the encoder's. `device` overrides `encoding_device`.
     """
     if config.data.encoder_trainable:
         check_input_dim(config, encoder_hidden_size(config.data.encoder))
@@ -106,7 +120,8 @@ def encode_sources(config: Config, sources: list[SourceData],
     todo = sum(len(cache.missing(texts)) for cache, _, texts in caches)
     encoder = None
     if todo:
-        encoder = TextEncoder(config.data.encoder, config.data.max_tokens)
+        encoder = TextEncoder(config.data.encoder, config.data.max_tokens,
+                              device or encoding_device(config))
         check_input_dim(config, encoder.hidden_size)
 
     def progress(done: int, _total: int) -> None:     # a total over every cache

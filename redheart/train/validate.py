@@ -11,6 +11,7 @@ documents the result.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,14 @@ from redheart.config import Config
 from redheart.config_load import load_profile
 from redheart.data.bad_rows import DataError
 from redheart.data.batching import BatchPlan, Featurizer, loader, source_lengths
+from redheart.data.encode import SourceFeaturizers
+from redheart.data.encoder import TextEncoder
+from redheart.data.prepare import encode_sources
 from redheart.data.sources import SourceData
 from redheart.data.split import EVAL_SPLITS
 from redheart.data.training_data import training_data
 from redheart.errors import RedHeartError
+from redheart.inference.predictor import inference_device
 from redheart.model.catalog import ExecutionMode
 from redheart.model.unified import UnifiedModel
 from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
@@ -42,28 +47,39 @@ HIGHER_IS_BETTER = {"macro_f1": True, "single_label_accuracy": True,
 
 @torch.no_grad()
 def model_outputs(model: UnifiedModel, sources: list[SourceData], featurizer: Featurizer,
-                  batch_size: int = 64) -> dict[int, dict[str, np.ndarray]]:
+                  batch_size: int = 64, encoder: TextEncoder | None = None,
+                  device: torch.device | None = None) -> dict[int, dict[str, np.ndarray]]:
     """Per source, the model's outputs for each of its rows, in row order.
 
     Example sources get `emotion` (softmax of the logits), `regret` and
     `surd`; dilemma sources get the hedonic value of each pair's `first` and
-    `second` action.
+    `second` action. With `encoder` (a checkpoint trained with
+    `[data] encoder_trainable`) the featurizer yields token ids, and the
+    fine-tuned encoder turns them into the states the model reads, as in
+    the training step. `device` is where model and encoder already are.
     """
     model.eval()
+    device = device or torch.device("cpu")
+
+    def forward(inputs: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        inputs, mask = inputs.to(device), mask.to(device)
+        states = inputs if encoder is None else encoder.states(inputs, mask).float()
+        return model(states, mask)
+
     out: dict[int, dict[str, np.ndarray]] = {}
     plan = BatchPlan(source_lengths(sources, featurizer), [1.0] * len(sources), batch_size,
                      0).every_row_once()
     for (source, rows), batch in zip(plan, loader(sources, featurizer, plan), strict=True):
-        got = model(batch.inputs, batch.mask)
+        got = forward(batch.inputs, batch.mask)
         if batch.pair_inputs is not None:
-            second = model(batch.pair_inputs, batch.pair_mask)["hedonic_value"]
+            second = forward(batch.pair_inputs, batch.pair_mask)["hedonic_value"]
             values = {"first": got["hedonic_value"], "second": second}
         else:
             values = {"emotion": torch.softmax(got["emotion_logits"].float(), -1),
                       "regret": got["regret"], "surd": got["surd"]}
         size = len(sources[source].pairs or sources[source].examples)
         for name, value in values.items():
-            value = value.float().numpy()
+            value = value.float().cpu().numpy()
             table = out.setdefault(source, {}).setdefault(
                 name, np.zeros((size, *value.shape[1:])))
             table[rows] = value
@@ -131,22 +147,34 @@ def _check_split(config: Config, split: str) -> None:
                         f"[[data.sources]] entry split = \"test\", or validate --split dev")
 
 
+def _frozen_states(config: Config, sources: list[SourceData],
+                   device: torch.device) -> SourceFeaturizers:
+    """Cached frozen-encoder states of `sources`, encoded now where missing.
+
+    The probe is a baseline on the frozen encoder by definition, also beside
+    a checkpoint whose encoder was fine-tuned: what the fine-tuning added is
+    exactly what the comparison should show. A run with a trainable encoder
+    caches nothing, so its first validate fills the cache.
+    """
+    frozen = replace(config, data=replace(config.data, encoder_trainable=False))
+    encode_sources(frozen, sources, device=device.type)
+    return SourceFeaturizers(frozen)
+
+
 def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
-             split: str = "dev") -> dict[str, Any]:
+             split: str = "dev", device: str = "cpu") -> dict[str, Any]:
     """The `validate --json` object (README, "validate --json").
 
     `checkpoint` is any spelling `checkpoint_folder` takes. Everything that
     can be refused without data (the folder, its config, the model's fit,
     the split) is checked first: reading and encoding the data take minutes.
     Priors and probes are fitted on the training split, never on what is
-    scored.
+    scored. `device` runs the model (and a fine-tuned encoder) there.
     """
     folder = checkpoint_folder(checkpoint)
     profile_path = profile or folder / "config.toml"
     config: Config = load_profile(profile_path, overrides)
-    if config.data.encoder_trainable:
-        raise RedHeartError("validate reads cached frozen-encoder states; a checkpoint trained "
-                            "with [data] encoder_trainable is not supported yet")
+    where = inference_device(device)
     refuse_other_model(folder, config.model)
     _check_split(config, split)
     data = training_data(config, profile_path.resolve().parent)
@@ -155,16 +183,24 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
         raise DataError(f"{config.source}: no {split} data: add a source with split = "
                         f"\"{split}\"" + (" or set [data] eval_fraction" if split == "dev"
                                           else ""))
-    cache = data.featurizer                 # each source's states at its own token budget
+    encoder = None
+    if config.data.encoder_trainable:       # its own weights come with the checkpoint
+        encoder = TextEncoder(config.data.encoder, config.data.max_tokens, where)
     model = UnifiedModel(config.model, ExecutionMode.EVALUATION)
-    state, meta = load_checkpoint(folder, model, None)
+    state, meta = load_checkpoint(folder, model, None,
+                                  {"encoder": encoder.model} if encoder is not None else None)
+    model.to(where)
+    if encoder is not None:
+        encoder.model.eval()
     rows = EvalSet.of(evaluation)
     threshold = decision_threshold(meta)
-    predictions = {
-        "model": model_predictions(model_outputs(model, evaluation, cache,
-                                                 config.train.batch_size), rows, threshold),
-        "prior": baselines.prior(data.train, rows)}
-    predictions["probe"], probe_rows = baselines.probe(data.train, rows, cache)
+    outputs = model_outputs(model, evaluation, data.featurizer, config.train.batch_size,
+                            encoder, where)
+    predictions = {"model": model_predictions(outputs, rows, threshold),
+                   "prior": baselines.prior(data.train, rows)}
+    probe_states = (data.featurizer if encoder is None
+                    else _frozen_states(config, data.train + evaluation, where))
+    predictions["probe"], probe_rows = baselines.probe(data.train, rows, probe_states)
     scored = {kind: score(rows, found) for kind, found in predictions.items()}
     intervals = {kind: found[1] for kind, found in scored.items()}
     return {"checkpoint": str(folder), "split": split,
