@@ -89,3 +89,27 @@ def test_a_shard_damaged_while_open_stops_the_reader_naming_it(filled, encoder, 
         f"trusted, so the run stops (its checkpoints are untouched); delete {cache.dir} and "
         f"run `redheart prepare PROFILE` again")
     assert before.shape[1] == 384
+
+
+def test_an_encoder_stored_in_fp16_runs_in_fp32_and_matches_the_original(tmp_path, encoder):
+    """Many published models ship half-precision weights, which transformers keeps as
+    stored: the encoder must still hand the model fp32 states."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from redheart.data.encoder import TextEncoder
+
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json",
+                 "special_tokens_map.json", "vocab.txt"):
+        shutil.copy2(encoder.path / name, tmp_path / name)
+    weights = load_file(str(encoder.path / "model.safetensors"))
+    save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
+              str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    half = TextEncoder(str(tmp_path), max_tokens=32)
+    assert {p.dtype for p in half.model.parameters()} == {torch.float32}
+    states, mask = half.encode(TEST_TEXTS[:4])
+    reference, _ = encoder.encode(TEST_TEXTS[:4])
+    assert states.dtype == torch.float32
+    assert torch.allclose(states[mask], reference[mask], atol=2e-2)

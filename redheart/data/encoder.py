@@ -64,7 +64,9 @@ class TextEncoder:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"[data] encoder = '{name}': cannot load {self.path} "
                               f"({str(exc).splitlines()[0]})") from None
-        self.model.to(self.device).eval()
+        # fp32 whatever the directory stores: many published models ship fp16 or bf16
+        # weights, which transformers keeps, and the model and the cache read fp32 states.
+        self.model.float().to(self.device).eval()
 
     @property
     def hidden_size(self) -> int:
