@@ -40,6 +40,19 @@ def real_sizes(config: Config) -> dict[str, list[int]]:
     return sizes
 
 
+def full_batch(inputs: torch.Tensor, mask: torch.Tensor) -> Batch:
+    """A real batch in which every row carries every target, as the dry run's worst case."""
+    rows = inputs.shape[0]
+    batch = Batch(inputs, mask)
+    generator = torch.Generator().manual_seed(1)
+    for name, width in TARGET_SHAPES.items():
+        shape = (rows,) if width == 0 else (rows, width)
+        batch.targets[name] = torch.rand(shape, generator=generator)
+        batch.present[name] = torch.ones(rows, dtype=torch.bool)
+    batch.targets["emotion"] = torch.softmax(batch.targets["emotion"], -1)
+    return batch
+
+
 def by_module(result) -> dict[str, dict[str, int]]:
     return {m.name: m.bytes for m in result.modules if m.enabled}
 
@@ -108,13 +121,7 @@ def test_dry_run_equals_the_saved_tensors_of_a_real_fp32_cpu_step(tiny_config, r
                                  train=TrainConfig(batch_size=rows))
     torch.manual_seed(0)
     model = UnifiedModel(config.model).train()
-    batch = Batch(states, mask)
-    generator = torch.Generator().manual_seed(1)
-    for name, width in TARGET_SHAPES.items():   # the real step: every target present
-        shape = (rows,) if width == 0 else (rows, width)
-        batch.targets[name] = torch.rand(shape, generator=generator)
-        batch.present[name] = torch.ones(rows, dtype=torch.bool)
-    batch.targets["emotion"] = torch.softmax(batch.targets["emotion"], -1)
+    batch = full_batch(states, mask)
     settings = LossSettings(torch.ones(7), 2.0, torch.ones(2))
 
     def step():

@@ -6,8 +6,10 @@ recorded once per storage, charged to the catalogue module running at the
 time, and counted only if it is still alive when the loss is ready (a dilemma
 batch drops the graph of outputs it does not use). Parameters are weights,
 not activations; autocast's bf16 copies of them are their own category.
-The same function measures a real step, which is how the tests hold the
-dry run to the truth.
+A module outside the model that the step trains (the encoder, with
+`[data] encoder_trainable`) is passed as an extra owner and charged the
+same way. The same function measures a real step, which is how the tests
+hold the dry run to the truth.
 """
 
 from __future__ import annotations
@@ -51,15 +53,16 @@ def module_owners(model: UnifiedModel) -> dict[str, nn.Module]:
 
 
 class _Recorder:
-    def __init__(self, model: nn.Module, weight_casts: dict[int, tuple[torch.Tensor,
-                                                                         torch.Tensor]]) -> None:
+    def __init__(self, model: nn.Module, extra: dict[str, nn.Module],
+                 weight_casts: dict[int, tuple[torch.Tensor, torch.Tensor]]) -> None:
         self.stack: list[str] = []
         self.order: list[str] = []
         self.param_owner = {}
-        for owner, module in module_owners(model).items():
+        for owner, module in (module_owners(model) | extra).items():
             for param in module.parameters():
                 self.param_owner[id(param)] = owner
-        self.params = {StorageWeakRef(p.untyped_storage()) for p in model.parameters()}
+        self.params = {StorageWeakRef(p.untyped_storage())
+                       for m in (model, *extra.values()) for p in m.parameters()}
         self.weight_casts = weight_casts
         self._cast_owner: dict[int, str] = {}
         self.seen: dict[StorageWeakRef, tuple[str, str, int]] = {}
@@ -103,9 +106,9 @@ class _Recorder:
 
 
 @contextmanager
-def _module_stack(model: UnifiedModel, recorder: _Recorder) -> Iterator[None]:
+def _module_stack(owners: dict[str, nn.Module], recorder: _Recorder) -> Iterator[None]:
     handles = []
-    for name, module in module_owners(model).items():
+    for name, module in owners.items():
         def enter(_m, _a, name=name):
             recorder.stack.append(name)
             if name not in recorder.order:
@@ -144,18 +147,21 @@ def _checkpoint_inputs(model: UnifiedModel, recorder: _Recorder) -> Iterator[Non
 
 def measure_saved(model: UnifiedModel, step: Callable[[], torch.Tensor],
                   autocast: CudaAutocastEmulation | None = None,
-                  kernels: AttentionKernelChoice | None = None) -> SavedBytes:
+                  kernels: AttentionKernelChoice | None = None,
+                  extra: dict[str, nn.Module] | None = None) -> SavedBytes:
     """Run `step` (FORWARD + COMPUTE, returning the loss) and count what backward would need.
 
     `autocast` is a CudaAutocastEmulation for a bf16 forecast, or None;
-    `kernels` picks the attention kernel of the target device on meta. The
-    loss is held until the count is taken, so exactly the graph backward
-    would walk is alive.
+    `kernels` picks the attention kernel of the target device on meta;
+    `extra` names trained modules outside the model (name -> module) that
+    `step` runs. The loss is held until the count is taken, so exactly the
+    graph backward would walk is alive.
     """
+    extra = extra or {}
     casts = getattr(autocast, "weight_casts", {})
-    recorder = _Recorder(model, casts)
+    recorder = _Recorder(model, extra, casts)
     with ExitStack() as stack:
-        stack.enter_context(_module_stack(model, recorder))
+        stack.enter_context(_module_stack(module_owners(model) | extra, recorder))
         stack.enter_context(_checkpoint_inputs(model, recorder))
         stack.enter_context(torch.autograd.graph.saved_tensors_hooks(recorder.pack, _unpack))
         stack.enter_context(kernels if kernels is not None else nullcontext())

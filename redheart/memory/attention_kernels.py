@@ -27,7 +27,8 @@ class AttentionKernelChoice(TorchFunctionMode):
         q, k, v = args[:3]
         mask = kwargs.get("attn_mask")
         dropout = float(kwargs.get("dropout_p", 0.0))
-        if kwargs.get("is_causal") or kwargs.get("scale") is not None:
+        scale = kwargs.get("scale")     # transformers' encoders pass 1/sqrt(head_dim)
+        if kwargs.get("is_causal"):
             return func(*args, **kwargs)
         bias = mask
         if mask is not None and mask.dtype == torch.bool:
@@ -37,8 +38,8 @@ class AttentionKernelChoice(TorchFunctionMode):
             expanded = None if bias is None else bias.expand(
                 q.shape[0], q.shape[1], q.shape[2], k.shape[2])
             return torch.ops.aten._scaled_dot_product_efficient_attention(
-                q, k, v, expanded, True, dropout, False)[0]
+                q, k, v, expanded, True, dropout, False, scale=scale)[0]
         if dropout == 0.0:
             return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-                q, k, v, 0.0, False, attn_mask=bias)[0]
+                q, k, v, 0.0, False, attn_mask=bias, scale=scale)[0]
         return func(*args, **kwargs)

@@ -2,7 +2,8 @@
 
 Nothing here allocates: the model and the batch live on `meta`, so the
 330M model's dry run costs milliseconds and no memory. Models are cached per
-architecture because a module toggle in the console asks again at once.
+architecture because a module toggle in the console asks again at once (a
+trained encoder per name, `encoder_dry_run.py`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import threading
 from functools import lru_cache
 
 import torch
+from torch import nn
 
 from redheart.config import Config, ModelConfig, longest_budget
 from redheart.data.batching import TARGET_SHAPES, Batch
@@ -18,11 +20,12 @@ from redheart.data.sources import READERS
 from redheart.memory.activations import SavedBytes, measure_saved
 from redheart.memory.attention_kernels import AttentionKernelChoice
 from redheart.memory.autocast_emulation import CudaAutocastEmulation
+from redheart.memory.encoder_dry_run import ENCODER, check_reach, encoder_states, meta_encoder
 from redheart.model.catalog import ExecutionMode
 from redheart.model.unified import UnifiedModel
 from redheart.step_shape import step_shape
 from redheart.train.losses import LossSettings
-from redheart.train.stages import combine_losses, compute_stage, forward_stage
+from redheart.train.stages import cached_states, combine_losses, compute_stage, forward_stage
 
 META = torch.device("meta")
 _DRY_RUN = threading.Lock()
@@ -38,9 +41,14 @@ def meta_model(cfg: ModelConfig) -> UnifiedModel:
     return model.train()
 
 
-def meta_batch(cfg: ModelConfig, rows: int, tokens: int, pairs: bool = False) -> Batch:
-    """A full-length batch in which every row carries every target: the worst case."""
-    inputs = torch.empty(rows, tokens, cfg.input_dim, device=META)
+def meta_batch(cfg: ModelConfig, rows: int, tokens: int, pairs: bool = False,
+               token_ids: bool = False) -> Batch:
+    """A full-length batch in which every row carries every target: the worst case.
+
+    `token_ids`: the batch a trained encoder reads ([B, T] ids), not token states.
+    """
+    inputs = (torch.empty(rows, tokens, dtype=torch.long, device=META) if token_ids
+              else torch.empty(rows, tokens, cfg.input_dim, device=META))
     mask = torch.ones(rows, tokens, dtype=torch.bool, device=META)
     if pairs:
         return Batch(inputs, mask, pair_inputs=torch.empty_like(inputs),
@@ -64,24 +72,42 @@ def has_pairs(config: Config) -> bool:
     return any(READERS[s.kind].pairs for s in config.data.sources)
 
 
+def trained_encoder(config: Config) -> dict[str, nn.Module]:
+    """{ENCODER: the meta encoder} when the step trains it ([data] encoder_trainable), else
+    {}: the extra owner `measure_saved` charges its saved tensors to."""
+    if not config.data.encoder_trainable:
+        return {}
+    return {ENCODER: meta_encoder(config.data.encoder)}
+
+
+def check_trained_encoder(config: Config) -> None:
+    """A trained encoder must reach the longest budget (`check_reach`); called with the
+    profile itself, whose name the forecast's cache key drops."""
+    if config.data.encoder_trainable:
+        check_reach(meta_encoder(config.data.encoder), batch_tokens(config), config.source,
+                    config.data.encoder)
+
+
 def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda",
                  world: int = 1) -> SavedBytes:
     """Saved bytes of one FORWARD + COMPUTE of a full-length micro-batch on one of `world`
-    ranks."""
+    ranks; with a trained encoder, its forward (twice for a pair batch) is part of it."""
     model = meta_model(config.model)
+    extra = trained_encoder(config)
     rows = step_shape(config, world).rows_per_forward
-    batch = meta_batch(config.model, rows, batch_tokens(config), pairs)
+    batch = meta_batch(config.model, rows, batch_tokens(config), pairs, token_ids=bool(extra))
+    states = encoder_states(extra[ENCODER]) if extra else cached_states
     settings = LossSettings(torch.ones(TARGET_SHAPES["emotion"], device=META),
                             config.train.focal_gamma, torch.ones(2, device=META))
 
     def step() -> torch.Tensor:
-        losses = compute_stage(forward_stage(model, batch), settings)
+        losses = compute_stage(forward_stage(model, batch, states), settings)
         return combine_losses(model, losses, config.train)
 
     with _DRY_RUN:
         model.backbone.transformer.checkpoint_layers = config.memory.activation_checkpointing
         return measure_saved(model, step, CudaAutocastEmulation() if bf16 else None,
-                             AttentionKernelChoice(device))
+                             AttentionKernelChoice(device), extra)
 
 
 def measure_layer_recompute(config: Config, bf16: bool, device: str = "cuda",

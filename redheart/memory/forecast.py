@@ -3,7 +3,9 @@
 Weights, gradients and optimizer state follow from parameter counts and the
 chosen savers; activations and autocast's weight copies are measured by a
 meta-device dry run of FORWARD + COMPUTE (`activations.py`); the CUDA
-context is the calibratable `memory.context_mb`. The total is the peak of
+context is the calibratable `memory.context_mb`. A trained text encoder
+([data] encoder_trainable) is one more row, `encoder`, counted the same way
+in the dtype it is loaded in (`encoder_dry_run.py`). The total is the peak of
 one step, from a backward profile: backward visits the modules in reverse
 forward order, and as it passes a module that module's activations are freed
 and its gradients appear, so the peak is the largest "gradients of the
@@ -21,14 +23,17 @@ from functools import lru_cache
 from typing import Any
 
 from redheart.config import Config
-from redheart.memory.activations import LOSSES, module_owners
+from redheart.memory.activations import LOSSES, SavedBytes, module_owners
 from redheart.memory.dry_run import (
     batch_tokens,
+    check_trained_encoder,
     has_pairs,
     measure_layer_recompute,
     measure_step,
     meta_model,
+    trained_encoder,
 )
+from redheart.memory.encoder_dry_run import ENCODER
 from redheart.model.catalog import ANALYZER_OF_TASK, BACKBONE_PARTS, MODULES
 from redheart.step_shape import step_shape
 from redheart.units import MIB
@@ -36,8 +41,8 @@ from redheart.units import MIB
 CATEGORIES = ("weights", "gradients", "optimizer", "optimizer_step", "autocast_cache",
               "activations", "context")
 FP32 = 4
-ADAMW_STATE = 8
-"""exp_avg and exp_avg_sq in fp32."""
+ADAMW_STATE = 2 * FP32
+"""exp_avg and exp_avg_sq in the parameters' dtype (fp32 for the model)."""
 ADAMW8BIT_STATE = 2 + 2 * 4 / 256
 """bitsandbytes: two uint8 states plus an fp32 absmax per block of 256."""
 BNB_MIN_8BIT_SIZE = 4096
@@ -123,6 +128,7 @@ def uses_bf16(config: Config, device: str) -> bool:
 def forecast(config: Config, device: str, ranks: int = 1, strategy: str = "none") -> Forecast:
     """Forecast for `device` ("cuda" or "cpu"), per rank of a `ranks`-process job; cached,
     so a repeated toggle costs nothing."""
+    check_trained_encoder(config)
     if ranks <= 1:
         return _forecast(_memory_key(config), device)
     return _per_rank(_memory_key(config), device, ranks, strategy)
@@ -141,11 +147,14 @@ def _per_rank(config: Config, device: str, ranks: int, strategy: str) -> Forecas
     modules = tuple(dataclasses.replace(m, bytes={
         k: -(-v // ranks) if k in sharded else v for k, v in m.bytes.items()})
         for m in alone.modules)
-    largest = max(fsdp_unit_sizes(meta_model(config.model)))
+    largest = FP32 * max(fsdp_unit_sizes(meta_model(config.model)))
+    encoder = next((m for m in alone.modules if m.name == ENCODER), None)
+    if encoder is not None:          # the trained encoder is one more unit, gathered whole
+        largest = max(largest, encoder.bytes["weights"])
     # the unit computing, the next one prefetched, and the computing unit's
     # unsharded gradients before their reduce-scatter
     return dataclasses.replace(alone, modules=modules, ranks=ranks, strategy=strategy,
-                               gather=3 * FP32 * largest)
+                               gather=3 * largest)
 
 
 def toggled(config: Config, module: str) -> Config | None:
@@ -208,7 +217,7 @@ def _forecast(config: Config, device: str, ranks: int = 1) -> Forecast:
     model = meta_model(config.model)
     owners = module_owners(model)
     cuda = device == "cuda"
-    rows = []
+    rows = _encoder_rows(config, saved, activations, cuda)
     for spec in BACKBONE_PARTS + MODULES:
         module = owners.get(spec.name)
         sizes = [p.numel() for p in module.parameters()] if module is not None else []
@@ -232,26 +241,55 @@ def _forecast(config: Config, device: str, ranks: int = 1) -> Forecast:
                     tuple(rows), context, tuple(saved.order), shape.accumulation_steps > 1)
 
 
+def _encoder_rows(config: Config, saved: SavedBytes, activations: dict[str, int],
+                  cuda: bool) -> list[ModuleForecast]:
+    """[the trained encoder's row], or [] when the encoder is frozen (its states come from
+    the cache and it holds no training memory).
+
+    Its parameters are AdamW's like the model's (`Trainer._extra_modules`), in
+    the dtype it was loaded in; autocast copies them and activation
+    checkpointing leaves it alone, both as measured by the dry run.
+    """
+    extra = trained_encoder(config)
+    if not extra:
+        return []
+    params = list(extra[ENCODER].parameters())
+    sizes = [p.numel() for p in params]
+    width = params[0].element_size() if params else FP32
+    counts = {
+        "weights": width * sum(sizes),
+        "gradients": width * sum(sizes),
+        "optimizer": _optimizer_bytes(config, ENCODER, sizes, cuda, width),
+        "optimizer_step": _step_bytes(config, ENCODER, sizes, cuda, width),
+        "autocast_cache": saved.autocast_cache.get(ENCODER, 0),
+        "activations": activations.get(ENCODER, 0),
+    }
+    return [ModuleForecast(ENCODER, sum(sizes), True, True, counts)]
+
+
 def _offloaded(config: Config, name: str, cuda: bool) -> bool:
     return cuda and config.memory.offload_analyzer_optimizer and name in ANALYZERS
 
 
-def _optimizer_bytes(config: Config, name: str, sizes: list[int], cuda: bool) -> int:
+def _optimizer_bytes(config: Config, name: str, sizes: list[int], cuda: bool,
+                     width: int = FP32) -> int:
+    """AdamW's two moments per parameter (`width` bytes each, the parameters' dtype)."""
     if _offloaded(config, name, cuda):
         return 0                       # the state lives in host memory
     if config.memory.optimizer == "adamw8bit":
         return round(sum(ADAMW8BIT_STATE * n if n >= BNB_MIN_8BIT_SIZE else ADAMW_STATE * n
                          for n in sizes))
-    return ADAMW_STATE * sum(sizes)
+    return 2 * width * sum(sizes)
 
 
-def _step_bytes(config: Config, name: str, sizes: list[int], cuda: bool) -> int:
+def _step_bytes(config: Config, name: str, sizes: list[int], cuda: bool,
+                width: int = FP32) -> int:
     """The optimizer step's temporary: foreach AdamW builds sqrt(v) for every tensor at
     once; fused and 8-bit kernels work in place; the CPU loop goes one tensor at a time."""
     if not sizes or _offloaded(config, name, cuda):
         return 0
     if not cuda:
-        return FP32 * max(sizes)
+        return width * max(sizes)
     if config.memory.fused_adamw or config.memory.optimizer == "adamw8bit":
         return 0
-    return FP32 * sum(sizes)
+    return width * sum(sizes)

@@ -85,11 +85,13 @@ class Plan:
                             for name, size in self.after.largest())
         tried = ", ".join(s.name for s in self.steps if s.status in ("applied",
                                                                       "on in the profile"))
+        freeze = (", freeze the encoder (data.encoder_trainable = false)"
+                  if self.config.data.encoder_trainable else "")
         return (f"{self.config.source}: the forecast {self.after.total / MIB:,.0f} MiB does not "
                 f"fit the budget {self.budget.bytes / MIB:,.0f} MiB ({self.budget.source}) "
                 f"even with every saver ({tried}): short by {over:,.0f} MiB; largest: "
                 f"{largest}; disable optional modules, shorten data.max_tokens (or the longest "
-                f"[[data.sources]] max_tokens) or use a "
+                f"[[data.sources]] max_tokens){freeze} or use a "
                 f"larger GPU")
 
 
@@ -150,6 +152,16 @@ def _apply(config: Config, name: str) -> Config:
              "adamw_8bit": ("optimizer", "adamw8bit"),
              "offload_analyzer_optimizer": ("offload_analyzer_optimizer", True)}[name]
     return dataclasses.replace(config, memory=dataclasses.replace(m, **{field[0]: field[1]}))
+
+
+def _scope(config: Config, step: SaverStep) -> SaverStep:
+    """The step, with what its saver leaves alone said in its detail: activation
+    checkpointing recomputes the backbone's layers, never a trained encoder's, whose
+    activations the forecast therefore keeps in full."""
+    if step.name != "activation_checkpointing" or not config.data.encoder_trainable:
+        return step
+    note = "backbone layers only: the trained encoder keeps its activations"
+    return dataclasses.replace(step, detail="; ".join(filter(None, (step.detail, note))))
 
 
 def _smaller_micro_batch(config: Config) -> Config | None:
@@ -217,7 +229,8 @@ def plan(config: Config, device: str, budget: Budget, ranks: int = 1,
         total = forecast_of(current).total
         steps.append(SaverStep(name, "applied", "", total))
         fits = total <= budget.bytes
-    return Plan(current, device, budget, before, forecast_of(current), tuple(steps))
+    return Plan(current, device, budget, before, forecast_of(current),
+                tuple(_scope(config, step) for step in steps))
 
 
 def plan_for(config: Config, device: str | None = None, budget_gb: float | None = None,

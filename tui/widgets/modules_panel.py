@@ -33,7 +33,7 @@ class ModulesPanel(Vertical):
             name = row["name"]
             spec = MODULES_BY_NAME.get(name)
             if spec is None and not name.startswith("backbone."):
-                continue                      # the loss bookkeeping row of the forecast
+                continue     # forecast-only rows (the losses, a trained encoder): no toggle
             group = spec.group if spec else "backbone"
             if spec is None or spec.essential:
                 note = "locked: " + (essential_reason(name) if spec else "always built")
