@@ -3,17 +3,15 @@
 When the encoder is fine-tuned, the step runs it in front of the model
 (`Trainer._states`): its weights, gradients, AdamW state, autocast copies
 and activations are training memory like the model's. The dry run builds
-it from its directory's config alone (no weights are read), in the dtype
-`from_pretrained` would load it in, and calls it as `TextEncoder.states`
-does, so its saved tensors are measured with the model's.
+it from its directory's config alone (no weights are read), in fp32 as
+`TextEncoder` loads it whatever the directory stores, and calls it as
+`TextEncoder.states` does, so its saved tensors are measured with the model's.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from functools import lru_cache
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,10 +22,6 @@ from redheart.train.stages import StatesFn
 
 ENCODER = "encoder"
 """The forecast's row of the trained encoder (a part of the step, not a catalogue module)."""
-
-_SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16,
-                       "BF16": torch.bfloat16}
-
 
 @lru_cache(maxsize=4)
 def meta_encoder(name: str) -> nn.Module:
@@ -45,32 +39,7 @@ def meta_encoder(name: str) -> nn.Module:
                           f"({str(exc).splitlines()[0]})") from None
     with torch.device("meta"):
         model = AutoModel.from_config(config)
-    return model.to(loaded_dtype(path, config)).train()
-
-
-def loaded_dtype(path: Path, config) -> torch.dtype:
-    """The parameter dtype of `from_pretrained(path)` (its default dtype="auto"): the
-    config's dtype, else that of the checkpoint's first floating tensor. The trainer keeps
-    it, so the gradients and AdamW moments are in it too."""
-    dtype = getattr(config, "dtype", None)
-    if dtype is not None:
-        return getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    from safetensors import safe_open
-
-    with safe_open(str(_first_weights_file(path)), framework="pt") as weights:
-        for key in weights.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
-            dtype = _SAFETENSORS_DTYPES.get(weights.get_slice(key).get_dtype())
-            if dtype is not None:
-                return dtype
-    return torch.get_default_dtype()
-
-
-def _first_weights_file(path: Path) -> Path:
-    """model.safetensors, or the first shard of a sharded checkpoint (as the loader reads)."""
-    index = path / "model.safetensors.index.json"
-    if index.is_file():
-        return path / sorted(set(json.loads(index.read_text())["weight_map"].values()))[0]
-    return path / "model.safetensors"
+    return model.float().train()       # fp32 whatever the directory stores, as TextEncoder
 
 
 def check_reach(encoder: nn.Module, tokens: int, source: str, name: str) -> None:

@@ -5,7 +5,7 @@ chosen savers; activations and autocast's weight copies are measured by a
 meta-device dry run of FORWARD + COMPUTE (`activations.py`); the CUDA
 context is the calibratable `memory.context_mb`. A trained text encoder
 ([data] encoder_trainable) is one more row, `encoder`, counted the same way
-in the dtype it is loaded in (`encoder_dry_run.py`). The total is the peak of
+in fp32, as `TextEncoder` loads it (`encoder_dry_run.py`). The total is the peak of
 one step, from a backward profile: backward visits the modules in reverse
 forward order, and as it passes a module that module's activations are freed
 and its gradients appear, so the peak is the largest "gradients of the
@@ -247,7 +247,7 @@ def _encoder_rows(config: Config, saved: SavedBytes, activations: dict[str, int]
     the cache and it holds no training memory).
 
     Its parameters are AdamW's like the model's (`Trainer._extra_modules`), in
-    the dtype it was loaded in; autocast copies them and activation
+    fp32 as the meta copy holds them; autocast copies them and activation
     checkpointing leaves it alone, both as measured by the dry run.
     """
     extra = trained_encoder(config)
