@@ -144,8 +144,16 @@ def test_the_emotion_and_regret_priors_come_from_the_training_rows():
     prior = baselines.prior(train, rows)
     # neutral is a true label of two training rows: the prior predicts neutral alone.
     assert prior.emotion.tolist() == [np.eye(7)[N].tolist()]
-    # mean regret 1.4 / 3 = 0.467 <= 0.5: never WRONG.
-    assert prior.regret == pytest.approx([1.4 / 3]) and prior.wrong.tolist() == [False]
+    # mean regret 1.4 / 3 = 0.467, under 0.5; but one training row of three is WRONG, and
+    # on them "always WRONG" has F1 2 * 1 / (3 + 1) = 0.5 against "never" 0: the prior's
+    # decision, fitted as the model's is, says WRONG.
+    assert prior.regret == pytest.approx([1.4 / 3]) and prior.wrong.tolist() == [True]
+    # No WRONG training row: nothing to fit, and 0.2 is under the target's 0.5.
+    right_only = [_source("train", [Example("b", "t:2", regret=0.2)])]
+    assert baselines.prior(right_only, rows).wrong.tolist() == [False]
+    # Every training row WRONG: nothing to fit either, and 0.8 is over 0.5.
+    wrong_only = [_source("train", [Example("a", "t:1", regret=0.8)])]
+    assert baselines.prior(wrong_only, rows).wrong.tolist() == [True]
 
 
 def test_bootstrap_intervals_contain_the_estimate_and_repeat_for_a_seed():

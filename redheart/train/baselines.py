@@ -1,8 +1,9 @@
 """The two baselines of `redheart validate`, fitted on the training split only.
 
 - The prior says what knowing nothing about the text gets: the training
-  rows' majority emotion class, their mean regret, the side that is more
-  often the less ethical one in the training pairs, their mean SURD shares.
+  rows' majority emotion class, their mean regret (and the WRONG decision
+  fitted on them like the model's: every row), the side that is more often
+  the less ethical one in the training pairs, their mean SURD shares.
 - The probe says what the frozen encoder alone gets: linear models on the
   mean-pooled cached token states (logistic regression for emotion, WRONG
   and the pair's less-ethical side, ridge regression for SURD shares).
@@ -64,7 +65,7 @@ def prior(train: list[SourceData], rows: EvalSet) -> Predictions:
     if regret and rows.regret:
         mean = float(np.mean(regret))
         out.regret = np.full(len(rows.regret), mean)
-        out.wrong = np.full(len(rows.regret), mean > WRONG_ABOVE)
+        out.wrong = np.full(len(rows.regret), _prior_says_wrong(np.asarray(regret), mean))
     if sides and rows.less_ethical:
         # The side more often less ethical in training (first on a tie).
         majority_side = int(sum(sides) * 2 > len(sides))
@@ -72,6 +73,21 @@ def prior(train: list[SourceData], rows: EvalSet) -> Predictions:
     if surd and rows.surd:
         out.surd = np.tile(np.mean(surd, 0), (len(rows.surd), 1))
     return out
+
+
+def _prior_says_wrong(regret: np.ndarray, mean: float) -> bool:
+    """The prior's WRONG decision, fitted on the training rows as the model's and the
+    probe's are (the threshold that maximises F1 of WRONG there).
+
+    A constant estimate admits two decisions: WRONG for every row or for none.
+    With any WRONG training row, "every row" has the higher F1 (2p / (1 + p) at
+    WRONG share p, about 0.36 on Scruples), and that is what a model with a
+    fitted threshold must beat; "never WRONG" would give F1 0 and flatter it.
+    Without a WRONG training row there is nothing to fit: the target's own
+    0.5 rule decides.
+    """
+    threshold = best_threshold(np.full(len(regret), mean), regret > WRONG_ABOVE)
+    return mean > (WRONG_ABOVE if threshold is None else threshold)
 
 
 def _subsample(count: int) -> np.ndarray:
