@@ -7,7 +7,9 @@ Two numbers put `validate`'s regret Pearson r in context:
   binomial noise of a share of n votes (var p(1-p)/n);
 - ridge regressions of the vote share on the mean-pooled frozen encoder
   states (the cache `cpu-real` trains on), over a sweep of alphas: what the
-  frozen features carry linearly.
+  frozen features carry linearly;
+- the same on tf-idf word n-grams of the texts, and the mean of both: whether
+  what the frozen encoder misses is in the words themselves.
 
     .venv/bin/python bench/regret_ceiling.py [--profile profiles/cpu-real.toml] [--set k=v ...]
 """
@@ -44,6 +46,7 @@ def noise_ceiling(share: np.ndarray, votes: np.ndarray) -> float:
 
 def main() -> None:
     from scipy.stats import pearsonr
+    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import Ridge
     from sklearn.preprocessing import StandardScaler
 
@@ -79,11 +82,23 @@ def main() -> None:
     scaler = StandardScaler().fit(train_x := pooled(split["train"]))
     train_x, dev_x = scaler.transform(train_x), scaler.transform(pooled(split["dev"]))
     train_y = np.asarray([e.regret for e in split["train"]])
-    for alpha in (1, 10, 100, 1000):
-        predicted = Ridge(alpha=alpha).fit(train_x, train_y).predict(dev_x)
-        print(f"ridge on frozen features, alpha {alpha:>4}: Pearson r "
-              f"{pearsonr(predicted, dev_share)[0]:.3f}, MAE "
+
+    def report(name: str, predicted: np.ndarray) -> None:
+        print(f"{name}: Pearson r {pearsonr(predicted, dev_share)[0]:.3f}, MAE "
               f"{np.mean(np.abs(predicted - dev_share)):.3f}")
+
+    frozen = {}
+    for alpha in (1, 10, 100, 1000, 3000):
+        frozen[alpha] = Ridge(alpha=alpha).fit(train_x, train_y).predict(dev_x)
+        report(f"ridge on frozen features, alpha {alpha:>4}", frozen[alpha])
+    # Words alone, without the encoder: does a bag of n-grams see what MiniLM misses?
+    words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=200_000,
+                            sublinear_tf=True)
+    train_words = words.fit_transform([e.text for e in split["train"]])
+    dev_words = words.transform([e.text for e in split["dev"]])
+    lexical = Ridge(alpha=10).fit(train_words, train_y).predict(dev_words)
+    report("ridge on tf-idf word 1-2-grams, alpha 10", lexical)
+    report("mean of that and frozen alpha 3000", (lexical + frozen[3000]) / 2)
 
 
 if __name__ == "__main__":
