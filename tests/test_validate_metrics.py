@@ -281,11 +281,23 @@ def test_validate_json_has_intervals_baselines_and_verdicts(trained, quickstart_
     assert result["baselines"]["prior"]["bentham"]["pairwise_accuracy"] == pytest.approx(
         np.mean(np.asarray(dev) == majority))
     assert result["probe_rows"]["emotion"]["used"] == result["probe_rows"]["emotion"]["of"]
+    wrong = [e.regret > 0.5 for s in parts.train for e in s.examples if e.regret is not None]
+    assert 0 < sum(wrong) < len(wrong)           # both sides: the fitted prior says WRONG
+    assert result["prior_says_wrong"] is True
+    # every dev row called WRONG: precision = the WRONG share p, recall 1, F1 2p / (1 + p)
+    share = float(np.mean(_dev_wrong(parts)))
+    assert result["baselines"]["prior"]["regret"]["binarized_f1"] == pytest.approx(
+        2 * share / (1 + share))
+
+
+def _dev_wrong(parts) -> list[bool]:
+    return [e.regret > 0.5 for s in parts.dev for e in s.examples if e.regret is not None]
 
 
 def test_validate_table_shows_intervals_and_verdicts(trained, capsys):
     code, out, err = _validate(capsys, str(trained))
     assert code == 0, err
+    assert "the prior's: every row WRONG" in " ".join(out.split())
     assert "beats" in out and "95% percentile bootstrap interval" in out
     assert "hedonic pairwise" in out and "[" in out
 

@@ -211,6 +211,8 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
             "counts": rows.counts(),
             "regret_threshold": threshold,
             "probe_regret_threshold": predictions["probe"].wrong_threshold,
+            "prior_says_wrong": (bool(predictions["prior"].wrong.all())
+                                 if predictions["prior"].wrong is not None else None),
             "bootstrap": {"resamples": bootstrap.RESAMPLES, "seed": bootstrap.SEED,
                           "level": bootstrap.LEVEL, "method": "percentile"},
             "probe_rows": {task: used.as_json() for task, used in probe_rows.items()},
