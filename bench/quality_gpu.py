@@ -9,7 +9,8 @@ bundled encoder package, and takes at most 64 MiB of files:
     # reads) xz-compressed, and the encoder (fp16 weights + tokenizer)
     .venv/bin/python bench/quality_gpu.py pack .bench/quality
     # on the GPU box (carry .bench/quality)
-    PYTHONUNBUFFERED=1 python3 bench/quality_gpu.py measure .bench/quality --out $OUT
+    PYTHONUNBUFFERED=1 python3 bench/quality_gpu.py measure .bench/quality --out $OUT \
+        2>&1 | tee $OUT/log       # what it printed comes back even if the call is cut
 
 `measure` caps the process at 8 GiB (torch.cuda.set_per_process_memory_fraction)
 to stand in for an 8 GB card, reads ../shared/data beside the repository
@@ -39,6 +40,7 @@ the data: `measure PACK --profile profiles/cpu-real.toml --device cpu --rows 300
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import shutil
 import statistics
@@ -56,9 +58,6 @@ DATA_ROOT = ROOT.parent / "shared" / "data"
 """Where the profiles' `../../shared/data/...` paths point."""
 ANECDOTE_FIELDS = ("title", "text", "label_scores")
 """What the Scruples anecdote reader reads; the rest of a published row is not needed."""
-ENCODER_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
-                 "special_tokens_map.json", "vocab.txt")
-"""What AutoModel and AutoTokenizer read besides the weights."""
 GOAL_MACRO_F1 = 0.64
 CAP_BYTES = 8 * 1024**3
 
@@ -83,6 +82,7 @@ def pack(out: Path, profile: Path) -> None:
     import torch
     from safetensors.torch import load_file, save_file
 
+    from redheart.data.encode import ENCODER_IDENTITY_FILES
     from redheart.data.encoder import BUNDLED_ENCODER, resolve_encoder_dir
 
     out.mkdir(parents=True, exist_ok=True)
@@ -107,8 +107,9 @@ def pack(out: Path, profile: Path) -> None:
     source = resolve_encoder_dir(BUNDLED_ENCODER)
     encoder = out / "encoder"
     encoder.mkdir(exist_ok=True)
-    for name in ENCODER_FILES:
-        shutil.copy2(source / name, encoder / name)
+    for name in ENCODER_IDENTITY_FILES:       # what AutoModel and AutoTokenizer read
+        if (source / name).is_file():
+            shutil.copy2(source / name, encoder / name)
     weights = {k: v.to(torch.float16) if v.is_floating_point() else v
                for k, v in load_file(str(source / "model.safetensors")).items()}
     save_file(weights, str(encoder / "model.safetensors"), metadata={"format": "pt"})
@@ -142,17 +143,22 @@ def _unpack(pack_dir: Path, profile: Path, work: Path) -> Path:
 
 def _step_seconds(run_dir: Path, skip: int) -> tuple[float, float]:
     """(median seconds a step, samples/s) from the run's step events, the first `skip`
-    steps left out (allocator warm-up, first-batch tokenizer start)."""
+    steps left out (allocator warm-up, first-batch tokenizer start). The trainer emits at
+    most 20 step events a second, so a gap between two events is divided by the steps it
+    spans."""
     events = [json.loads(line) for line in (run_dir / "events.jsonl").open() if line.strip()]
-    steps = [e for e in events if e["type"] == "step"]
-    gaps = [b["t"] - a["t"] for a, b in zip(steps, steps[1:], strict=False)][skip:]
-    if not gaps:
-        sys.exit(f"bench/quality_gpu.py: {run_dir}: fewer than {skip + 2} step events; "
+    steps = [e for e in events if e["type"] == "step" and e["step"] > skip]
+    per_step = [(b["t"] - a["t"]) / (b["step"] - a["step"])
+                for a, b in zip(steps, steps[1:], strict=False)]
+    if not per_step:
+        sys.exit(f"bench/quality_gpu.py: {run_dir}: fewer than {skip + 2} steps; "
                  f"raise --calibration-steps")
-    return statistics.median(gaps), statistics.median(e["samples_per_s"] for e in steps[skip:])
+    return statistics.median(per_step), statistics.median(e["samples_per_s"] for e in steps)
 
 
 def _train(profile: Path, overrides: list[str], run_dir: Path, rows: int | None):
+    import torch
+
     from redheart.config_load import load_profile
     from redheart.train.reporter import QuietReporter
     from redheart.train.run import run_training
@@ -160,6 +166,11 @@ def _train(profile: Path, overrides: list[str], run_dir: Path, rows: int | None)
     config = load_profile(profile, overrides)
     outcome = run_training(config, profile.parent, QuietReporter(), run_dir=run_dir,
                            samples=rows)
+    # The trainer is in a reference cycle (its checkpoint writer and control hold its
+    # emit): collect it now, or its weights and AdamW state stay on the capped GPU.
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     return config, outcome
 
 
@@ -188,13 +199,18 @@ def measure(pack_dir: Path, args: argparse.Namespace) -> None:
                           "train.warmup_steps=0"], work / "calibration", args.rows)
     step_s, calibration_rate = _step_seconds(work / "calibration", skip=5)
     calibration = time.perf_counter() - phase
-    left = args.minutes * 60 - (time.perf_counter() - start) - args.validate_allowance
+    # The training run pays the calibration's fixed costs again (start-up, data read and
+    # tokenising, the plan, the final evaluation and checkpoint): only the rest is steps.
+    fixed = calibration - args.calibration_steps * step_s
+    left = (args.minutes * 60 - (time.perf_counter() - start) - fixed
+            - args.validate_allowance)
     steps = int(left / step_s)
     if steps < 50:
         sys.exit(f"bench/quality_gpu.py: {step_s:.3f} s a step leaves {steps} steps in "
                  f"--minutes {args.minutes}; too few to train, raise --minutes")
     print(f"calibration: {args.calibration_steps} steps in {calibration:.0f} s "
-          f"(start-up and data read included); {step_s * 1000:.1f} ms a step, "
+          f"({fixed:.0f} s of it start-up, data read, evaluation and checkpoint); "
+          f"{step_s * 1000:.1f} ms a step, "
           f"{calibration_rate:.1f} samples/s -> {steps} steps")
 
     phase = time.perf_counter()

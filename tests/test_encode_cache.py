@@ -99,10 +99,10 @@ def test_an_encoder_stored_in_fp16_runs_in_fp32_and_matches_the_original(tmp_pat
     import torch
     from safetensors.torch import load_file, save_file
 
+    from redheart.data.encode import ENCODER_IDENTITY_FILES
     from redheart.data.encoder import TextEncoder
 
-    for name in ("config.json", "tokenizer.json", "tokenizer_config.json",
-                 "special_tokens_map.json", "vocab.txt"):
+    for name in ENCODER_IDENTITY_FILES:
         shutil.copy2(encoder.path / name, tmp_path / name)
     weights = load_file(str(encoder.path / "model.safetensors"))
     save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},

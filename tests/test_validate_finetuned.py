@@ -84,6 +84,35 @@ def test_the_model_is_scored_on_its_fine_tuned_encoder_and_the_probe_on_the_froz
     assert abs(np.mean(np.abs(untuned - targets)) - result["metrics"]["regret"]["mae"]) > 1e-5
 
 
+@pytest.mark.parametrize("case", ["no-weights", "frozen-profile", "other-encoder"])
+def test_encoder_weights_that_do_not_match_the_profile_are_one_line(finetuned_run, tmp_path,
+                                                                    capsys, case):
+    import shutil
+
+    import torch
+    from safetensors.torch import save_file
+
+    from redheart.cli import main
+
+    folder = tmp_path / "step"
+    shutil.copytree(finetuned_run / "checkpoints" / "step-00000003", folder)
+    args = ["validate", str(folder), "--profile", str(finetuned_run / "config.toml")]
+    if case == "no-weights":
+        (folder / "encoder.safetensors").unlink()
+        expected = "holds no encoder.safetensors"
+    elif case == "frozen-profile":
+        args += ["--set", "data.encoder_trainable=false"]
+        expected = "its encoder was fine-tuned (encoder.safetensors)"
+    else:
+        save_file({"embeddings.word_embeddings.weight": torch.zeros(4, 8)},
+                  str(folder / "encoder.safetensors"))
+        expected = "encoder.safetensors: does not fit [data] encoder = 'all-MiniLM-L6-v2'"
+    code = main(args)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert expected in err
+
+
 def test_validate_on_cuda_without_a_gpu_is_one_line(finetuned_run, capsys):
     import torch
 

@@ -40,8 +40,10 @@ from redheart.units import MIB
 if TYPE_CHECKING:
     import torch
 
-_IDENTITY_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt",
-                   "special_tokens_map.json")
+ENCODER_IDENTITY_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
+                          "vocab.txt", "special_tokens_map.json")
+"""An encoder directory's files besides the weights: what a cache's identity hashes, and
+what AutoModel and AutoTokenizer read."""
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 
 
@@ -57,7 +59,7 @@ def encoder_identity(name: str) -> str:
     """
     path = resolve_encoder_dir(name)
     digest = hashlib.blake2b(digest_size=8)
-    for file in _IDENTITY_FILES:
+    for file in ENCODER_IDENTITY_FILES:
         if (path / file).is_file():
             digest.update(file.encode() + (path / file).read_bytes())
     for file in _WEIGHT_FILES:

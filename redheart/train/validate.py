@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
 from redheart.config import Config
 from redheart.config_load import load_profile
@@ -33,10 +34,12 @@ from redheart.inference.predictor import inference_device
 from redheart.model.catalog import ExecutionMode
 from redheart.model.unified import UnifiedModel
 from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
-from redheart.runs.checkpoints import load_checkpoint
+from redheart.runs.checkpoints import CheckpointError, load_checkpoint
+from redheart.runs.full_state import load_model_state
 from redheart.train import baselines, bootstrap
 from redheart.train.eval_set import EvalSet, Predictions, score
 from redheart.train.regret_decision import decision_threshold
+from redheart.train.stages import cached_states, forward_stage
 from redheart.train.trained_rows import untrained_outputs
 
 HIGHER_IS_BETTER = {"macro_f1": True, "single_label_accuracy": True,
@@ -60,20 +63,14 @@ def model_outputs(model: UnifiedModel, sources: list[SourceData], featurizer: Fe
     """
     model.eval()
     device = device or torch.device("cpu")
-
-    def forward(inputs: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
-        inputs, mask = inputs.to(device), mask.to(device)
-        states = inputs if encoder is None else encoder.states(inputs, mask).float()
-        return model(states, mask)
-
+    states = cached_states if encoder is None else encoder.states
     out: dict[int, dict[str, np.ndarray]] = {}
     plan = BatchPlan(source_lengths(sources, featurizer), [1.0] * len(sources), batch_size,
                      0).every_row_once()
     for (source, rows), batch in zip(plan, loader(sources, featurizer, plan), strict=True):
-        got = forward(batch.inputs, batch.mask)
+        got = forward_stage(model, batch.to(device), states)["outputs"]
         if batch.pair_inputs is not None:
-            second = forward(batch.pair_inputs, batch.pair_mask)["hedonic_value"]
-            values = {"first": got["hedonic_value"], "second": second}
+            values = {"first": got["pair_first"], "second": got["pair_second"]}
         else:
             values = {"emotion": torch.softmax(got["emotion_logits"].float(), -1),
                       "regret": got["regret"], "surd": got["surd"]}
@@ -161,6 +158,36 @@ def _frozen_states(config: Config, sources: list[SourceData],
     return SourceFeaturizers(frozen)
 
 
+def _check_encoder_weights(folder: Path, config: Config) -> None:
+    """A fine-tuned encoder's weights go with the checkpoint, and only with such a one.
+
+    Refused before any data is read: scoring a fine-tuned model on the frozen
+    encoder's states (or the other way round) would print numbers for a model
+    that was never trained.
+    """
+    weights = folder / "encoder.safetensors"
+    if config.data.encoder_trainable and not weights.is_file():
+        raise CheckpointError(f"{folder}: [data] encoder_trainable, but the checkpoint holds "
+                              f"no encoder.safetensors; validate a checkpoint of a run that "
+                              f"trained the encoder, or set data.encoder_trainable=false")
+    if weights.is_file() and not config.data.encoder_trainable:
+        raise CheckpointError(f"{folder}: its encoder was fine-tuned (encoder.safetensors), "
+                              f"but the profile has [data] encoder_trainable = false; "
+                              f"validate it with its own config.toml")
+
+
+def _load_encoder(folder: Path, config: Config, device: torch.device) -> TextEncoder:
+    """The checkpoint's fine-tuned encoder; weights of another architecture are one line."""
+    encoder = TextEncoder(config.data.encoder, config.data.max_tokens, device)
+    try:
+        load_model_state(encoder.model, load_file(str(folder / "encoder.safetensors")))
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder}/encoder.safetensors: does not fit [data] encoder = "
+                              f"'{config.data.encoder}' ({str(exc).splitlines()[0]}); "
+                              f"validate with the encoder the run trained") from None
+    return encoder                  # on `device` and in eval mode since it was built
+
+
 def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
              split: str = "dev", device: str = "cpu") -> dict[str, Any]:
     """The `validate --json` object (README, "validate --json").
@@ -176,6 +203,7 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
     config: Config = load_profile(profile_path, overrides)
     where = inference_device(device)
     refuse_other_model(folder, config.model)
+    _check_encoder_weights(folder, config)
     _check_split(config, split)
     data = training_data(config, profile_path.resolve().parent)
     evaluation = data.test if split == "test" else data.dev
@@ -183,15 +211,10 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
         raise DataError(f"{config.source}: no {split} data: add a source with split = "
                         f"\"{split}\"" + (" or set [data] eval_fraction" if split == "dev"
                                           else ""))
-    encoder = None
-    if config.data.encoder_trainable:       # its own weights come with the checkpoint
-        encoder = TextEncoder(config.data.encoder, config.data.max_tokens, where)
+    encoder = _load_encoder(folder, config, where) if config.data.encoder_trainable else None
     model = UnifiedModel(config.model, ExecutionMode.EVALUATION)
-    state, meta = load_checkpoint(folder, model, None,
-                                  {"encoder": encoder.model} if encoder is not None else None)
+    state, meta = load_checkpoint(folder, model, None)
     model.to(where)
-    if encoder is not None:
-        encoder.model.eval()
     rows = EvalSet.of(evaluation)
     threshold = decision_threshold(meta)
     outputs = model_outputs(model, evaluation, data.featurizer, config.train.batch_size,
