@@ -13,6 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "profiles"
 SHARED_DATA = Path(os.environ.get("REDHEART_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+# One intra-op torch thread, in this process and in every `redheart` subprocess a test
+# starts (they inherit the environment). Set before torch is first imported, which reads
+# it then. The suite's models are tiny, so a second thread buys little, and on a 2-core
+# machine that also runs a trainer subprocess (or anything else) its spin-waits made
+# training steps 3-15x slower.
+os.environ["OMP_NUM_THREADS"] = "1"
+
 # Sentences written for these tests (not from any data set), of different
 # lengths so that a batch has real padding.
 TEST_TEXTS = [
