@@ -27,12 +27,15 @@ def _events(run_dir) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def runs_root(tmp_path_factory):
+def runs_root(tmp_path_factory, quickstart_data):
     """A folder with a finished run and one SIGKILLed after its first step (each with a
-    cache of its own, so the two can run at once). The killed one evaluates nothing
+    cache of its own, so the two can run at once, copied from the session's encoded sample
+    set so that neither loads the encoder). The killed one evaluates nothing
     (eval_fraction 0): with 40 rows an epoch is a few steps, and on an idle machine it
     would reach its first evaluation before the kill."""
     root = tmp_path_factory.mktemp("runs")
+    for cache in ("cache-k", "cache-f"):
+        shutil.copytree(quickstart_data[0].data.cache_dir, root.parent / cache)
     killed = subprocess.Popen(
         [sys.executable, "-m", "redheart", *QUICK, "--set", "train.max_steps=100000",
          "--set", f'data.cache_dir="{root.parent / "cache-k"}"', "--set",
