@@ -95,6 +95,26 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           text=True, cwd=cwd or ROOT, timeout=120)
 
 
+def run_here(*args: str) -> subprocess.CompletedProcess:
+    """`redheart ARGS` in this process (from the repository root, as `run_cli` runs them),
+    answered as `run_cli` answers, warnings printed to stderr as a user would see them.
+
+    For tests of what a command decides and prints: each subprocess paid an interpreter's
+    and torch's start-up and the memory plan's dry run, seconds per call. Tests of the
+    process itself (signals, its exit status, locks held by another process, torchrun)
+    keep `run_cli`.
+    """
+    from tests.bad_inputs.cases import execute
+
+    previous = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        outcome = execute(["redheart", *args])
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(["redheart", *args], outcome.code, *outcome.printed)
+
+
 def make_trainer(data, run_dir: Path, **train):
     """A Trainer of `quickstart_data` writing to `run_dir`, with `[train]` overrides."""
     import dataclasses
