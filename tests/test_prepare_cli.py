@@ -6,7 +6,7 @@ import json
 
 from redheart.config_load import load_profile
 from redheart.data.prepare import prepare
-from tests.conftest import PROFILES, ROOT, run_cli
+from tests.conftest import PROFILES, run_here
 
 
 def test_second_prepare_encodes_zero_texts(tmp_path):
@@ -18,8 +18,8 @@ def test_second_prepare_encodes_zero_texts(tmp_path):
 
 
 def test_data_stats_json_on_the_sample_set(tmp_path):
-    result = run_cli("data", "stats", "profiles/quickstart.toml", "--json",
-                     "--set", f'data.cache_dir="{tmp_path}"', cwd=ROOT)
+    result = run_here("data", "stats", "profiles/quickstart.toml", "--json",
+                      "--set", f'data.cache_dir="{tmp_path}"')
     assert result.returncode == 0, result.stderr
     sample, dilemmas = json.loads(result.stdout)["sources"]
     assert sample["kind"] == "jsonl" and sample["rows"] == 255 and sample["bad_rows"] == 0
@@ -34,8 +34,8 @@ def test_data_stats_json_on_the_sample_set(tmp_path):
 
 
 def test_prepare_cli_prints_the_summary(tmp_path):
-    result = run_cli("prepare", "profiles/quickstart.toml", "--set",
-                     f'data.cache_dir="{tmp_path}"', "--set", "data.encode_batch=128")
+    result = run_here("prepare", "profiles/quickstart.toml", "--set",
+                      f'data.cache_dir="{tmp_path}"', "--set", "data.encode_batch=128")
     assert result.returncode == 0, result.stderr
     assert "jsonl" in result.stderr and "255 rows" in result.stderr
     assert "new texts" in result.stderr
