@@ -58,19 +58,27 @@ def real_batch(encoder):
 
 
 @pytest.fixture(scope="session")
-def quickstart_data(tmp_path_factory):
-    """(config, sources, featurizer) of the embedded sample set, encoded once per session:
-    a 5M model with every module and real data, 6 steps, checkpoints every 3."""
+def quickstart_prepared(tmp_path_factory):
+    """(config, report) of the embedded sample set's first `prepare`, into a fresh cache:
+    every text encoded once per session. A 5M model with every module and real data,
+    6 steps, checkpoints every 3."""
     from redheart.config_load import load_profile
-    from redheart.data.encode import EncoderCache
     from redheart.data.prepare import prepare
 
     cache_dir = tmp_path_factory.mktemp("cache")
     config = load_profile(PROFILES / "quickstart.toml", [
         f'data.cache_dir="{cache_dir}"', "train.max_steps=6", "checkpoint.every_steps=3"])
-    sources = prepare(config, PROFILES).sources
-    featurizer = EncoderCache(cache_dir, config.data.encoder, config.data.max_tokens)
-    return config, sources, featurizer
+    return config, prepare(config, PROFILES)
+
+
+@pytest.fixture(scope="session")
+def quickstart_data(quickstart_prepared):
+    """(config, sources, featurizer) of `quickstart_prepared`."""
+    from redheart.data.encode import EncoderCache
+
+    config, report = quickstart_prepared
+    featurizer = EncoderCache(config.data.cache_dir, config.data.encoder, config.data.max_tokens)
+    return config, report.sources, featurizer
 
 
 @pytest.fixture()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 
-from redheart.config_load import load_profile
 from redheart.data.prepare import prepare
 from tests.conftest import PROFILES, run_here
 
 
-def test_second_prepare_encodes_zero_texts(tmp_path):
-    config = load_profile(PROFILES / "quickstart.toml", [f'data.cache_dir="{tmp_path}"'])
-    first = prepare(config, PROFILES)
+def test_second_prepare_encodes_zero_texts(quickstart_prepared):
+    config, first = quickstart_prepared    # the session's first prepare, into a fresh cache
     assert first.encoded == first.cached == 255 + 2 * 46   # examples + both actions of pairs
     second = prepare(config, PROFILES)
     assert second.encoded == 0 and second.cached == first.cached
