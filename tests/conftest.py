@@ -13,6 +13,13 @@ ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "profiles"
 SHARED_DATA = Path(os.environ.get("REDHEART_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
+# One intra-op torch thread, in this process and in every `redheart` subprocess a test
+# starts (they inherit the environment). Set before torch is first imported, which reads
+# it then. The suite's models are tiny, so a second thread buys little, and on a 2-core
+# machine that also runs a trainer subprocess (or anything else) its spin-waits made
+# training steps 3-15x slower.
+os.environ["OMP_NUM_THREADS"] = "1"
+
 # Sentences written for these tests (not from any data set), of different
 # lengths so that a batch has real padding.
 TEST_TEXTS = [
@@ -51,19 +58,27 @@ def real_batch(encoder):
 
 
 @pytest.fixture(scope="session")
-def quickstart_data(tmp_path_factory):
-    """(config, sources, featurizer) of the embedded sample set, encoded once per session:
-    a 5M model with every module and real data, 6 steps, checkpoints every 3."""
+def quickstart_prepared(tmp_path_factory):
+    """(config, report) of the embedded sample set's first `prepare`, into a fresh cache:
+    every text encoded once per session. A 5M model with every module and real data,
+    6 steps, checkpoints every 3."""
     from redheart.config_load import load_profile
-    from redheart.data.encode import EncoderCache
     from redheart.data.prepare import prepare
 
     cache_dir = tmp_path_factory.mktemp("cache")
     config = load_profile(PROFILES / "quickstart.toml", [
         f'data.cache_dir="{cache_dir}"', "train.max_steps=6", "checkpoint.every_steps=3"])
-    sources = prepare(config, PROFILES).sources
-    featurizer = EncoderCache(cache_dir, config.data.encoder, config.data.max_tokens)
-    return config, sources, featurizer
+    return config, prepare(config, PROFILES)
+
+
+@pytest.fixture(scope="session")
+def quickstart_data(quickstart_prepared):
+    """(config, sources, featurizer) of `quickstart_prepared`."""
+    from redheart.data.encode import EncoderCache
+
+    config, report = quickstart_prepared
+    featurizer = EncoderCache(config.data.cache_dir, config.data.encoder, config.data.max_tokens)
+    return config, report.sources, featurizer
 
 
 @pytest.fixture()
@@ -86,6 +101,26 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """`redheart ARGS` in a subprocess, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "redheart", *args], capture_output=True,
                           text=True, cwd=cwd or ROOT, timeout=120)
+
+
+def run_here(*args: str) -> subprocess.CompletedProcess:
+    """`redheart ARGS` in this process (from the repository root, as `run_cli` runs them),
+    answered as `run_cli` answers, warnings printed to stderr as a user would see them.
+
+    For tests of what a command decides and prints: each subprocess paid an interpreter's
+    and torch's start-up and the memory plan's dry run, seconds per call. Tests of the
+    process itself (signals, its exit status, locks held by another process, torchrun)
+    keep `run_cli`.
+    """
+    from tests.bad_inputs.cases import execute
+
+    previous = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        outcome = execute(["redheart", *args])
+    finally:
+        os.chdir(previous)
+    return subprocess.CompletedProcess(["redheart", *args], outcome.code, *outcome.printed)
 
 
 def make_trainer(data, run_dir: Path, **train):

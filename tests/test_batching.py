@@ -5,20 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from redheart.config_load import load_profile
 from redheart.data.batching import BatchPlan, collate_examples, loader, source_lengths
-from redheart.data.encode import EncoderCache
-from redheart.data.prepare import prepare
-from tests.conftest import PROFILES
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    cache_dir = tmp_path_factory.mktemp("cache")
-    config = load_profile(PROFILES / "quickstart.toml", [f'data.cache_dir="{cache_dir}"'])
-    report = prepare(config, PROFILES)
-    cache = EncoderCache(cache_dir, config.data.encoder, config.data.max_tokens)
-    return report.sources, cache
+def prepared(quickstart_data):
+    """(sources, encoder cache) of the sample set, as the session prepared them: encoding
+    it again here took seconds."""
+    _, sources, cache = quickstart_data
+    return sources, cache
 
 
 def test_plan_is_a_function_of_seed_and_epoch(prepared):

@@ -9,7 +9,7 @@ import pytest
 from redheart.config_load import load_profile
 from redheart.model.catalog import BACKBONE_PARTS, MODULES
 from redheart.model.summary import model_summary
-from tests.conftest import PROFILES, run_cli
+from tests.conftest import PROFILES, run_here
 
 BUDGET = {spec.name: spec.budget_params for spec in BACKBONE_PARTS + MODULES}
 
@@ -36,7 +36,8 @@ def test_total_is_between_323m_and_337m(local_8gb_768):
 
 
 def test_summary_json_through_the_cli():
-    result = run_cli("summary", "profiles/local-8gb.toml", "--json", "--set", "model.input_dim=768")
+    result = run_here("summary", "profiles/local-8gb.toml", "--json",
+                      "--set", "model.input_dim=768")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) == {"total_params", "modules"}
@@ -47,8 +48,8 @@ def test_summary_json_through_the_cli():
 
 
 def test_disabling_a_module_removes_its_parameters_from_the_total():
-    result = run_cli("summary", "profiles/local-8gb.toml", "--json",
-                     "--set", "model.modules=[\"emotion_analyzer\", \"utilities\"]")
+    result = run_here("summary", "profiles/local-8gb.toml", "--json",
+                      "--set", "model.modules=[\"emotion_analyzer\", \"utilities\"]")
     data = json.loads(result.stdout)
     rows = {row["name"]: row for row in data["modules"]}
     assert not rows["dsp_simulator"]["enabled"] and not rows["kalman_filter"]["enabled"]
@@ -58,6 +59,6 @@ def test_disabling_a_module_removes_its_parameters_from_the_total():
 
 
 def test_summary_table_is_printed(tmp_path):
-    result = run_cli("summary", "profiles/quickstart.toml")
+    result = run_here("summary", "profiles/quickstart.toml")
     assert result.returncode == 0, result.stderr
     assert "emotion_analyzer" in result.stdout and "total (enabled)" in result.stdout

@@ -33,15 +33,6 @@ FAST_S = 3.0
 """A refusal before any data work takes milliseconds; reading and encoding takes far longer."""
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models on a shared 2-core machine: a second intra-op thread only spin-waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def redheart(*args: str) -> int:
     """`redheart ARGS` in this process (stdout dropped, the global RNG left as it was)."""
     with redirect_stdout(io.StringIO()), torch.random.fork_rng([]):

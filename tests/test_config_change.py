@@ -12,7 +12,7 @@ from redheart.config_load import load_profile
 from redheart.config_toml import dumps
 from redheart.runs.config_change import ACCEPTED, REFUSED, changes, classify, flat_config
 from redheart.runs.events import read_events
-from tests.conftest import PROFILES, run_cli
+from tests.conftest import PROFILES, run_here
 from tests.faults.harness import file_digests
 
 if sys.version_info >= (3, 11):
@@ -58,12 +58,16 @@ def test_a_source_found_in_another_folder_is_the_same_source_another_file_is_not
 
 
 @pytest.fixture(scope="module")
-def stopped_run(tmp_path_factory):
+def stopped_run(tmp_path_factory, quickstart_data):
+    """A 4-step run, in this process like the resumes below (what a resume accepts and
+    refuses is the run command's logic, not its process), on the session's encoded
+    sample set."""
     tmp = tmp_path_factory.mktemp("changed")
+    cache = quickstart_data[0].data.cache_dir
     common = ["profiles/quickstart.toml", "--samples", "40", "--quiet",
-              "--set", f'data.cache_dir="{tmp / "cache"}"', "--run-dir", str(tmp / "run")]
-    first = run_cli("run", *common, "--set", "train.max_steps=4",
-                    "--set", "checkpoint.every_steps=2")
+              "--set", f'data.cache_dir="{cache}"', "--run-dir", str(tmp / "run")]
+    first = run_here("run", *common, "--set", "train.max_steps=4",
+                     "--set", "checkpoint.every_steps=2")
     assert first.returncode == 0, first.stderr
     return tmp / "run", common
 
@@ -71,18 +75,18 @@ def stopped_run(tmp_path_factory):
 def test_resume_refuses_model_and_data_order_changes_in_one_line(stopped_run):
     run, common = stopped_run
     before = file_digests(run)
-    result = run_cli("run", *common, "--resume", "last", "--set", "train.max_steps=4",
-                     "--set", "checkpoint.every_steps=2", "--set", "train.batch_size=8",
-                     "--set", "run.seed=3", "--set", "model.d_model=64")
+    result = run_here("run", *common, "--resume", "last", "--set", "train.max_steps=4",
+                      "--set", "checkpoint.every_steps=2", "--set", "train.batch_size=8",
+                      "--set", "run.seed=3", "--set", "model.d_model=64")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     # another width is refused first, from the weights' shapes, naming the modules
     assert lines[0].startswith(f"error: {run / 'checkpoints' / 'step-00000004'}: another "
                                f"architecture; modules that differ")
-    without_model = run_cli("run", *common, "--resume", "last", "--set", "train.max_steps=4",
-                            "--set", "checkpoint.every_steps=2", "--set",
-                            "train.batch_size=8", "--set", "run.seed=3")
+    without_model = run_here("run", *common, "--resume", "last", "--set", "train.max_steps=4",
+                             "--set", "checkpoint.every_steps=2", "--set",
+                             "train.batch_size=8", "--set", "run.seed=3")
     assert without_model.returncode == 2
     assert without_model.stderr == (
         f"error: --resume {run / 'checkpoints' / 'step-00000004'}: the profile changed what "
@@ -96,8 +100,8 @@ def test_resume_refuses_model_and_data_order_changes_in_one_line(stopped_run):
 
 def test_resume_accepts_schedule_changes_and_warns_about_each(stopped_run):
     run, common = stopped_run
-    result = run_cli("run", *common, "--resume", "last", "--set", "train.max_steps=6",
-                     "--set", "checkpoint.every_steps=3", "--set", "train.lr=0.0005")
+    result = run_here("run", *common, "--resume", "last", "--set", "train.max_steps=6",
+                      "--set", "checkpoint.every_steps=3", "--set", "train.lr=0.0005")
     assert result.returncode == 0, result.stderr
     launch = [e for e in read_events(run / "events.jsonl")]
     started = [i for i, e in enumerate(launch) if e["type"] == "run_started"][-1]

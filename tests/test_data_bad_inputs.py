@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_cli
+from tests.conftest import run_here
 
 
 def test_skip_bad_rows_counts_and_reports(tmp_path):
@@ -15,7 +15,7 @@ def test_skip_bad_rows_counts_and_reports(tmp_path):
     profile = tmp_path / "p.toml"
     profile.write_text(f'[data]\ncache_dir = "{tmp_path / "cache"}"\n\n'
                        f'[[data.sources]]\nkind = "jsonl"\npath = "bad.jsonl"\n')
-    result = run_cli("data", "stats", str(profile), "--json", "--skip-bad-rows")
+    result = run_here("data", "stats", str(profile), "--json", "--skip-bad-rows")
     assert result.returncode == 0, result.stderr
     source = json.loads(result.stdout)["sources"][0]
     assert source["rows"] == 1 and source["bad_rows"] == 2

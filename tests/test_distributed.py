@@ -21,6 +21,9 @@ from tests.conftest import PROFILES, ROOT
 STEPS = 22
 RESUME_AT = 20
 RECORDER = ROOT / "tests" / "distributed" / "loss_recorder.py"
+UNEVEN = ("train.batch_size=15", "memory.micro_batch=5", "train.max_steps=6",
+          "model.moe_top_k=8", "model.moe_experts=8")
+"""test_uneven_slices_and_micro_batches_follow_one_process's runs."""
 
 
 def _overrides(cache: str) -> list[str]:
@@ -28,8 +31,9 @@ def _overrides(cache: str) -> list[str]:
             f'data.cache_dir="{cache}"']
 
 
-def _record(tmp: Path, name: str, cache: str, procs: int = 1, resume: str = "-",
-            extra: tuple[str, ...] = ()) -> dict:
+def _start(tmp: Path, name: str, cache: str, procs: int = 1, resume: str = "-",
+           extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, Path]:
+    """A recorder run started in the background: (its process, where it records)."""
     out = tmp / f"{name}.json"
     script = [str(RECORDER), str(out), str(PROFILES / "quickstart.toml"), str(tmp / name),
               resume, *_overrides(cache), *extra]
@@ -39,21 +43,42 @@ def _record(tmp: Path, name: str, cache: str, procs: int = 1, resume: str = "-",
         torchrun = Path(sys.executable).with_name("torchrun")
         command = [str(torchrun), "--standalone", "--nproc_per_node", str(procs), *script]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    with (tmp / f"{name}.log").open("w") as log:     # a file: a full pipe would block it
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                env=env), out
+
+
+def _losses(started: tuple[subprocess.Popen, Path]) -> dict:
+    """The per-step losses of a started run, once it has ended."""
+    proc, out = started
+    try:
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out.with_suffix(".log").read_text()[-3000:]
     return {int(k): v for k, v in json.loads(out.read_text())["losses"].items()}
+
+
+def _record(tmp: Path, name: str, cache: str, procs: int = 1, resume: str = "-",
+            extra: tuple[str, ...] = ()) -> dict:
+    return _losses(_start(tmp, name, cache, procs, resume, extra))
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, quickstart_data):
-    """One process, then DDP and FSDP2 with 2 gloo processes, same global batch of 16."""
+    """One process, then DDP and FSDP2 with 2 gloo processes, same global batch of 16; and
+    the one-process reference of the uneven test, run beside the first (each one-process
+    run keeps one core busy: two of them at once take the time of one)."""
     tmp = tmp_path_factory.mktemp("dist")
     cache = quickstart_data[0].data.cache_dir       # the sample set, already encoded
-    alone = _record(tmp, "alone", cache)
+    alone = _start(tmp, "alone", cache)
+    uneven_alone = _start(tmp, "alone-uneven", cache, extra=UNEVEN)
+    alone, uneven_alone = _losses(alone), _losses(uneven_alone)
     ddp = _record(tmp, "ddp", cache, 2, extra=("distributed.strategy=ddp",))
     fsdp = _record(tmp, "fsdp", cache, 2, extra=("distributed.strategy=fsdp2",))
-    return tmp, cache, alone, ddp, fsdp
+    return tmp, cache, alone, ddp, fsdp, uneven_alone
 
 
 def _relative_gap(a: dict, b: dict, steps: range) -> float:
@@ -62,7 +87,7 @@ def _relative_gap(a: dict, b: dict, steps: range) -> float:
 
 @pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
 def test_two_processes_follow_one(runs, strategy):
-    _, _, alone, ddp, fsdp = runs
+    _, _, alone, ddp, fsdp, _ = runs
     other = {"ddp": ddp, "fsdp": fsdp}[strategy]
     assert sorted(alone) == sorted(other) == list(range(1, STEPS + 1))
     # the batches change task from step to step, and the loss moves with them
@@ -83,11 +108,8 @@ def test_uneven_slices_and_micro_batches_follow_one_process(runs):
     micro-batches, which differs between 1 and 2 processes by design; with all
     experts chosen it is a constant and the comparison is exact.
     """
-    tmp, cache, _, _, _ = runs
-    uneven = ("train.batch_size=15", "memory.micro_batch=5", "train.max_steps=6",
-              "model.moe_top_k=8", "model.moe_experts=8")
-    alone = _record(tmp, "alone-uneven", cache, extra=uneven)
-    fsdp = _record(tmp, "fsdp-uneven", cache, 2, extra=(*uneven, "distributed.strategy=fsdp2"))
+    tmp, cache, _, _, _, alone = runs
+    fsdp = _record(tmp, "fsdp-uneven", cache, 2, extra=(*UNEVEN, "distributed.strategy=fsdp2"))
     assert sorted(alone) == sorted(fsdp) == list(range(1, 7))
     gaps = {s: abs(alone[s]["total"] - fsdp[s]["total"]) / abs(alone[s]["total"]) for s in alone}
     assert max(gaps.values()) < 1e-5, (gaps, alone, fsdp)
@@ -105,7 +127,7 @@ def test_only_rank_zero_writes_events(runs):
 
 def test_sharded_checkpoint_resumes_in_one_process(runs):
     """FSDP2's gathered step-20 checkpoint, resumed alone, continues the 1-process run."""
-    tmp, cache, alone, _, _ = runs
+    tmp, cache, alone, _, _, _ = runs
     checkpoint = tmp / "fsdp" / "checkpoints" / f"step-{RESUME_AT:08d}"
     assert (checkpoint / "model.safetensors").is_file()
     copy = tmp / "resumed-from"
@@ -119,7 +141,7 @@ def test_a_sharded_job_resumes_with_rank_zero_reading_the_checkpoint(runs):
     """FSDP2 on 2 processes resumed from step 20: rank 0 alone reads the weights and the
     optimizer state, the other rank's shards come from it, and the run continues the
     1-process one."""
-    tmp, cache, alone, _, _ = runs
+    tmp, cache, alone, _, _, _ = runs
     checkpoint = tmp / "fsdp" / "checkpoints" / f"step-{RESUME_AT:08d}"
     copy = tmp / "resumed-sharded-from"
     shutil.copytree(checkpoint, copy)

@@ -31,16 +31,6 @@ EXACT = 1e-5
 """fp32 rounding of the two widths' sums stays around 1e-7; a wrong clone is > 1e-2."""
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These models are tiny: a second intra-op thread only adds synchronisation, and on a
-    loaded 2-core machine its spin-waits made the training test 15x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def perturbed(cfg: ModelConfig, seed: int = 0) -> UnifiedModel:
     """A small model with every parameter moved off its init (LayerNorms not 1/0, biases
     and the Kalman transition not 0), so no rule is tested against trivial zeros."""

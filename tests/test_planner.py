@@ -13,7 +13,7 @@ import torch
 from redheart.config_load import load_profile
 from redheart.memory.forecast import forecast
 from redheart.memory.selector import Budget, plan
-from tests.conftest import PROFILES, run_cli
+from tests.conftest import PROFILES, run_here
 
 GIB = 2**30
 LOCAL = PROFILES / "local-8gb.toml"
@@ -110,8 +110,8 @@ def test_plan_cli_json_and_exit_codes(capsys):
 
 
 def test_run_refuses_before_writing_anything_when_nothing_fits(tmp_path):
-    result = run_cli("run", "profiles/quickstart.toml", "--quiet", "--set",
-                     "memory.budget_gb=0.001", "--run-dir", str(tmp_path / "run"))
+    result = run_here("run", "profiles/quickstart.toml", "--quiet", "--set",
+                      "memory.budget_gb=0.001", "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 3, result.stderr
     assert "does not fit the budget" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()

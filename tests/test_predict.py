@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from tests.conftest import ROOT, TEST_TEXTS, make_trainer
+from tests.conftest import ROOT, TEST_TEXTS, make_trainer, run_here
 
 LONG_TEXT = " ".join(["I told my sister I could not come to the party because of work,"
                       " but the truth is that I did not want to see her husband."] * 12)
@@ -123,10 +123,9 @@ def test_predictions_equal_the_model_forward_on_the_same_encoder_states(
 
 
 def test_cli_json_gives_the_api_numbers_and_the_model_identity(trained_run, predictions):
-    result = subprocess.run(
-        [sys.executable, "-m", "redheart", "predict", str(trained_run / "checkpoints" / "best"),
-         "--json", TEST_TEXTS[0], LONG_TEXT], capture_output=True, text=True, cwd=ROOT,
-        timeout=120)
+    # In this process: the command's output is the point (the stdin test below runs one).
+    result = run_here("predict", str(trained_run / "checkpoints" / "best"), "--json",
+                      TEST_TEXTS[0], LONG_TEXT)
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["truncated"] for line in lines] == [False, True]

@@ -4,22 +4,20 @@ from __future__ import annotations
 
 import json
 
-from redheart.config_load import load_profile
 from redheart.data.prepare import prepare
-from tests.conftest import PROFILES, ROOT, run_cli
+from tests.conftest import PROFILES, run_here
 
 
-def test_second_prepare_encodes_zero_texts(tmp_path):
-    config = load_profile(PROFILES / "quickstart.toml", [f'data.cache_dir="{tmp_path}"'])
-    first = prepare(config, PROFILES)
+def test_second_prepare_encodes_zero_texts(quickstart_prepared):
+    config, first = quickstart_prepared    # the session's first prepare, into a fresh cache
     assert first.encoded == first.cached == 255 + 2 * 46   # examples + both actions of pairs
     second = prepare(config, PROFILES)
     assert second.encoded == 0 and second.cached == first.cached
 
 
 def test_data_stats_json_on_the_sample_set(tmp_path):
-    result = run_cli("data", "stats", "profiles/quickstart.toml", "--json",
-                     "--set", f'data.cache_dir="{tmp_path}"', cwd=ROOT)
+    result = run_here("data", "stats", "profiles/quickstart.toml", "--json",
+                      "--set", f'data.cache_dir="{tmp_path}"')
     assert result.returncode == 0, result.stderr
     sample, dilemmas = json.loads(result.stdout)["sources"]
     assert sample["kind"] == "jsonl" and sample["rows"] == 255 and sample["bad_rows"] == 0
@@ -34,8 +32,8 @@ def test_data_stats_json_on_the_sample_set(tmp_path):
 
 
 def test_prepare_cli_prints_the_summary(tmp_path):
-    result = run_cli("prepare", "profiles/quickstart.toml", "--set",
-                     f'data.cache_dir="{tmp_path}"', "--set", "data.encode_batch=128")
+    result = run_here("prepare", "profiles/quickstart.toml", "--set",
+                      f'data.cache_dir="{tmp_path}"', "--set", "data.encode_batch=128")
     assert result.returncode == 0, result.stderr
     assert "jsonl" in result.stderr and "255 rows" in result.stderr
     assert "new texts" in result.stderr

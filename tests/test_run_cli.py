@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from safetensors.torch import load_file
 
 from redheart.runs.events import read_events
@@ -16,12 +17,16 @@ from tests.conftest import ROOT, run_cli
 QUICK = ["profiles/quickstart.toml", "--samples", "40", "--quiet"]
 
 
-def cache_opt(tmp_path) -> list[str]:
-    return ["--set", f'data.cache_dir="{tmp_path / "cache"}"']
+@pytest.fixture()
+def cache_opt(quickstart_data) -> list[str]:
+    """The sample set's token states, encoded once per session: these runs test the
+    command, not the encoder (tests/test_prepare_cli.py does), and each fresh cache
+    cost a run the encoder's load and the encoding."""
+    return ["--set", f'data.cache_dir="{quickstart_data[0].data.cache_dir}"']
 
 
-def test_resume_in_the_middle_is_bit_identical_to_a_straight_run(tmp_path):
-    common = [*QUICK, *cache_opt(tmp_path), "--set", "train.max_steps=12",
+def test_resume_in_the_middle_is_bit_identical_to_a_straight_run(tmp_path, cache_opt):
+    common = [*QUICK, *cache_opt, "--set", "train.max_steps=12",
               "--set", "checkpoint.every_steps=6", "--set", "checkpoint.keep_last=5"]
     straight = run_cli("run", *common, "--run-dir", str(tmp_path / "straight"))
     assert straight.returncode == 0, straight.stderr
@@ -40,9 +45,9 @@ def test_resume_in_the_middle_is_bit_identical_to_a_straight_run(tmp_path):
     assert started[0]["step"] == 6 and started[0]["resumed_from"] == str(middle)
 
 
-def test_output_and_exit_codes(tmp_path):
+def test_output_and_exit_codes(tmp_path, cache_opt):
     result = run_cli("run", "profiles/quickstart.toml", "--samples", "40",
-                     *cache_opt(tmp_path), "--set", "train.max_steps=4",
+                     *cache_opt, "--set", "train.max_steps=4",
                      "--run-dir", str(tmp_path / "run"))
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -51,19 +56,19 @@ def test_output_and_exit_codes(tmp_path):
     first_step = next(i for i, line in enumerate(lines) if " step " in line)
     assert announced[0] < first_step and announced[-1] == len(lines) - 1  # at start and end
     assert any(" step 4/4 " in line for line in lines)                     # plain lines off a TTY
-    again = run_cli("run", *QUICK, *cache_opt(tmp_path), "--run-dir", str(tmp_path / "run"))
+    again = run_cli("run", *QUICK, *cache_opt, "--run-dir", str(tmp_path / "run"))
     assert again.returncode == 2
     assert "already holds a run; pass --resume last" in again.stderr
-    bad = run_cli("run", *QUICK, "--set", "train.device=cuda", *cache_opt(tmp_path),
+    bad = run_cli("run", *QUICK, "--set", "train.device=cuda", *cache_opt,
                   "--run-dir", str(tmp_path / "gpu-run"))
     assert bad.returncode == 2 and "no CUDA GPU is visible" in bad.stderr
     assert not (tmp_path / "gpu-run").exists()             # refused before writing anything
 
 
-def test_sigterm_checkpoints_and_exits_0_and_the_lock_refuses_a_second_run(tmp_path):
+def test_sigterm_checkpoints_and_exits_0_and_the_lock_refuses_a_second_run(tmp_path, cache_opt):
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "redheart", "run", *QUICK, *cache_opt(tmp_path),
+        [sys.executable, "-m", "redheart", "run", *QUICK, *cache_opt,
          "--set", "train.max_steps=100000", "--set", "checkpoint.every_steps=100000",
          "--run-dir", str(run_dir)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True)
@@ -73,8 +78,8 @@ def test_sigterm_checkpoints_and_exits_0_and_the_lock_refuses_a_second_run(tmp_p
             events = list(read_events(run_dir / "events.jsonl")) if run_dir.exists() else []
             if any(e["type"] == "step" for e in events):
                 break
-            time.sleep(0.2)
-        second = run_cli("run", *QUICK, *cache_opt(tmp_path), "--run-dir", str(run_dir),
+            time.sleep(0.05)
+        second = run_cli("run", *QUICK, *cache_opt, "--run-dir", str(run_dir),
                          "--resume", "last")
         assert second.returncode == 2
         assert f"in use by a live run (pid {proc.pid})" in second.stderr
@@ -92,14 +97,14 @@ def test_sigterm_checkpoints_and_exits_0_and_the_lock_refuses_a_second_run(tmp_p
     assert not (run_dir / "lock").exists()
 
 
-def test_a_second_sigint_stops_at_once(tmp_path):
+def test_a_second_sigint_stops_at_once(tmp_path, cache_opt):
     run_dir = tmp_path / "run"
     # One batch of the whole sample set and a deeper, wider model make every step
     # (pairs included) last over a second, so both signals land inside one;
     # signals sent back to back can merge.
     proc = subprocess.Popen(
         [sys.executable, "-m", "redheart", "run", "profiles/quickstart.toml", "--quiet",
-         *cache_opt(tmp_path), "--set", "train.max_steps=100000",
+         *cache_opt, "--set", "train.max_steps=100000",
          "--set", "train.batch_size=256", "--set", "model.n_layers=8",
          "--set", "model.ffn_dim=4096", "--run-dir", str(run_dir)], cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -108,7 +113,7 @@ def test_a_second_sigint_stops_at_once(tmp_path):
         while time.time() < deadline and not any(
                 e["type"] == "step" for e in (read_events(run_dir / "events.jsonl")
                                               if run_dir.exists() else [])):
-            time.sleep(0.2)
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.2)
         proc.send_signal(signal.SIGINT)

@@ -11,22 +11,25 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from redheart.runs.events import read_events
 from redheart.runs.scalars import ScalarStream
-from tests.conftest import run_cli
+from tests.conftest import run_here
 from tests.notify_server import closed_port, notification_inbox, received
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, quickstart_data):
     """A 3-step quickstart run with TensorBoard on and three --notify URLs: a loopback
-    inbox, a port nobody listens on, and a scheme apprise does not know."""
+    inbox, a port nobody listens on, and a scheme apprise does not know. In this process
+    (what the run sends out is the point, not its process), on the session's encoded
+    sample set."""
     base = tmp_path_factory.mktemp("outputs")
     inbox = base / "inbox.jsonl"
+    cache = quickstart_data[0].data.cache_dir
     with notification_inbox(inbox) as url:
-        result = run_cli("run", "profiles/quickstart.toml", "--samples", "40", "--quiet",
-                         "--set", f'data.cache_dir="{base / "cache"}"',
-                         "--set", "train.max_steps=3", "--set", "logging.tensorboard=true",
-                         "--notify", url, "--notify", f"json://127.0.0.1:{closed_port()}/x",
-                         "--notify", "nosuchservice://token@x", "--run-dir", str(base / "run"))
+        result = run_here("run", "profiles/quickstart.toml", "--samples", "40", "--quiet",
+                          "--set", f'data.cache_dir="{cache}"',
+                          "--set", "train.max_steps=3", "--set", "logging.tensorboard=true",
+                          "--notify", url, "--notify", f"json://127.0.0.1:{closed_port()}/x",
+                          "--notify", "nosuchservice://token@x", "--run-dir", str(base / "run"))
     assert result.returncode == 0, result.stderr
     return base / "run", received(inbox)
 
@@ -73,8 +76,8 @@ def test_tensorboard_reads_back_the_scalars_of_the_events(run):
 
 def test_export_metrics_writes_the_same_scalars_and_a_csv(run, tmp_path):
     run_dir, _ = run
-    result = run_cli("export-metrics", str(run_dir), "--tensorboard", str(tmp_path / "tb"),
-                     "--csv", str(tmp_path / "m.csv"))
+    result = run_here("export-metrics", str(run_dir), "--tensorboard", str(tmp_path / "tb"),
+                      "--csv", str(tmp_path / "m.csv"))
     assert result.returncode == 0, result.stderr
     exported = _scalars(tmp_path / "tb")
     live = _scalars(run_dir / "tensorboard")
@@ -95,15 +98,15 @@ def test_plot_writes_a_picture_of_the_asked_size(run, tmp_path):
     from PIL import Image
 
     run_dir, _ = run
-    result = run_cli("plot", str(run_dir), str(run_dir), "--out", str(tmp_path / "c.png"),
-                     "--width", "640", "--height", "400")
+    result = run_here("plot", str(run_dir), str(run_dir), "--out", str(tmp_path / "c.png"),
+                      "--width", "640", "--height", "400")
     assert result.returncode == 0, result.stderr
     with Image.open(tmp_path / "c.png") as image:
         assert image.size == (640, 400)
         assert len(image.convert("RGB").getcolors(2**24)) > 10    # curves, not a blank page
-    svg = run_cli("plot", str(run_dir), "--out", str(tmp_path / "c.svg"))
+    svg = run_here("plot", str(run_dir), "--out", str(tmp_path / "c.svg"))
     assert svg.returncode == 0, svg.stderr
     head = (tmp_path / "c.svg").read_text()[:1000]
     assert re.search(r'width="864pt" height="576pt"', head)       # 1200x800 px at 100 dpi
-    bad = run_cli("plot", str(run_dir), "--out", str(tmp_path / "c.jpg"))
+    bad = run_here("plot", str(run_dir), "--out", str(tmp_path / "c.jpg"))
     assert bad.returncode == 2 and "pick a .png or .svg" in bad.stderr

@@ -15,7 +15,7 @@ import pytest
 
 from redheart.runs.events import read_events
 from redheart.runs.listing import list_runs
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_here
 from tests.faults.harness import HOLD, wait_until
 
 QUICK = ["run", "profiles/quickstart.toml", "--samples", "40", "--quiet"]
@@ -27,12 +27,15 @@ def _events(run_dir) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def runs_root(tmp_path_factory):
-    """A folder with a finished run and one SIGKILLed after its first step (each with a
-    cache of its own, so the two can run at once). The killed one evaluates nothing
+def runs_root(tmp_path_factory, quickstart_data):
+    """A folder with a finished run (in this process) and one SIGKILLed after its first step
+    (each with a cache of its own, so the two can run at once, copied from the session's
+    encoded sample set so that neither loads the encoder). The killed one evaluates nothing
     (eval_fraction 0): with 40 rows an epoch is a few steps, and on an idle machine it
     would reach its first evaluation before the kill."""
     root = tmp_path_factory.mktemp("runs")
+    for cache in ("cache-k", "cache-f"):
+        shutil.copytree(quickstart_data[0].data.cache_dir, root.parent / cache)
     killed = subprocess.Popen(
         [sys.executable, "-m", "redheart", *QUICK, "--set", "train.max_steps=100000",
          "--set", f'data.cache_dir="{root.parent / "cache-k"}"', "--set",
@@ -40,9 +43,9 @@ def runs_root(tmp_path_factory):
          "--run-dir", str(root / "killed")],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        done = run_cli(*QUICK, "--set", "train.max_steps=3", "--set",
-                       f'data.cache_dir="{root.parent / "cache-f"}"',
-                       "--run-dir", str(root / "finished"))
+        done = run_here(*QUICK, "--set", "train.max_steps=3", "--set",
+                        f'data.cache_dir="{root.parent / "cache-f"}"',
+                        "--run-dir", str(root / "finished"))
         assert done.returncode == 0, done.stderr
         wait_until(lambda: any(e["type"] == "step" for e in _events(root / "killed")), 120,
                    what="the first step of the run to kill")
@@ -110,7 +113,7 @@ def test_statuses_and_values_of_finished_live_killed_and_damaged_runs(runs_root)
     assert killed.total_steps == 100000 and killed.best_loss is None
     with lock_held(root / "killed"):
         assert _by_name(root)["killed"].status == "live"
-        printed = run_cli("runs", str(root), "--json")
+        printed = run_here("runs", str(root), "--json")
     assert printed.returncode == 0, printed.stderr
     listed = json.loads(printed.stdout)
     assert [r["name"] for r in listed] == [r.name for r in list_runs(root)]
@@ -118,7 +121,7 @@ def test_statuses_and_values_of_finished_live_killed_and_damaged_runs(runs_root)
         "finished": "finished", "killed": "live", "garbled-events": "damaged",
         "garbled-config": "damaged"}
     assert _by_name(root)["killed"].status == "killed"        # the holder is gone
-    table = run_cli("runs", str(root))
+    table = run_here("runs", str(root))
     assert table.returncode == 0 and "garbled-config: config.toml: unreadable" in table.stdout
 
 
@@ -151,7 +154,7 @@ def test_a_huge_events_file_is_read_at_its_ends_only(runs_root, tmp_path):
 
 def test_diff_lists_exactly_the_keys_that_differ(runs_root):
     root = runs_root
-    result = run_cli("diff", str(root / "finished"), str(root / "killed"), "--json")
+    result = run_here("diff", str(root / "finished"), str(root / "killed"), "--json")
     assert result.returncode == 0, result.stderr
     diff = json.loads(result.stdout)
     assert diff["config"] == [
@@ -166,9 +169,9 @@ def test_diff_lists_exactly_the_keys_that_differ(runs_root):
     assert diff["metrics"]["final.step"]["a"] == 3
     assert diff["metrics"]["status"]["a"] == "finished"
     assert diff["metrics"]["final.eval.loss"]["b"] is None      # never evaluated
-    same = run_cli("diff", str(root / "finished"), str(root / "finished"), "--json")
+    same = run_here("diff", str(root / "finished"), str(root / "finished"), "--json")
     assert json.loads(same.stdout)["config"] == []
-    shown = run_cli("diff", str(root / "finished"), str(root / "killed"))
+    shown = run_here("diff", str(root / "finished"), str(root / "killed"))
     assert "train.max_steps" in shown.stdout and "final.eval.loss" in shown.stdout
 
 
@@ -177,6 +180,6 @@ def test_bad_roots_and_runs_are_one_line_exit_2(runs_root, tmp_path):
     (tmp_path / "file").write_text("x")
     for args in (["runs", str(tmp_path / "missing")], ["runs", str(tmp_path / "file")],
                  ["diff", str(root / "finished"), str(tmp_path)]):
-        result = run_cli(*args)
+        result = run_here(*args)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

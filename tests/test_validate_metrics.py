@@ -226,19 +226,14 @@ def test_scores_without_a_probe_leave_its_metrics_out():
 @pytest.fixture(scope="module")
 def trained(quickstart_data, tmp_path_factory) -> Path:
     """One real training step: validate needs a checkpoint, not a good one."""
-    import torch
-
     from tests.conftest import make_trainer
 
     run_dir = tmp_path_factory.mktemp("validate") / "run"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)     # a tiny model on a shared 2-core machine
     trainer = make_trainer(quickstart_data, run_dir, max_steps=1)
     try:
         trainer.fit()
     finally:
         trainer.close()
-        torch.set_num_threads(threads)
     return run_dir
 
 

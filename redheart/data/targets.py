@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.stats import beta
 
 from redheart.analysis.surd import decompose
 
@@ -34,6 +33,11 @@ def regret_views(right: int, wrong: int) -> tuple[float, float, float]:
     The posterior of the wrong-vote rate under a uniform prior: few votes give
     wide views, many votes narrow ones around the observed share.
     """
+    # Imported here: scipy.stats takes half a second to import, and only reading Scruples
+    # votes needs it (once; the example store keeps the result), not every command that
+    # imports the data sources.
+    from scipy.stats import beta
+
     q = beta.ppf([0.1, 0.5, 0.9], wrong + 1, right + 1)
     return float(q[0]), float(q[1]), float(q[2])
 

@@ -395,6 +395,8 @@ CASES: list[Case] = [
 class Outcome:
     code: int | None
     stderr: list[str]
+    printed: tuple[str, str] = ("", "")
+    """(stdout, stderr) exactly as printed."""
 
 
 def execute(argv: list[str]) -> Outcome:
@@ -404,14 +406,14 @@ def execute(argv: list[str]) -> Outcome:
     from redheart.cli import main as redheart_main
     from tui.cli import main as tui_main
 
-    err = io.StringIO()
-    with redirect_stdout(io.StringIO()), redirect_stderr(err), torch.random.fork_rng([]), \
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err), torch.random.fork_rng([]), \
             _warnings_as_a_user_sees_them():
         try:
             code = (redheart_main if argv[0] == "redheart" else tui_main)(argv[1:])
         except SystemExit as exc:
             code = exc.code
-    return Outcome(code, err.getvalue().splitlines())
+    return Outcome(code, err.getvalue().splitlines(), (out.getvalue(), err.getvalue()))
 
 
 @contextmanager
