@@ -43,6 +43,7 @@ def test_the_cache_is_filled_on_a_visible_gpu_unless_the_profile_trains_on_the_c
         monkeypatch):
     import torch
 
+    from redheart.config_load import load_profile
     from redheart.data.prepare import encoding_device
 
     def device_for(train_device: str) -> str:
