@@ -188,9 +188,14 @@ def validate(
     """Task metrics on dev or test, next to prior and linear-probe baselines, with 95%
     bootstrap intervals."""
     with user_errors(debug):
+        from rich.console import Console
+
+        from redheart.render.encoding_progress import encoding_progress
         from redheart.train.validate import validate as run_validate
 
-        result = run_validate(checkpoint, profile, set_ or [], split.value, device)
+        with encoding_progress(Console(stderr=True)) as advance:
+            result = run_validate(checkpoint, profile, set_ or [], split.value, device,
+                                  advance)
         if json_out:
             typer.echo(json.dumps(result, indent=2))
         else:

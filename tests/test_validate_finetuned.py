@@ -64,6 +64,7 @@ def test_the_model_is_scored_on_its_fine_tuned_encoder_and_the_probe_on_the_froz
     assert code == 0, captured.err
     result = json.loads(captured.out)
     assert (cache / "states").is_dir()               # the probe's frozen states were encoded
+    assert "texts into the cache" in captured.err    # ... and said so, off a terminal too
     assert set(result["baselines"]["probe"]) == {"emotion", "regret", "bentham", "surd"}
 
     texts, targets = _regret_rows(finetuned_run)

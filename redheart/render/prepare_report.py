@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from redheart.config import Config
 from redheart.data.prepare import encode_sources, read_sources
+from redheart.render.encoding_progress import encoding_progress
 
 
 def run_prepare(config: Config, base_dir: Path, skip_bad_rows: bool,
@@ -20,15 +20,7 @@ def run_prepare(config: Config, base_dir: Path, skip_bad_rows: bool,
 
         label_sources(config, base_dir, label_with, console, int8=label_int8)
     sources = read_sources(config, base_dir, skip_bad_rows)  # errors before any progress bar
-    with Progress(TextColumn("encoding"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("texts"), TimeRemainingColumn(), console=console,
-                  transient=True, disable=not console.is_terminal) as progress:
-        # (off a terminal a transient bar still leaves an empty line: an error would be two)
-        task = progress.add_task("encode", total=None)
-
-        def advance(done: int, total: int) -> None:
-            progress.update(task, total=total, advance=done)
-
+    with encoding_progress(console, lines=False) as advance:
         report = encode_sources(config, sources, advance)
     for data in report.sources:
         rows = len(data.examples) + len(data.pairs)

@@ -18,6 +18,7 @@ from rich.progress import (
 )
 
 from redheart.memory.telemetry import process_rss_bytes, torch_memory
+from redheart.render.encoding_progress import EncodingProgress
 from redheart.train.trainer import RunOutcome, StepResult, Trainer
 from redheart.units import GIB
 
@@ -50,33 +51,14 @@ class RunReporter:
         self.task = None
         self.total = 0
         self.every = 1
-        self._encode_task = None
-        self._encoded = 0
-        self._encoding: Progress | None = None
+        self._encoding = EncodingProgress(self.console, self.tty, self._line)
 
     def encoding(self, done: int, total: int) -> None:
-        if self.quiet:
-            return
-        if not self.tty:  # a line at the start and at every tenth, for logs
-            if self._encode_task is None:
-                self._encode_task, self._encoded = True, 0
-                self._line(f"encoding {total} texts into the cache")
-            before = self._encoded * 10 // total
-            self._encoded += done
-            if self._encoded * 10 // total > before:
-                self._line(f"encoded {self._encoded}/{total} texts")
-            return
-        if self._encoding is None:
-            self._encoding = Progress(TextColumn("encoding"), BarColumn(), MofNCompleteColumn(),
-                                      TimeRemainingColumn(), console=self.console,
-                                      transient=True)
-            self._encoding.start()
-            self._encode_task = self._encoding.add_task("encode", total=total)
-        self._encoding.update(self._encode_task, advance=done)
+        if not self.quiet:
+            self._encoding.advance(done, total)
 
     def started(self, run_dir: Path, trainer: Trainer) -> None:
-        if self._encoding is not None:
-            self._encoding.stop()
+        self._encoding.close()
         self.total = trainer.total_steps
         self.device = str(trainer.device)
         self.every = 1 if self.verbose else max(1, self.total // 50)

@@ -11,6 +11,7 @@ documents the result.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -144,8 +145,8 @@ def _check_split(config: Config, split: str) -> None:
                         f"[[data.sources]] entry split = \"test\", or validate --split dev")
 
 
-def _frozen_states(config: Config, sources: list[SourceData],
-                   device: torch.device) -> SourceFeaturizers:
+def _frozen_states(config: Config, sources: list[SourceData], device: torch.device,
+                   on_progress: Callable[[int, int], None] | None) -> SourceFeaturizers:
     """Cached frozen-encoder states of `sources`, encoded now where missing.
 
     The probe is a baseline on the frozen encoder by definition, also beside
@@ -154,7 +155,7 @@ def _frozen_states(config: Config, sources: list[SourceData],
     caches nothing, so its first validate fills the cache.
     """
     frozen = replace(config, data=replace(config.data, encoder_trainable=False))
-    encode_sources(frozen, sources, device=device.type)
+    encode_sources(frozen, sources, on_progress, device=device.type)
     return SourceFeaturizers(frozen)
 
 
@@ -189,14 +190,16 @@ def _load_encoder(folder: Path, config: Config, device: torch.device) -> TextEnc
 
 
 def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
-             split: str = "dev", device: str = "cpu") -> dict[str, Any]:
+             split: str = "dev", device: str = "cpu",
+             on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """The `validate --json` object (README, "validate --json").
 
     `checkpoint` is any spelling `checkpoint_folder` takes. Everything that
     can be refused without data (the folder, its config, the model's fit,
     the split) is checked first: reading and encoding the data take minutes.
     Priors and probes are fitted on the training split, never on what is
-    scored. `device` runs the model (and a fine-tuned encoder) there.
+    scored. `device` runs the model (and a fine-tuned encoder) there;
+    `on_progress` sees the texts encoded into a cache, when one is filled.
     """
     folder = checkpoint_folder(checkpoint)
     profile_path = profile or folder / "config.toml"
@@ -205,7 +208,7 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
     refuse_other_model(folder, config.model)
     _check_encoder_weights(folder, config)
     _check_split(config, split)
-    data = training_data(config, profile_path.resolve().parent)
+    data = training_data(config, profile_path.resolve().parent, on_progress)
     evaluation = data.test if split == "test" else data.dev
     if not any(s.examples or s.pairs for s in evaluation):
         raise DataError(f"{config.source}: no {split} data: add a source with split = "
@@ -222,7 +225,7 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
     predictions = {"model": model_predictions(outputs, rows, threshold),
                    "prior": baselines.prior(data.train, rows)}
     probe_states = (data.featurizer if encoder is None
-                    else _frozen_states(config, data.train + evaluation, where))
+                    else _frozen_states(config, data.train + evaluation, where, on_progress))
     predictions["probe"], probe_rows = baselines.probe(data.train, rows, probe_states)
     scored = {kind: score(rows, found) for kind, found in predictions.items()}
     intervals = {kind: found[1] for kind, found in scored.items()}
