@@ -48,7 +48,12 @@ def runs_root(quickstart_data, tmp_path_factory):
 
 
 def runs_rows(screen: RunsScreen) -> dict[str, list[str]]:
-    table = screen.query_one(DataTable)
+    """The Runs screen's rows by run path; none while the screen is still composing (on a
+    busy machine it can be the active screen before its table is mounted)."""
+    tables = screen.query(DataTable)
+    if not tables:
+        return {}
+    table = tables.first()
     return {str(key.value): [str(cell) for cell in table.get_row(key)] for key in table.rows}
 
 
