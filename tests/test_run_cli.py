@@ -25,17 +25,31 @@ def cache_opt(quickstart_data) -> list[str]:
     return ["--set", f'data.cache_dir="{quickstart_data[0].data.cache_dir}"']
 
 
-def test_resume_in_the_middle_is_bit_identical_to_a_straight_run(tmp_path, cache_opt):
-    common = [*QUICK, *cache_opt, "--set", "train.max_steps=12",
-              "--set", "checkpoint.every_steps=6", "--set", "checkpoint.keep_last=5"]
-    straight = run_cli("run", *common, "--run-dir", str(tmp_path / "straight"))
-    assert straight.returncode == 0, straight.stderr
-    middle = tmp_path / "straight" / "checkpoints" / "step-00000006"
-    resumed = run_cli("run", *common, "--run-dir", str(tmp_path / "resumed"),
-                      "--resume", str(middle))
+STRAIGHT = ["--set", "train.max_steps=12", "--set", "checkpoint.every_steps=6",
+            "--set", "checkpoint.keep_last=5"]
+
+
+@pytest.fixture(scope="module")
+def straight(quickstart_data, tmp_path_factory):
+    """(run directory, the finished process) of one 12-step run, printing its progress:
+    the output test reads what it printed, the resume test its checkpoints (one run
+    instead of one each)."""
+    run_dir = tmp_path_factory.mktemp("straight") / "run"
+    done = run_cli("run", "profiles/quickstart.toml", "--samples", "40", "--set",
+                   f'data.cache_dir="{quickstart_data[0].data.cache_dir}"', *STRAIGHT,
+                   "--run-dir", str(run_dir))
+    assert done.returncode == 0, done.stderr
+    return run_dir, done
+
+
+def test_resume_in_the_middle_is_bit_identical_to_a_straight_run(tmp_path, cache_opt,
+                                                                  straight):
+    run_dir, _ = straight
+    middle = run_dir / "checkpoints" / "step-00000006"
+    resumed = run_cli("run", *QUICK, *cache_opt, *STRAIGHT, "--run-dir",
+                      str(tmp_path / "resumed"), "--resume", str(middle))
     assert resumed.returncode == 0, resumed.stderr
-    a = load_file(str(tmp_path / "straight" / "checkpoints" / "step-00000012" /
-                      "model.safetensors"))
+    a = load_file(str(run_dir / "checkpoints" / "step-00000012" / "model.safetensors"))
     b = load_file(str(tmp_path / "resumed" / "checkpoints" / "step-00000012" /
                       "model.safetensors"))
     assert a.keys() == b.keys()
@@ -45,18 +59,16 @@ def test_resume_in_the_middle_is_bit_identical_to_a_straight_run(tmp_path, cache
     assert started[0]["step"] == 6 and started[0]["resumed_from"] == str(middle)
 
 
-def test_output_and_exit_codes(tmp_path, cache_opt):
-    result = run_cli("run", "profiles/quickstart.toml", "--samples", "40",
-                     *cache_opt, "--set", "train.max_steps=4",
-                     "--run-dir", str(tmp_path / "run"))
+def test_output_and_exit_codes(tmp_path, cache_opt, straight):
+    run_dir, result = straight
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     announced = [i for i, line in enumerate(lines)
-                 if line.endswith(f"run directory {tmp_path / 'run'}")]
+                 if line.endswith(f"run directory {run_dir}")]
     first_step = next(i for i, line in enumerate(lines) if " step " in line)
     assert announced[0] < first_step and announced[-1] == len(lines) - 1  # at start and end
-    assert any(" step 4/4 " in line for line in lines)                     # plain lines off a TTY
-    again = run_cli("run", *QUICK, *cache_opt, "--run-dir", str(tmp_path / "run"))
+    assert any(" step 12/12 " in line for line in lines)                   # plain lines off a TTY
+    again = run_cli("run", *QUICK, *cache_opt, "--run-dir", str(run_dir))
     assert again.returncode == 2
     assert "already holds a run; pass --resume last" in again.stderr
     bad = run_cli("run", *QUICK, "--set", "train.device=cuda", *cache_opt,

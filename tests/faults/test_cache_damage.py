@@ -8,15 +8,33 @@ import pytest
 
 from tests.faults.harness import events, launch, newest_loadable, wait_until
 
+HOW = ("truncated", "overwritten")
 
-@pytest.mark.parametrize("how", ["truncated", "overwritten"])
-def test_a_shard_damaged_mid_run_stops_it_with_one_line(tmp_path, quickstart_data, how):
-    cache = tmp_path / "cache"
-    shutil.copytree(quickstart_data[0].data.cache_dir, cache)
+
+@pytest.fixture(scope="module")
+def runs(quickstart_data, tmp_path_factory):
+    """{how: (process, run directory, cache)}: one live run per kind of damage, each on its
+    own copy of the cache, all started at once (each takes one core), so the second
+    test's run is already training while the first one's is damaged."""
+    started = {}
+    for how in HOW:
+        tmp = tmp_path_factory.mktemp(how)
+        cache = tmp / "cache"
+        shutil.copytree(quickstart_data[0].data.cache_dir, cache)
+        run = tmp / "run"
+        started[how] = launch(run, cache, ["train.max_steps=100000",
+                                           "checkpoint.every_steps=5"], threads=1), run, cache
+    yield started
+    for proc, _, _ in started.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_a_shard_damaged_mid_run_stops_it_with_one_line(runs, how):
+    proc, run, cache = runs[how]
     shard = next(cache.glob("states/*/shard-*.f16"))
-    run = tmp_path / "run"
-    proc = launch(run, cache, ["train.max_steps=100000", "checkpoint.every_steps=5"],
-                  threads=1)
     try:
         wait_until(lambda: any(e["type"] == "checkpoint" for e in events(run)), timeout=120,
                    what="the first checkpoint")
@@ -31,7 +49,7 @@ def test_a_shard_damaged_mid_run_stops_it_with_one_line(tmp_path, quickstart_dat
             proc.kill()
             proc.wait()
     assert proc.returncode == 2
-    log = (tmp_path / "run.log").read_text().strip().splitlines()
+    log = (run.parent / "run.log").read_text().strip().splitlines()
     expected = (f"error: {shard}: cache shard {how} while this run read it; its token states "
                 f"cannot be trusted, so the run stops (its checkpoints are untouched); delete "
                 f"{shard.parent} and run `redheart prepare PROFILE` again")
