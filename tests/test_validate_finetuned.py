@@ -97,7 +97,9 @@ def test_encoder_weights_that_do_not_match_the_profile_are_one_line(finetuned_ru
 
     folder = tmp_path / "step"
     shutil.copytree(finetuned_run / "checkpoints" / "step-00000003", folder)
-    args = ["validate", str(folder), "--profile", str(finetuned_run / "config.toml")]
+    cache = tmp_path / "cache"        # reading the data would create it (the example store)
+    args = ["validate", str(folder), "--profile", str(finetuned_run / "config.toml"),
+            "--set", f'data.cache_dir="{cache}"']
     if case == "no-weights":
         (folder / "encoder.safetensors").unlink()
         expected = "holds no encoder.safetensors"
@@ -112,6 +114,7 @@ def test_encoder_weights_that_do_not_match_the_profile_are_one_line(finetuned_ru
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1, err
     assert expected in err
+    assert not cache.exists()         # refused before any data was read
 
 
 def test_validate_on_cuda_without_a_gpu_is_one_line(finetuned_run, capsys):

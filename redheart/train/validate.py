@@ -195,8 +195,9 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
     """The `validate --json` object (README, "validate --json").
 
     `checkpoint` is any spelling `checkpoint_folder` takes. Everything that
-    can be refused without data (the folder, its config, the model's fit,
-    the split) is checked first: reading and encoding the data take minutes.
+    can be refused without data (the folder, its config, the model's fit, a
+    fine-tuned encoder's weights, the split) is checked first: reading and
+    encoding the data take minutes.
     Priors and probes are fitted on the training split, never on what is
     scored. `device` runs the model (and a fine-tuned encoder) there;
     `on_progress` sees the texts encoded into a cache, when one is filled.
@@ -208,13 +209,13 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
     refuse_other_model(folder, config.model)
     _check_encoder_weights(folder, config)
     _check_split(config, split)
+    encoder = _load_encoder(folder, config, where) if config.data.encoder_trainable else None
     data = training_data(config, profile_path.resolve().parent, on_progress)
     evaluation = data.test if split == "test" else data.dev
     if not any(s.examples or s.pairs for s in evaluation):
         raise DataError(f"{config.source}: no {split} data: add a source with split = "
                         f"\"{split}\"" + (" or set [data] eval_fraction" if split == "dev"
                                           else ""))
-    encoder = _load_encoder(folder, config, where) if config.data.encoder_trainable else None
     model = UnifiedModel(config.model, ExecutionMode.EVALUATION)
     state, meta = load_checkpoint(folder, model, None)
     model.to(where)
