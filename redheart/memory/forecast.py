@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from torch import nn
+
 from redheart.config import Config
 from redheart.memory.activations import LOSSES, SavedBytes, module_owners
 from redheart.memory.dry_run import (
@@ -42,7 +44,7 @@ CATEGORIES = ("weights", "gradients", "optimizer", "optimizer_step", "autocast_c
               "activations", "context")
 FP32 = 4
 ADAMW_STATE = 2 * FP32
-"""exp_avg and exp_avg_sq in the parameters' dtype (fp32 for the model)."""
+"""exp_avg and exp_avg_sq in fp32."""
 ADAMW8BIT_STATE = 2 + 2 * 4 / 256
 """bitsandbytes: two uint8 states plus an fp32 absmax per block of 256."""
 BNB_MIN_8BIT_SIZE = 4096
@@ -217,21 +219,14 @@ def _forecast(config: Config, device: str, ranks: int = 1) -> Forecast:
     model = meta_model(config.model)
     owners = module_owners(model)
     cuda = device == "cuda"
-    rows = _encoder_rows(config, saved, activations, cuda)
+    # A trained encoder ([data] encoder_trainable) is one more fp32 AdamW-trained row, in
+    # front: the step runs it first. Activation checkpointing leaves it alone, as measured.
+    trained = trained_encoder(config)
+    rows = ([_module_row(config, ENCODER, trained[ENCODER], True, saved, activations, cuda)]
+            if trained else [])
     for spec in BACKBONE_PARTS + MODULES:
-        module = owners.get(spec.name)
-        sizes = [p.numel() for p in module.parameters()] if module is not None else []
-        params = sum(sizes)
-        counts = {
-            "weights": FP32 * params,
-            "gradients": FP32 * params,
-            "optimizer": _optimizer_bytes(config, spec.name, sizes, cuda),
-            "optimizer_step": _step_bytes(config, spec.name, sizes, cuda),
-            "autocast_cache": saved.autocast_cache.get(spec.name, 0),
-            "activations": activations.get(spec.name, 0),
-        }
-        rows.append(ModuleForecast(spec.name, params, module is not None, spec.essential,
-                                   counts))
+        rows.append(_module_row(config, spec.name, owners.get(spec.name), spec.essential,
+                                saved, activations, cuda))
     rows.append(ModuleForecast(LOSSES, 0, True, True, {
         "activations": activations.get(LOSSES, 0),
         "autocast_cache": saved.autocast_cache.get(LOSSES, 0)}))
@@ -241,55 +236,43 @@ def _forecast(config: Config, device: str, ranks: int = 1) -> Forecast:
                     tuple(rows), context, tuple(saved.order), shape.accumulation_steps > 1)
 
 
-def _encoder_rows(config: Config, saved: SavedBytes, activations: dict[str, int],
-                  cuda: bool) -> list[ModuleForecast]:
-    """[the trained encoder's row], or [] when the encoder is frozen (its states come from
-    the cache and it holds no training memory).
-
-    Its parameters are AdamW's like the model's (`Trainer._extra_modules`), in
-    fp32 as the meta copy holds them; autocast copies them and activation
-    checkpointing leaves it alone, both as measured by the dry run.
-    """
-    extra = trained_encoder(config)
-    if not extra:
-        return []
-    params = list(extra[ENCODER].parameters())
-    sizes = [p.numel() for p in params]
-    width = params[0].element_size() if params else FP32
+def _module_row(config: Config, name: str, module: nn.Module | None, essential: bool,
+                saved: SavedBytes, activations: dict[str, int], cuda: bool) -> ModuleForecast:
+    """One row: fp32 weights and gradients, AdamW state and step temporary from the
+    parameter count, and the dry run's measured autocast copies and activations."""
+    sizes = [p.numel() for p in module.parameters()] if module is not None else []
+    params = sum(sizes)
     counts = {
-        "weights": width * sum(sizes),
-        "gradients": width * sum(sizes),
-        "optimizer": _optimizer_bytes(config, ENCODER, sizes, cuda, width),
-        "optimizer_step": _step_bytes(config, ENCODER, sizes, cuda, width),
-        "autocast_cache": saved.autocast_cache.get(ENCODER, 0),
-        "activations": activations.get(ENCODER, 0),
+        "weights": FP32 * params,
+        "gradients": FP32 * params,
+        "optimizer": _optimizer_bytes(config, name, sizes, cuda),
+        "optimizer_step": _step_bytes(config, name, sizes, cuda),
+        "autocast_cache": saved.autocast_cache.get(name, 0),
+        "activations": activations.get(name, 0),
     }
-    return [ModuleForecast(ENCODER, sum(sizes), True, True, counts)]
+    return ModuleForecast(name, params, module is not None, essential, counts)
 
 
 def _offloaded(config: Config, name: str, cuda: bool) -> bool:
     return cuda and config.memory.offload_analyzer_optimizer and name in ANALYZERS
 
 
-def _optimizer_bytes(config: Config, name: str, sizes: list[int], cuda: bool,
-                     width: int = FP32) -> int:
-    """AdamW's two moments per parameter (`width` bytes each, the parameters' dtype)."""
+def _optimizer_bytes(config: Config, name: str, sizes: list[int], cuda: bool) -> int:
     if _offloaded(config, name, cuda):
         return 0                       # the state lives in host memory
     if config.memory.optimizer == "adamw8bit":
         return round(sum(ADAMW8BIT_STATE * n if n >= BNB_MIN_8BIT_SIZE else ADAMW_STATE * n
                          for n in sizes))
-    return 2 * width * sum(sizes)
+    return ADAMW_STATE * sum(sizes)
 
 
-def _step_bytes(config: Config, name: str, sizes: list[int], cuda: bool,
-                width: int = FP32) -> int:
+def _step_bytes(config: Config, name: str, sizes: list[int], cuda: bool) -> int:
     """The optimizer step's temporary: foreach AdamW builds sqrt(v) for every tensor at
     once; fused and 8-bit kernels work in place; the CPU loop goes one tensor at a time."""
     if not sizes or _offloaded(config, name, cuda):
         return 0
     if not cuda:
-        return width * max(sizes)
+        return FP32 * max(sizes)
     if config.memory.fused_adamw or config.memory.optimizer == "adamw8bit":
         return 0
-    return width * sum(sizes)
+    return FP32 * sum(sizes)
