@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -85,12 +85,14 @@ class DistContext:
         return torch.device("cuda", self.local_rank) if self.backend == "nccl" else \
             torch.device("cpu")
 
-    def sum(self, values: Sequence[float]) -> list[float]:
-        """Element-wise sum over ranks (float64, so summing shares adds no rounding)."""
-        tensor = torch.tensor(list(values), dtype=torch.float64, device=self.comm_device)
+    def sum_tensors(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Each value summed over ranks, on the device, unread (float64, so summing shares
+        adds no rounding); in name order, which every rank shares."""
+        names = sorted(values)
+        tensor = torch.stack([values[n] for n in names]).to(self.comm_device, torch.float64)
         if self.active:
             dist.all_reduce(tensor)
-        return tensor.tolist()
+        return dict(zip(names, tensor, strict=True))
 
     def any(self, flag: bool) -> bool:
         """True on every rank when it is true on any (a signal reaching one rank stops all)."""

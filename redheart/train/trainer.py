@@ -206,7 +206,10 @@ class Trainer:
         # A batch smaller than the job runs whole on every rank: its labels count once per rank.
         replicas = round(len(local) / (share * rows))
         counts = {f: n * replicas for f, n in _field_counts(batch).items()} if sliced else {}
-        totals: dict[str, float] = {}
+        totals: dict[str, torch.Tensor] = {}
+        """Each loss of the step, weighted and summed over micro-batches on the device in
+        float64 (the arithmetic of reading each and summing on the host): read once, in
+        `_update`, with the gradient norms."""
         for index, chunk in enumerate(chunks):
             weight = share * len(chunk) / len(local)
             with sync_gradients(self.step_module, self.dist, last=index == len(chunks) - 1):
@@ -215,11 +218,10 @@ class Trainer:
                 # DDP and FSDP2 average gradients over ranks; the shares already sum to 1.
                 (total * (weight * self.dist.world)).backward()
             for name, value in {**losses, "total": total}.items():
-                totals[name] = totals.get(name, 0.0) + float(value.detach()) * weight
+                part = value.detach().double() * weight
+                totals[name] = totals[name] + part if name in totals else part
         if self.dist.active:
-            names = sorted(totals)
-            totals = dict(zip(names, self.dist.sum([totals[n] for n in names]),
-                              strict=True))
+            totals = self.dist.sum_tensors(totals)
         result = self._update(totals, rows, int(batch.mask.sum()), start)  # UPDATE
         if not result.skipped and self.state.trained_rows is not None:
             add_rows(self.state.trained_rows, batch)   # the global batch: the same on every rank
@@ -268,17 +270,19 @@ class Trainer:
     def _combine(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         return combine_losses(self.model, losses, self.config.train)
 
-    def _update(self, totals: dict[str, float], rows: int, tokens: int,
+    def _update(self, totals: dict[str, torch.Tensor], rows: int, tokens: int,
                 start: float) -> StepResult:
-        norms, grads, total_norm = self.gradients.norms(self.dist.sharded)
+        names = list(totals)
+        reading = self.gradients.read(self.dist.sharded, torch.stack([totals[n] for n in names]))
+        losses = dict(zip(names, reading.riders, strict=True))   # the step's one host read
         lr = self.state.lr_scale * learning_rate(
             self.state.step, self.config.train.lr, self.config.train.warmup_steps,
             self.total_steps, self.config.train.eta_min)
-        result = StepResult(totals, float(total_norm), norms, lr, rows, tokens)
-        bad = [name for name, n in norms.items() if not math.isfinite(n)]
-        if bad or not math.isfinite(totals["total"]):
+        result = StepResult(losses, reading.total_norm, reading.norms, lr, rows, tokens)
+        bad = [name for name, n in reading.norms.items() if not math.isfinite(n)]
+        if bad or not math.isfinite(losses["total"]):
             return self._nonfinite(result, bad, start)
-        clip(grads, result.grad_norm, self.config.train.grad_clip)
+        clip(reading.grads, result.grad_norm, self.config.train.grad_clip)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         # A step completes only once the previous checkpoint is on disk, so a kill at any
