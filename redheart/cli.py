@@ -143,6 +143,10 @@ def run(
     notify: Annotated[list[str] | None, typer.Option(
         "--notify", help="Also notify this apprise URL (slack://..., ntfy://..., "
         "mailto://...) on [notify] on's happenings (repeatable).")] = None,
+    profile_steps: Annotated[int, typer.Option(
+        "--profile-steps", min=0, help="Record N steps (after the launch's first two) with "
+        "torch.profiler into RUN_DIR/profile/*.pt.trace.json, for Perfetto or TensorBoard."
+    )] = 0,
     set_: SetOpt = None,
     debug: DebugOpt = False,
 ) -> None:
@@ -155,8 +159,7 @@ def run(
             raise RedHeartError("--quiet and --verbose conflict; pass one of them")
         config = with_notify_urls(_load(profile, set_), notify or [])
         run_training(config, profile.resolve().parent, RunReporter(quiet, verbose=verbose),
-                     run_dir, resume,
-                     samples)
+                     run_dir, resume, samples, profile_steps=profile_steps)
 
 
 class EvalSplit(str, Enum):

@@ -275,6 +275,10 @@ class TrainConfig:
     """Where to train; auto picks CUDA when a GPU is visible."""
     precision: str = _field("auto", choices=("auto", "fp32", "bf16"))
     """auto: bf16 autocast on CUDA, fp32 on CPU (bf16 matmul is slow on CPUs)."""
+    compile: bool = False
+    """Run the model through torch.compile (fused kernels; batches padded to a few graph
+    lengths so graphs are reused). The first steps take minutes longer while it compiles;
+    a failed compilation trains eagerly with a warning."""
     eval_every: int = _field(0, min=0)
     """Evaluate every N steps (0: at the end of each epoch)."""
     init_from: str = ""

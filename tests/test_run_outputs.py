@@ -4,6 +4,7 @@ scalars while it trains; and what is made from its events afterwards (export-met
 from __future__ import annotations
 
 import csv
+import json
 import re
 
 import pytest
@@ -17,8 +18,9 @@ from tests.notify_server import closed_port, notification_inbox, received
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, quickstart_data):
-    """A 3-step quickstart run with TensorBoard on and three --notify URLs: a loopback
-    inbox, a port nobody listens on, and a scheme apprise does not know. In this process
+    """A 3-step quickstart run with TensorBoard on, its third step profiled, and three
+    --notify URLs: a loopback inbox, a port nobody listens on, and a scheme apprise does
+    not know. In this process
     (what the run sends out is the point, not its process), on the session's encoded
     sample set."""
     base = tmp_path_factory.mktemp("outputs")
@@ -28,6 +30,7 @@ def run(tmp_path_factory, quickstart_data):
         result = run_here("run", "profiles/quickstart.toml", "--samples", "40", "--quiet",
                           "--set", f'data.cache_dir="{cache}"',
                           "--set", "train.max_steps=3", "--set", "logging.tensorboard=true",
+                          "--profile-steps", "1",
                           "--notify", url, "--notify", f"json://127.0.0.1:{closed_port()}/x",
                           "--notify", "nosuchservice://token@x", "--run-dir", str(base / "run"))
     assert result.returncode == 0, result.stderr
@@ -110,3 +113,16 @@ def test_plot_writes_a_picture_of_the_asked_size(run, tmp_path):
     assert re.search(r'width="864pt" height="576pt"', head)       # 1200x800 px at 100 dpi
     bad = run_here("plot", str(run_dir), "--out", str(tmp_path / "c.jpg"))
     assert bad.returncode == 2 and "pick a .png or .svg" in bad.stderr
+
+
+def test_profile_steps_writes_a_chrome_trace_of_the_chosen_step(run):
+    run_dir, _ = run
+    events = list(read_events(run_dir / "events.jsonl"))
+    summary = events[[e["type"] for e in events].index("run_finished")]["summary"]
+    trace = run_dir / "profile" / "rank0.steps-3-3.pt.trace.json"
+    assert summary["profile_trace"] == str(trace)
+    recorded = json.loads(trace.read_text())
+    names = [e.get("name", "") for e in recorded["traceEvents"]]
+    assert [n for n in names if n.startswith("ProfilerStep#")] == ["ProfilerStep#2"]
+    assert any(n in ("aten::mm", "aten::addmm") for n in names)   # the model's matmuls
+    assert any(n.startswith("autograd::engine::evaluate_function") for n in names)  # backward

@@ -96,6 +96,9 @@ class RunReporter:
             last = outcome.last_checkpoint
             self._line(f"{outcome.reason} at step {outcome.state.step}; last checkpoint "
                        f"{last if last else 'none'}")
+            if outcome.profile_trace is not None:
+                self._line(f"profile trace {outcome.profile_trace} (open it in "
+                           f"ui.perfetto.dev, or point TensorBoard at its folder)")
         self._line(f"run directory {run_dir}")
 
     def _line(self, text: str) -> None:

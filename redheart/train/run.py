@@ -102,13 +102,15 @@ def _restore(handlers: dict[signal.Signals, Any]) -> None:
 def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  run_dir: Path | None = None, resume: str | None = None,
                  samples: int | None = None,
-                 on_run_dir: Callable[[Path], None] | None = None) -> RunOutcome:
+                 on_run_dir: Callable[[Path], None] | None = None,
+                 profile_steps: int = 0) -> RunOutcome:
     """One run: alone, or as one rank of a torchrun job (see `distributed.py`).
 
     `on_run_dir` is for a caller that follows the run from its start (the
     console): rank 0 tells it the run directory as soon as the memory plan
     fits, before the data is read; the directory is created only once the
     data is read, so a run refused on its data leaves no folder.
+    `profile_steps`: record that many steps with torch.profiler (`step_profiler.py`).
     """
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
     config = anchor_init_from(config, profile_dir, check=resume is None)
@@ -122,7 +124,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
         if not dist.is_main:
             reporter = QuietReporter()   # rank 0 speaks for the job
         return _run(config, profile_dir, reporter, run_dir, resume, checkpoint, dist,
-                    on_run_dir)
+                    on_run_dir, profile_steps)
     except PeerLost as exc:
         lost = exc
         raise
@@ -166,7 +168,7 @@ def model_parameters(config: Config) -> int:
 
 def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | None,
          resume: str | None, checkpoint: Path | None, dist: DistContext,
-         on_run_dir: Callable[[Path], None] | None) -> RunOutcome:
+         on_run_dir: Callable[[Path], None] | None, profile_steps: int) -> RunOutcome:
     # Rank 0 plans and every rank follows: ranks that chose different savers or
     # micro-batches would run different collectives and hang.
     memory_plan = dist.from_main(plan_for(config, resolve_device(config).type,
@@ -206,7 +208,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     trainer = None
     try:
         trainer = Trainer(config, data.train, data.dev, data.featurizer, events, run_dir,
-                          encoder, dist)
+                          encoder, dist, profile_steps)
         if checkpoint is not None:
             trainer.resume(checkpoint)
         elif config.train.init_from:
@@ -266,7 +268,8 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
             "best_loss": trainer.state.best_loss, "skipped_steps": trainer.state.skipped_total,
             "last_checkpoint": str(outcome.last_checkpoint) if outcome.last_checkpoint else None,
             "first_loss": outcome.history[0] if outcome.history else None,
-            "final_loss": outcome.history[-1] if outcome.history else None})
+            "final_loss": outcome.history[-1] if outcome.history else None,
+            "profile_trace": str(outcome.profile_trace) if outcome.profile_trace else None})
         return outcome
     finally:
         if trainer is not None:

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
-from redheart.config import Config, validate
+from redheart.config import Config, longest_budget, validate
 from redheart.data.batching import Batch, BatchPlan, Featurizer, loader, source_lengths
 from redheart.data.encoder import TextEncoder
 from redheart.data.sources import SourceData
@@ -31,6 +31,7 @@ from redheart.runs.checkpoint_writer import CheckpointWriter
 from redheart.runs.checkpoints import TrainState, load_checkpoint
 from redheart.runs.events import EventWriter
 from redheart.step_shape import step_shape
+from redheart.train.compiled_step import COMPILE_ERRORS, StepCompiler
 from redheart.train.control import RunControl
 from redheart.train.distributed import (
     SINGLE,
@@ -55,7 +56,10 @@ from redheart.train.optimizers import build_optimizer
 from redheart.train.regret_decision import calibration_sources
 from redheart.train.schedule import learning_rate
 from redheart.train.stages import combine_losses, compute_stage, forward_stage
+from redheart.train.step_profiler import STEPS_BEFORE, StepProfiler
 from redheart.train.trained_rows import add_rows
+
+T = TypeVar("T")
 
 MAX_STEP_EVENTS_PER_S = 20
 """Step events are rate-limited so a fast GPU run cannot flood events.jsonl."""
@@ -83,6 +87,8 @@ class RunOutcome:
     """"done", "stopped" (control or signal)."""
     last_checkpoint: Path | None = None
     history: list[float] = field(default_factory=list)
+    profile_trace: Path | None = None
+    """The torch.profiler trace of `--profile-steps`, when one was written."""
 
 
 def resolve_device(config: Config, local_rank: int = 0) -> torch.device:
@@ -105,7 +111,8 @@ class Trainer:
     def __init__(self, config: Config, train_sources: list[SourceData],
                  eval_sources: list[SourceData], featurizer: Featurizer,
                  events: EventWriter | None = None, run_dir: Path | None = None,
-                 encoder: TextEncoder | None = None, dist: DistContext = SINGLE) -> None:
+                 encoder: TextEncoder | None = None, dist: DistContext = SINGLE,
+                 profile_steps: int = 0) -> None:
         validate(config)  # configs built in code get the same checks as profiles
         self.config = config
         self.dist = dist
@@ -121,6 +128,9 @@ class Trainer:
             encoder.model.to(self.device).train()
         self.model.backbone.transformer.checkpoint_layers = \
             config.memory.activation_checkpointing
+        self.compiler = StepCompiler(self.model, config.train.compile,
+                                     longest_budget(config.data).max_tokens,
+                                     lambda message: self._emit("warning", message=message))
         self.step_module = self._wrap(encoder)
         """The model as a step runs it: plain, under DDP, or FSDP2-sharded."""
         self.optimizer = build_optimizer(self.model, self._extra_modules(), config, self.device)
@@ -145,6 +155,7 @@ class Trainer:
         self.events = events
         self.checkpoints = CheckpointWriter(run_dir, config, self._emit)
         self.control = RunControl(run_dir, dist, config.train.lr, self._emit)
+        self.profiler = StepProfiler(profile_steps, run_dir, self.device, dist.rank)
         self._last_step_event = 0.0
 
     # ------------------------------------------------------------------ set-up
@@ -197,6 +208,26 @@ class Trainer:
             raise TrainingError("train_step needs an optimizer: training without one would "
                                 "silently change nothing")
         start = time.perf_counter()
+        return self._compiled(lambda: self._train_step(batch, start))
+
+    def _compiled(self, work: Callable[[], T]) -> T:
+        """`work()`; when torch.compile fails in it, `work()` again eagerly (with a warning).
+
+        Compilation happens in the first forward and backward of each mode
+        (training, evaluation): no update was applied, but gradients may have
+        begun to accumulate, so they are dropped.
+        """
+        try:
+            return work()
+        except COMPILE_ERRORS as error:
+            if not self.compiler.active:
+                raise
+            if self.optimizer is not None:
+                self.optimizer.zero_grad(set_to_none=True)
+            self.compiler.fall_back(error)
+            return work()
+
+    def _train_step(self, batch: Batch, start: float) -> StepResult:
         self._mode(training=True)
         rows = len(batch)
         mine, share = rank_rows(rows, self.dist)
@@ -237,9 +268,6 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
-    def _forward(self, batch: Batch) -> dict[str, Any]:
-        return forward_stage(self.model, batch.to(self.device, non_blocking=True), self._states)
-
     def _step_losses(self, model: UnifiedModel, batch: Batch,
                      counts: dict[str, torch.Tensor] | None, weight: float,
                      keep_regret: bool = False) -> dict[str, Any]:
@@ -249,6 +277,7 @@ class Trainer:
         weights of `combine` included; `counts` (the whole batch's labelled
         rows per task) scale a slice's losses to its share of the batch.
         """
+        batch = self.compiler.prepare(batch)
         with self._autocast():
             outputs = forward_stage(model, batch.to(self.device, non_blocking=True),
                                     self._states)                          # FORWARD
@@ -339,8 +368,8 @@ class Trainer:
         if not self._has_eval:
             return None
         self._mode(training=False)
-        return task_means(self.step_module, self.eval_sources, self.featurizer,
-                          self.config.train.batch_size)
+        return self._compiled(lambda: task_means(
+            self.step_module, self.eval_sources, self.featurizer, self.config.train.batch_size))
 
     @torch.no_grad()
     def calibrate_regret(self) -> float | None:
@@ -348,8 +377,8 @@ class Trainer:
         if not self._calibration:
             return None
         self._mode(training=False)
-        return regret_threshold(self.step_module, self._calibration, self.featurizer,
-                                self.config.train.batch_size)
+        return self._compiled(lambda: regret_threshold(
+            self.step_module, self._calibration, self.featurizer, self.config.train.batch_size))
 
     # -------------------------------------------------------------------- loop
 
@@ -357,6 +386,21 @@ class Trainer:
         """Train until total_steps, a stop command or a signal; checkpoint on the way out."""
         outcome = RunOutcome(self.state, "done")
         self._emit("state", state="running", step=self.state.step)
+        self.profiler.start(self.state.step)
+        try:
+            self._fit(outcome, on_step)
+        finally:
+            self.profiler.stop()
+            outcome.profile_trace = self.profiler.trace
+        if self.profiler.steps and self.profiler.trace is None:
+            self._emit("warning", message=f"--profile-steps {self.profiler.steps}: the run "
+                       f"ended before step {STEPS_BEFORE + 1} of this launch, so nothing "
+                       f"was recorded")
+        return outcome
+
+    def _fit(self, outcome: RunOutcome,
+             on_step: Callable[[StepResult, TrainState], None] | None) -> None:
+        """`fit`'s epochs, evaluations and last checkpoint, inside the step profiler."""
         while self.state.step < self.total_steps:
             stopped = self._train_epoch(outcome, on_step)
             if stopped or self.control.agree_on_stop():
@@ -375,7 +419,6 @@ class Trainer:
             reason = self.control.stop_requested or "end of run"
             outcome.last_checkpoint = self.checkpoint({"reason": reason})
         self.checkpoints.wait(self.state.step)
-        return outcome
 
     def _train_epoch(self, outcome: RunOutcome,
                      on_step: Callable[[StepResult, TrainState], None] | None) -> bool:
@@ -388,6 +431,7 @@ class Trainer:
             if self.control.between_steps(self.state, self._save_now):
                 return True
             result = self.train_step(batch)
+            self.profiler.step()
             self.state.batch_index += 1
             if not result.skipped:
                 outcome.history.append(result.loss["total"])

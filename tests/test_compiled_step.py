@@ -1,0 +1,101 @@
+"""`[train] compile`: graph lengths, padding, equality with eager, and a failed compilation.
+
+The compiled runs here use dynamo with its "eager" backend: graph capture,
+guards and recompilation are torch.compile's own, and only inductor's code
+generation is left out, which takes about a minute on two CPU cores even for
+the smallest model. `bench/compile_cpu.py` compares inductor with eager.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from redheart.data.batching import Batch, loader
+from redheart.train import compiled_step
+from redheart.train.compiled_step import graph_lengths, padded_to
+from tests.conftest import make_trainer
+
+
+def test_graph_lengths_are_powers_of_two_and_the_longest_budget():
+    assert graph_lengths(128) == [32, 64, 128]
+    assert graph_lengths(384) == [32, 64, 128, 256, 384]
+    assert graph_lengths(20) == [20]
+
+
+def test_padding_reaches_the_next_graph_length_and_leaves_targets_alone():
+    inputs = torch.arange(2 * 40 * 3, dtype=torch.float32).view(2, 40, 3)
+    mask = torch.ones(2, 40, dtype=torch.bool)
+    batch = Batch(inputs, mask, {"regret": torch.tensor([0.1, 0.9])},
+                  {"regret": torch.tensor([True, False])},
+                  pair_inputs=inputs + 1, pair_mask=mask.clone(),
+                  less_ethical=torch.tensor([0, 1]))
+    padded = padded_to(batch, [32, 64, 128])
+    assert padded.inputs.shape == (2, 64, 3) and padded.pair_inputs.shape == (2, 64, 3)
+    assert torch.equal(padded.inputs[:, :40], inputs) and not padded.inputs[:, 40:].any()
+    assert padded.mask[:, :40].all() and not padded.mask[:, 40:].any()
+    assert not padded.pair_mask[:, 40:].any()
+    assert padded.targets is batch.targets and padded.present is batch.present
+    assert padded_to(batch, [40, 64]) is batch          # already a graph length
+
+
+def _no_dropout(data):
+    config, sources, featurizer = data
+    model = dataclasses.replace(config.model, dropout=0.0, attention_dropout=0.0)
+    return dataclasses.replace(config, model=model), sources, featurizer
+
+
+def _steps(trainer, count: int = 3):
+    batches = loader(trainer.train_sources, trainer.featurizer, trainer.plan.epoch(0))
+    return [trainer.train_step(b) for b, _ in zip(batches, range(count), strict=False)]
+
+
+@pytest.fixture()
+def dynamo_only(monkeypatch):
+    torch._dynamo.reset()
+    monkeypatch.setattr(compiled_step, "COMPILE_BACKEND", "eager")
+    yield
+    torch._dynamo.reset()
+
+
+def test_a_compiled_step_trains_like_an_eager_one(tmp_path, quickstart_data, dynamo_only):
+    data = _no_dropout(quickstart_data)
+    eager = _steps(make_trainer(data, tmp_path / "eager"))
+    trainer = make_trainer(data, tmp_path / "compiled", compile=True)
+    seen = []
+    prepare = trainer.compiler.prepare
+    trainer.compiler.prepare = lambda batch: seen.append(b := prepare(batch)) or b
+    compiled = _steps(trainer)
+    lengths = {b.inputs.shape[1] for b in seen}
+    assert lengths <= set(trainer.compiler.lengths), lengths
+    assert trainer.compiler.active
+    for a, b in zip(eager, compiled, strict=True):
+        assert b.loss.keys() == a.loss.keys()
+        for name in a.loss:
+            assert b.loss[name] == pytest.approx(a.loss[name], rel=1e-5, abs=1e-6), name
+        assert b.grad_norm == pytest.approx(a.grad_norm, rel=1e-5)
+
+
+def test_a_failed_compilation_warns_and_trains_eagerly(tmp_path, quickstart_data, monkeypatch):
+    def broken(graph, example_inputs):
+        raise RuntimeError("no C++ compiler on this machine")
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(compiled_step, "COMPILE_BACKEND", broken)
+    data = _no_dropout(quickstart_data)
+    eager = _steps(make_trainer(data, tmp_path / "eager"), 2)
+    trainer = make_trainer(data, tmp_path / "compiled", compile=True)
+    fallen = _steps(trainer, 2)
+    trainer.events.close()
+    torch._dynamo.reset()
+    assert not trainer.compiler.active
+    warnings = [e for e in map(json.loads, (tmp_path / "compiled" / "events.jsonl").open())
+                if e["type"] == "warning"]
+    assert len(warnings) == 1
+    assert "torch.compile failed" in warnings[0]["message"]
+    assert "no C++ compiler on this machine" in warnings[0]["message"]
+    assert "[train] compile = false" in warnings[0]["message"]
+    assert [r.loss for r in fallen] == [r.loss for r in eager]
