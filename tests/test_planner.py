@@ -208,3 +208,27 @@ def test_offloaded_optimizer_state_survives_a_checkpoint(quickstart_data, tmp_pa
         if "exp_avg" in host_a[a]:                      # (a parameter without gradients
             assert torch.equal(host_a[a]["exp_avg"], host_b[b]["exp_avg"])  # has no state)
     assert _steps(first, 1) == _steps(second, 1)
+
+
+def test_room_under_the_budget_raises_the_rows_per_forward_pass():
+    # written for a small card: 16 rows as 4 forward passes of 4
+    config = load_profile(LOCAL, ["train.grad_accum=4"])
+    roomy = plan(config, "cuda", Budget(8 * GIB, "test"))
+    step = next(s for s in roomy.steps if s.name == "micro_batch")
+    assert step.status == "raised" and roomy.fits
+    assert roomy.config.memory.micro_batch == 16 == roomy.config.train.batch_size
+    assert step.detail.startswith("16 rows x 1 accumulation steps instead of 4 x 4")
+    assert roomy.after.total == step.total_after <= 8 * GIB
+    # between the two: the largest divisor of the batch whose forecast fits
+    one_pass, four = roomy.after.total, roomy.before.total
+    eight = forecast(dataclasses.replace(config, memory=dataclasses.replace(
+        config.memory, micro_batch=8)), "cuda").total
+    assert four < eight < one_pass
+    middle = plan(config, "cuda", Budget((eight + one_pass) // 2, "test"))
+    assert middle.config.memory.micro_batch == 8 and middle.after.total == eight
+    # a CPU run, or auto_savers off: the profile's 4 x 4 stays
+    for tight in (plan(config, "cpu", Budget(None, "")),
+                  plan(load_profile(LOCAL, ["train.grad_accum=4", "memory.auto_savers=false"]),
+                       "cuda", Budget(8 * GIB, "test"))):
+        assert tight.config.memory.micro_batch == 0
+        assert next(s.status for s in tight.steps if s.name == "micro_batch") != "raised"

@@ -24,10 +24,9 @@ READS = ("tolist", "item", "__float__", "__bool__", "__int__", "__index__")
 def test_one_host_read_of_computed_values_per_step(tmp_path, quickstart_data, monkeypatch):
     trainer = make_trainer(quickstart_data, tmp_path / "run", grad_accum=2)
     batches = loader(trainer.train_sources, trainer.featurizer, trainer.plan.epoch(0))
-    first, second = next(iter(batches)), None
-    trainer.train_step(first)     # warm-up: lazy set-up may read anything once
-    for second in batches:
-        break
+    batches = iter(batches)
+    trainer.train_step(next(batches))   # warm-up: lazy set-up may read anything once
+    second = next(batches)
     reads: list[str] = []
     counting = [True]
     for name in READS:
