@@ -123,21 +123,23 @@ def pack(out: Path, profile: Path) -> None:
         print("warning: over 60 MiB; the device takes 64 MiB with the repository")
 
 
-def _unpack(pack_dir: Path, profile: Path, work: Path) -> Path:
+def unpack(pack_dir: Path, profile: Path, work: Path) -> Path:
     """The profile to train: the repository's own when ../shared/data is there, else a
     copy under `work` whose `../../shared/data` paths reach the data unpacked beside it
-    (nothing is written outside `work`)."""
+    (once for every profile; nothing is written outside `work`). bench/gpu_speed.py
+    trains from the same pack."""
     if DATA_ROOT.is_dir():
         print(f"data: {DATA_ROOT}")
         return profile
     copy = work / "repo" / "profiles" / profile.name
-    copy.parent.mkdir(parents=True)
+    copy.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy2(profile, copy)
     data = work / "shared" / "data"
-    data.mkdir(parents=True)
-    with tarfile.open(pack_dir / "data.tar.xz", "r:xz") as archive:
-        archive.extractall(data, filter="data")
-    print(f"data: unpacked into {data}")
+    if not data.is_dir():
+        data.mkdir(parents=True)
+        with tarfile.open(pack_dir / "data.tar.xz", "r:xz") as archive:
+            archive.extractall(data, filter="data")
+        print(f"data: unpacked into {data}")
     return copy
 
 
@@ -188,7 +190,7 @@ def measure(pack_dir: Path, args: argparse.Namespace) -> None:
         total = torch.cuda.get_device_properties(0).total_memory
         torch.cuda.set_per_process_memory_fraction(min(1.0, CAP_BYTES / total))
     work = Path(tempfile.mkdtemp(prefix="quality-gpu-"))
-    args.profile = _unpack(pack_dir, args.profile, work)
+    args.profile = unpack(pack_dir, args.profile, work)
     base = [f'data.encoder="{(pack_dir / "encoder").resolve()}"',
             f'data.cache_dir="{work / "cache"}"', f'train.device="{args.device}"',
             f"data.encoder_trainable={'false' if args.frozen else 'true'}",
