@@ -63,8 +63,9 @@ def dynamo_only(monkeypatch):
 
 def test_a_compiled_step_trains_like_an_eager_one(tmp_path, quickstart_data, dynamo_only):
     data = _no_dropout(quickstart_data)
-    eager = _steps(make_trainer(data, tmp_path / "eager"))
-    trainer = make_trainer(data, tmp_path / "compiled", compile=True)
+    # two micro-batches a step: each a slice weighed against the whole batch's counts
+    eager = _steps(make_trainer(data, tmp_path / "eager", grad_accum=2))
+    trainer = make_trainer(data, tmp_path / "compiled", compile=True, grad_accum=2)
     seen = []
     prepare = trainer.compiler.prepare
     trainer.compiler.prepare = lambda batch: seen.append(b := prepare(batch)) or b

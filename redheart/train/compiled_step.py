@@ -1,22 +1,31 @@
-"""`[train] compile`: the model's forward (and its backward) through torch.compile.
+"""`[train] compile`: a step's forward and losses (and their backward) through torch.compile.
 
-The GPU step of the 330M model is many small kernels launched one by one
-from Python; compiling fuses them. Three things make that safe to turn on:
+An eager GPU step of the 330M model is thousands of small kernels, each
+launched from Python (`bench/step_ops.py` counts them: the losses alone are
+a sixth); compiling fuses them. What is compiled is the whole FORWARD +
+COMPUTE of a micro-batch (`Trainer._step_losses`: model, task losses and
+their combination), one graph with no breaks. Three things make it safe:
 
 - Shapes repeat. Length buckets give every batch its own padded length,
-  and every new length would cost a compilation (minutes for this model).
-  A compiled step pads each batch to the next of a few graph lengths
-  (powers of two, and the longest budget); the model ignores padding.
-- The model is compiled in place (`nn.Module.compile`), so parameter
-  names, checkpoints, DDP and FSDP2 wrapping are the same as eager.
+  and a new shape can cost a compilation (minutes for this model). The graph
+  is compiled for dynamic shapes, and each batch is padded to the next of a
+  few graph lengths (powers of two, and the longest budget) before it, so
+  lengths stay few; the model ignores padding. A new graph comes with each
+  new batch structure: a source's set of targets, dilemma pairs.
+- The model itself is untouched: parameter names, checkpoints, DDP and the
+  optimizer see the same modules as eager.
 - A compilation that fails is not fatal and not silent: the step is run
   again eagerly, compilation stays off for the run, and a `warning` event
   says why.
+
+FSDP2's sharded units unshard in hooks that the compiled graph would have
+to trace; a sharded run trains eagerly and says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -25,9 +34,9 @@ from torch import nn
 from redheart.data.batching import Batch
 
 COMPILE_BACKEND: str | Callable = "inductor"
-"""torch.compile's backend. Tests swap it: inductor's C++ code generation takes about a
-minute on two CPU cores for even the smallest model, and that one is measured by
-`bench/compile_cpu.py`."""
+"""torch.compile's backend. Tests swap it: inductor's C++ code generation takes over a
+minute on two CPU cores for even the quickstart model (`bench/compile_cpu.py` compares
+it with eager)."""
 
 SHORTEST_GRAPH = 32
 """Tokens of the shortest graph length: below this a graph saves less than it costs."""
@@ -63,28 +72,53 @@ def padded_to(batch: Batch, lengths: list[int]) -> Batch:
                  batch.source)
 
 
-class StepCompiler:
-    """Compiles the model when asked, pads batches for it, and falls back once on failure."""
+def graphs_compiled() -> int:
+    """Graphs torch.compile has compiled in this process: a step that raised it compiled
+    (benchmarks keep such steps out of their timings)."""
+    return torch._dynamo.utils.counters["stats"]["unique_graphs"]
 
-    def __init__(self, model: nn.Module, enabled: bool, longest: int,
+
+class StepCompiler:
+    """Runs a step function compiled when asked, with padded batches; eager after a failure."""
+
+    def __init__(self, enabled: bool, device: torch.device, longest: int,
                  warn: Callable[[str], None]) -> None:
-        self.model = model
         self.active = enabled
+        self.device = device
         self.lengths = graph_lengths(longest)
         self._warn = warn
-        if enabled:
-            model.compile(backend=COMPILE_BACKEND)
+        self._compiled: dict[Callable, Callable] = {}
 
     def prepare(self, batch: Batch) -> Batch:
-        """The batch as the compiled model runs it (as it is when eager)."""
-        return padded_to(batch, self.lengths) if self.active else batch
+        """The batch as the compiled step runs it: padded, and on the device already (a
+        copy from the host inside the graph would keep it from being a CUDA graph)."""
+        if not self.active:
+            return batch
+        return padded_to(batch, self.lengths).to(self.device, non_blocking=True)
+
+    def run(self, step: Callable[..., Any], model: nn.Module, batch: Batch,
+            *args: Any) -> Any:
+        """`step(model, batch, *args)`, compiled while compilation is on."""
+        if not self.active:
+            return step(model, batch, *args)
+        if step not in self._compiled:
+            # dynamic: one graph serves every length and row count; what still makes a new
+            # graph is a batch's structure (which targets a source has, dilemma pairs)
+            self._compiled[step] = torch.compile(step, backend=COMPILE_BACKEND, dynamic=True)
+        return self._compiled[step](model, self.prepare(batch), *args)
 
     def fall_back(self, error: Exception) -> None:
         """Run eagerly from now on, and say so (the caller repeats the failed step)."""
         self.active = False
-        self.model._compiled_call_impl = None   # what nn.Module.compile set
+        self._compiled.clear()
         cause = getattr(error, "inner_exception", None) or error.__cause__ or error
         text = str(cause).strip()
         first = text.splitlines()[0][:300] if text else ""
         self._warn(f"torch.compile failed ({type(cause).__name__}: {first}); "
                    f"training eagerly. Set [train] compile = false to skip the attempt")
+
+    def refuse(self, reason: str) -> None:
+        """Compilation asked for where it cannot run: eager, with a warning."""
+        if self.active:
+            self.active = False
+            self._warn(f"[train] compile = true is not used: {reason}; training eagerly")

@@ -124,9 +124,9 @@ def task_losses(outputs: Mapping[str, torch.Tensor], batch: Batch,
     t, has = batch.targets, batch.present
 
     def mean(values: torch.Tensor, field: str) -> torch.Tensor:
+        # No labels anywhere in the batch (whole = 0): no row of the slice is present, so
+        # the sum is 0 and so is the mean (read nothing here: a compiled step stays whole).
         whole = None if share is None else share.counts[field]
-        if whole is not None and float(whole) == 0:
-            whole = None            # no labels anywhere: the loss is 0 either way
         return _masked_mean(values, has[field], whole, share.weight if share else 1.0)
 
     losses: dict[str, torch.Tensor] = {}

@@ -128,7 +128,7 @@ class Trainer:
             encoder.model.to(self.device).train()
         self.model.backbone.transformer.checkpoint_layers = \
             config.memory.activation_checkpointing
-        self.compiler = StepCompiler(self.model, config.train.compile,
+        self.compiler = StepCompiler(config.train.compile, self.device,
                                      longest_budget(config.data).max_tokens,
                                      lambda message: self._emit("warning", message=message))
         self.step_module = self._wrap(encoder)
@@ -156,13 +156,15 @@ class Trainer:
         self.checkpoints = CheckpointWriter(run_dir, config, self._emit)
         self.control = RunControl(run_dir, dist, config.train.lr, self._emit)
         self.profiler = StepProfiler(profile_steps, run_dir, self.device, dist.rank)
+        if dist.sharded:
+            self.compiler.refuse("FSDP2's unsharding hooks would run inside the compiled graph")
         self._last_step_event = 0.0
 
     # ------------------------------------------------------------------ set-up
 
     def _wrap(self, encoder: TextEncoder | None) -> torch.nn.Module:
         step = StepModule(self.model, encoder.model if encoder is not None else None,
-                          self._step_losses)
+                          self._step_forward)
         if not self.dist.active:
             return step
         memory = self.config.memory
@@ -268,6 +270,12 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
+    def _step_forward(self, model: UnifiedModel, batch: Batch,
+                      counts: dict[str, torch.Tensor] | None, weight: float,
+                      keep_regret: bool = False) -> dict[str, Any]:
+        """`_step_losses`, compiled when `[train] compile` is on (`compiled_step.py`)."""
+        return self.compiler.run(self._step_losses, model, batch, counts, weight, keep_regret)
+
     def _step_losses(self, model: UnifiedModel, batch: Batch,
                      counts: dict[str, torch.Tensor] | None, weight: float,
                      keep_regret: bool = False) -> dict[str, Any]:
@@ -277,7 +285,6 @@ class Trainer:
         weights of `combine` included; `counts` (the whole batch's labelled
         rows per task) scale a slice's losses to its share of the batch.
         """
-        batch = self.compiler.prepare(batch)
         with self._autocast():
             outputs = forward_stage(model, batch.to(self.device, non_blocking=True),
                                     self._states)                          # FORWARD
