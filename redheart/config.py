@@ -275,6 +275,11 @@ class TrainConfig:
     """Where to train; auto picks CUDA when a GPU is visible."""
     precision: str = _field("auto", choices=("auto", "fp32", "bf16"))
     """auto: bf16 autocast on CUDA, fp32 on CPU (bf16 matmul is slow on CPUs)."""
+    peak_tflops: float = _field(0.0, min=0.0)
+    """Dense peak TFLOP/s of one training device in the dtype the run uses (bf16 or
+    fp32), the denominator of each step's `mfu`. 0: NVIDIA's figure for a GPU in the table
+    of `redheart/train/peak_flops.py`, a GEMM measured at the start on CPU. Set it for a
+    GPU the table lacks (its MFU is null until then) or to compare against another figure."""
     eval_every: int = _field(0, min=0)
     """Evaluate every N steps (0: at the end of each epoch)."""
     init_from: str = ""
