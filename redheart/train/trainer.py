@@ -51,6 +51,7 @@ from redheart.train.losses import (
     class_weights,
     regret_side_weights,
 )
+from redheart.train.mfu import MfuMeter
 from redheart.train.optimizers import build_optimizer
 from redheart.train.regret_decision import calibration_sources
 from redheart.train.schedule import learning_rate
@@ -74,6 +75,9 @@ class StepResult:
     tokens: int
     skipped: bool = False
     seconds: float = 0.0
+    mfu: float | None = None
+    """Model FLOPs utilisation (`train/mfu.py`); None when not measured (no peak, a skipped
+    step, a trainer without events)."""
 
 
 @dataclass
@@ -146,6 +150,13 @@ class Trainer:
         self.checkpoints = CheckpointWriter(run_dir, config, self._emit)
         self.control = RunControl(run_dir, dist, config.train.lr, self._emit)
         self._last_step_event = 0.0
+        self.mfu = None if events is None else MfuMeter.for_run(
+            config, self.device, "bf16" if self.bf16 else "fp32", dist,
+            [self.model, *self._extra_modules().values()],
+            lambda message: self._emit("warning", message=message))
+        """Counts each step's FLOPs for its `mfu`; only the trainer that writes events."""
+        if self.mfu is not None:
+            self.mfu.watch(self.step_module)
 
     # ------------------------------------------------------------------ set-up
 
@@ -433,6 +444,8 @@ class Trainer:
             self.events.emit(type_, **fields)
 
     def _step_event(self, result: StepResult) -> None:
+        result.mfu = (self.mfu.step(result.seconds, result.samples) if self.mfu is not None
+                      else None)
         now = time.monotonic()
         if now - self._last_step_event < 1.0 / MAX_STEP_EVENTS_PER_S and \
                 self.state.step % 100 != 0:
@@ -442,7 +455,7 @@ class Trainer:
                    loss=result.loss, lr=result.lr, grad_norm=result.grad_norm,
                    grad_norm_by_module=result.module_grad_norms,
                    samples_per_s=result.samples / result.seconds,
-                   tokens_per_s=result.tokens / result.seconds, mfu=None)
+                   tokens_per_s=result.tokens / result.seconds, mfu=result.mfu)
 
 
 def _field_counts(batch: Batch) -> dict[str, torch.Tensor]:
