@@ -1,5 +1,5 @@
 """MFU of each step: the arithmetic on known counts, a failed count, the FLOP model against
-torch's FlopCounterMode on real training steps."""
+torch's FlopCounterMode on real training steps, and how MFU is shown."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from redheart.config import TrainConfig
 from redheart.data.batching import Batch, loader
+from redheart.render.event_lines import event_line
 from redheart.train import flops
 from redheart.train.flops import PassFlops
 from redheart.train.mfu import MfuMeter, mfu
 from redheart.train.peak_flops import Peak, resolve_peak
 from tests.conftest import make_trainer
+from tui.run_view import RunView
+from tui.widgets.loss_panel import figures
 
 
 def _batch(rows: int, tokens: int, pair_tokens: int | None = None) -> Batch:
@@ -95,3 +98,14 @@ def test_the_flop_model_is_flopcountermode_on_real_steps(counted_trainer):
         counted = trainer.mfu.step_flops(len(batch))
         assert counted == pytest.approx(counter.get_total_flops(), rel=1e-9), kind
         assert 0 < mfu(counted, result.seconds, trainer.mfu.peak.tflops) < 1
+
+
+def test_mfu_is_shown_next_to_samples_per_second_and_not_when_unknown():
+    step = {"type": "step", "step": 3, "epoch": 0, "loss": {"total": 1.0}, "lr": 1e-4,
+            "grad_norm": 1.0, "samples_per_s": 12.3, "tokens_per_s": 99.0, "mfu": 0.041}
+    view = RunView()
+    view.apply([step])
+    assert "12.3 samples/s  MFU 4.1%" in figures(view)
+    assert "12.3 samples/s  MFU 4.1%" in event_line(step)
+    view.apply([{**step, "mfu": None}])
+    assert "MFU" not in figures(view) and "MFU" not in event_line({**step, "mfu": None})
