@@ -66,6 +66,7 @@ def measure_case(profile: Path, cap_gib: float, compiled: bool, work: Path,
     from redheart.data.sources import anchor_paths
     from redheart.data.training_data import training_data
     from redheart.memory.selector import plan_for
+    from redheart.runs.events import EventWriter
     from redheart.train.compiled_step import graphs_compiled
     from redheart.train.run import with_sample_cap
     from redheart.train.trainer import Trainer
@@ -88,7 +89,9 @@ def measure_case(profile: Path, cap_gib: float, compiled: bool, work: Path,
         sys.exit(f"bench/gpu_speed.py: {profile.name}: {plan.shortfall()}")
     config = plan.config
     data = training_data(config, profile.parent)
-    trainer = Trainer(config, data.train, [], data.featurizer)
+    # events make the trainer measure MFU, as in a run (the bench reads StepResult)
+    events = EventWriter(work / f"{profile.stem}-{'compiled' if compiled else 'eager'}.jsonl")
+    trainer = Trainer(config, data.train, [], data.featurizer, events)
     batches = loader(data.train, data.featurizer, trainer.plan.epoch(0), cuda=cuda)
     losses, mfus, samples, timed, compiling = [], [], 0, 0, 0
     started = time.perf_counter()
@@ -129,6 +132,7 @@ def measure_case(profile: Path, cap_gib: float, compiled: bool, work: Path,
            "warmup_steps": index + 1 - timed, "timed_steps": timed,
            "timed_steps_that_compiled": compiling, "graphs_compiled": graphs_compiled(),
            "losses": losses[:LOSSES_COMPARED]}
+    events.close()
     del trainer, batches, data
     torch._dynamo.utils.counters.clear()         # graphs are counted per case
     gc.collect()

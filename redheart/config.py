@@ -276,9 +276,14 @@ class TrainConfig:
     precision: str = _field("auto", choices=("auto", "fp32", "bf16"))
     """auto: bf16 autocast on CUDA, fp32 on CPU (bf16 matmul is slow on CPUs)."""
     compile: bool = False
-    """Run the model through torch.compile (fused kernels; batches padded to a few graph
-    lengths so graphs are reused). The first steps take minutes longer while it compiles;
-    a failed compilation trains eagerly with a warning."""
+    """Run each micro-batch's forward and losses through torch.compile as one graph (fused
+    kernels; batches padded to a few lengths). The first steps take minutes longer while
+    it compiles; a failed compilation trains eagerly with a warning."""
+    peak_tflops: float = _field(0.0, min=0.0)
+    """Dense peak TFLOP/s of one training device in the dtype the run uses (bf16 or
+    fp32), the denominator of each step's `mfu`. 0: NVIDIA's figure for a GPU in the table
+    of `redheart/train/peak_flops.py`, a GEMM measured at the start on CPU. Set it for a
+    GPU the table lacks (its MFU is null until then) or to compare against another figure."""
     eval_every: int = _field(0, min=0)
     """Evaluate every N steps (0: at the end of each epoch)."""
     init_from: str = ""

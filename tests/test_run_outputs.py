@@ -73,6 +73,12 @@ def test_tensorboard_reads_back_the_scalars_of_the_events(run):
                                  for e in evals]
     assert live["throughput/samples_per_s"][-1] == (
         3, pytest.approx(steps[-1]["samples_per_s"], rel=1e-6))
+    # MFU on CPU: against a GEMM measured at the start, in every step and in TensorBoard
+    started = next(e for e in events if e["type"] == "run_started")
+    assert started["peak_source"].startswith("measured fp32 GEMM on cpu")
+    assert all(isinstance(e["mfu"], float) and 0 < e["mfu"] < 1 for e in steps), steps
+    assert live["throughput/mfu"] == [(e["step"], pytest.approx(e["mfu"], rel=1e-6))
+                                      for e in steps]
     assert "memory/rss_gib" in live and any(t.startswith("loss/") and t != "loss/total"
                                             for t in live)
 

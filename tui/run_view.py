@@ -48,6 +48,8 @@ class RunView:
     grad_norm: float | None = None
     samples_per_s: float | None = None
     tokens_per_s: float | None = None
+    mfu: float | None = None
+    """The newest step's model FLOPs utilisation; None when the run does not know it."""
     started_at: float | None = None
     """When the newest launch started (a resume restarts it: the ETA's clock)."""
     opened_at: float | None = None
@@ -105,6 +107,7 @@ class RunView:
         self.grad_norm = event.get("grad_norm", self.grad_norm)
         self.samples_per_s = event.get("samples_per_s", self.samples_per_s)
         self.tokens_per_s = event.get("tokens_per_s", self.tokens_per_s)
+        self.mfu = event.get("mfu")
         for name, key in zip(THROUGHPUT, ("samples_per_s", "tokens_per_s"), strict=True):
             _record(self.throughput, name, self.step, t, event.get(key))
         self.grads.add(self.step, event.get("grad_norm_by_module") or {})

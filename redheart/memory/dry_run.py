@@ -9,12 +9,13 @@ trained encoder per name, `encoder_dry_run.py`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 
 import torch
 from torch import nn
 
-from redheart.config import Config, ModelConfig, longest_budget
+from redheart.config import Config, ModelConfig, TrainConfig, longest_budget
 from redheart.data.batching import TARGET_SHAPES, Batch
 from redheart.data.sources import READERS
 from redheart.memory.activations import SavedBytes, measure_saved
@@ -42,23 +43,29 @@ def meta_model(cfg: ModelConfig) -> UnifiedModel:
 
 
 def meta_batch(cfg: ModelConfig, rows: int, tokens: int, pairs: bool = False,
-               token_ids: bool = False) -> Batch:
+               token_ids: bool = False, device: torch.device = META,
+               fields: tuple[str, ...] | None = None) -> Batch:
     """A full-length batch in which every row carries every target: the worst case.
 
     `token_ids`: the batch a trained encoder reads ([B, T] ids), not token states.
+    `device` and `fields` are for the FLOP count (`train/flops.py`): cpu for a small
+    model, where zeros are valid token ids and targets; only these target fields, as a
+    batch of a source that has no others carries.
     """
-    inputs = (torch.empty(rows, tokens, dtype=torch.long, device=META) if token_ids
-              else torch.empty(rows, tokens, cfg.input_dim, device=META))
-    mask = torch.ones(rows, tokens, dtype=torch.bool, device=META)
+    inputs = (torch.zeros(rows, tokens, dtype=torch.long, device=device) if token_ids
+              else torch.zeros(rows, tokens, cfg.input_dim, device=device))
+    mask = torch.ones(rows, tokens, dtype=torch.bool, device=device)
     if pairs:
-        return Batch(inputs, mask, pair_inputs=torch.empty_like(inputs),
+        return Batch(inputs, mask, pair_inputs=torch.zeros_like(inputs),
                      pair_mask=torch.ones_like(mask),
-                     less_ethical=torch.zeros(rows, dtype=torch.long, device=META))
+                     less_ethical=torch.zeros(rows, dtype=torch.long, device=device))
     batch = Batch(inputs, mask)
     for name, width in TARGET_SHAPES.items():
+        if fields is not None and name not in fields:
+            continue
         shape = (rows,) if width == 0 else (rows, width)
-        batch.targets[name] = torch.empty(shape, device=META)
-        batch.present[name] = torch.ones(rows, dtype=torch.bool, device=META)
+        batch.targets[name] = torch.zeros(shape, device=device)
+        batch.present[name] = torch.ones(rows, dtype=torch.bool, device=device)
     return batch
 
 
@@ -88,6 +95,23 @@ def check_trained_encoder(config: Config) -> None:
                     config.data.encoder)
 
 
+def step_loss(model: UnifiedModel, encoder: nn.Module | None, batch: Batch,
+              train: TrainConfig) -> Callable[[], torch.Tensor]:
+    """FORWARD + COMPUTE of `batch` (through `encoder` when it is trained) to the loss the
+    trainer back-propagates, as a closure: what the dry run measures and the FLOP count
+    counts. Class weights are ones: their values change no shape."""
+    device = batch.mask.device
+    states = encoder_states(encoder) if encoder is not None else cached_states
+    settings = LossSettings(torch.ones(TARGET_SHAPES["emotion"], device=device),
+                            train.focal_gamma, torch.ones(2, device=device))
+
+    def step() -> torch.Tensor:
+        losses = compute_stage(forward_stage(model, batch, states), settings)
+        return combine_losses(model, losses, train)
+
+    return step
+
+
 def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda",
                  world: int = 1) -> SavedBytes:
     """Saved bytes of one FORWARD + COMPUTE of a full-length micro-batch on one of `world`
@@ -96,14 +120,7 @@ def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda",
     extra = trained_encoder(config)
     rows = step_shape(config, world).rows_per_forward
     batch = meta_batch(config.model, rows, batch_tokens(config), pairs, token_ids=bool(extra))
-    states = encoder_states(extra[ENCODER]) if extra else cached_states
-    settings = LossSettings(torch.ones(TARGET_SHAPES["emotion"], device=META),
-                            config.train.focal_gamma, torch.ones(2, device=META))
-
-    def step() -> torch.Tensor:
-        losses = compute_stage(forward_stage(model, batch, states), settings)
-        return combine_losses(model, losses, config.train)
-
+    step = step_loss(model, extra.get(ENCODER), batch, config.train)
     with _DRY_RUN:
         model.backbone.transformer.checkpoint_layers = config.memory.activation_checkpointing
         return measure_saved(model, step, CudaAutocastEmulation() if bf16 else None,

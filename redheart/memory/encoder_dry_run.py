@@ -27,6 +27,12 @@ ENCODER = "encoder"
 def meta_encoder(name: str) -> nn.Module:
     """`[data] encoder` as training loads it, on `meta`, in train mode (dropout masks are
     saved). Cached per name: the console's toggles forecast the same encoder again."""
+    return encoder_from_config(name, torch.device("meta"))
+
+
+def encoder_from_config(name: str, device: torch.device) -> nn.Module:
+    """`[data] encoder` built from its config alone on `device` (random weights off meta:
+    what the FLOP count of a small step runs, `train/flops.py`), fp32, in train mode."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from transformers import AutoConfig, AutoModel  # heavy: only a trained encoder needs it
@@ -37,7 +43,7 @@ def meta_encoder(name: str) -> nn.Module:
     except (OSError, ValueError) as exc:
         raise ConfigError(f"[data] encoder = '{name}': cannot read {path / 'config.json'} "
                           f"({str(exc).splitlines()[0]})") from None
-    with torch.device("meta"):
+    with device:
         model = AutoModel.from_config(config)
     return model.float().train()       # fp32 whatever the directory stores, as TextEncoder
 

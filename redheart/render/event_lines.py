@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from redheart.units import gib_text
+from redheart.units import gib_text, mfu_text
 
 
 def _loss(loss: dict[str, float]) -> str:
@@ -22,7 +22,7 @@ def event_line(event: dict[str, Any]) -> str:
         detail = (f"step {event.get('step')}  epoch {event.get('epoch')}  "
                   f"{_loss(event.get('loss', {}))}  lr {event.get('lr', 0):.2e}  "
                   f"|g| {event.get('grad_norm', 0):.2f}  "
-                  f"{event.get('samples_per_s', 0):.1f} samples/s")
+                  f"{event.get('samples_per_s', 0):.1f} samples/s{mfu_text(event.get('mfu'))}")
     elif kind == "memory":
         torch_mem = event.get("torch") or {}
         gpus = event.get("gpus") or []

@@ -20,7 +20,7 @@ from rich.progress import (
 from redheart.memory.telemetry import process_rss_bytes, torch_memory
 from redheart.render.encoding_progress import EncodingProgress
 from redheart.train.trainer import RunOutcome, StepResult, Trainer
-from redheart.units import GIB
+from redheart.units import GIB, mfu_text
 
 
 def _memory_text(device: str) -> str:
@@ -82,7 +82,8 @@ class RunReporter:
             return
         rate = result.samples / result.seconds if result.seconds else 0.0
         text = (f"epoch {state.epoch}  {_loss_text(result.loss)}  lr {result.lr:.2e}  "
-                f"|g| {result.grad_norm:.2f}  {rate:.1f} samples/s  {_memory_text(self.device)}"
+                f"|g| {result.grad_norm:.2f}  {rate:.1f} samples/s{mfu_text(result.mfu)}  "
+                f"{_memory_text(self.device)}"
                 + ("  SKIPPED" if result.skipped else ""))
         if self.progress is not None:
             self.progress.update(self.task, completed=state.step, description=text)

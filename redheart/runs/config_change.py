@@ -57,7 +57,7 @@ ACCEPTED = (
     "train.betas", "train.warmup_steps", "train.eta_min", "train.grad_clip",
     "train.task_weights", "train.focal_gamma", "train.regret_balance", "train.on_nonfinite",
     "train.max_skips", "train.no_param_update", "train.device", "train.precision",
-    "train.eval_every", "train.init_from", "train.compile",
+    "train.peak_tflops", "train.eval_every", "train.init_from", "train.compile",
     "memory.budget_gb", "memory.context_mb", "memory.auto_savers",
     "memory.activation_checkpointing", "memory.fused_adamw",
     "memory.offload_analyzer_optimizer", "memory.micro_batch",

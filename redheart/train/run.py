@@ -239,7 +239,9 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
                     world_size=dist.world, strategy=dist.strategy,
                     modules=trainer.model.module_params(), total_steps=trainer.total_steps,
                     resumed_from=str(checkpoint) if checkpoint else None,
-                    step=trainer.state.step)
+                    step=trainer.state.step, **trainer.mfu.start_fields())
+        if trainer.mfu.peak.problem:        # once per launch, not in every step
+            events.emit("warning", message=trainer.mfu.peak.problem)
         reporter.started(run_dir, trainer)
         telemetry = TelemetrySampler(
             lambda fields: events.emit("memory", **fields), trainer.device,

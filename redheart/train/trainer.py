@@ -52,6 +52,7 @@ from redheart.train.losses import (
     class_weights,
     regret_side_weights,
 )
+from redheart.train.mfu import MfuMeter
 from redheart.train.optimizers import build_optimizer
 from redheart.train.regret_decision import calibration_sources
 from redheart.train.schedule import learning_rate
@@ -78,6 +79,9 @@ class StepResult:
     tokens: int
     skipped: bool = False
     seconds: float = 0.0
+    mfu: float | None = None
+    """Model FLOPs utilisation (`train/mfu.py`); None when not measured (no peak, a skipped
+    step, a trainer without events)."""
 
 
 @dataclass
@@ -159,6 +163,13 @@ class Trainer:
         if dist.sharded:
             self.compiler.refuse("FSDP2's unsharding hooks would run inside the compiled graph")
         self._last_step_event = 0.0
+        self.mfu = None if events is None else MfuMeter.for_run(
+            config, self.device, "bf16" if self.bf16 else "fp32", dist,
+            [self.model, *self._extra_modules().values()],
+            lambda message: self._emit("warning", message=message))
+        """Counts each step's FLOPs for its `mfu`; only the trainer that writes events."""
+        if self.mfu is not None:
+            self.mfu.watch(self.step_module)
 
     # ------------------------------------------------------------------ set-up
 
@@ -210,7 +221,10 @@ class Trainer:
             raise TrainingError("train_step needs an optimizer: training without one would "
                                 "silently change nothing")
         start = time.perf_counter()
-        return self._compiled(lambda: self._train_step(batch, start))
+        result = self._compiled(lambda: self._train_step(batch, start))
+        if self.mfu is not None and not result.skipped:
+            result.mfu = self.mfu.step(result.seconds, result.samples)
+        return result
 
     def _compiled(self, work: Callable[[], T]) -> T:
         """`work()`; when torch.compile fails in it, `work()` again eagerly (with a warning).
@@ -497,7 +511,7 @@ class Trainer:
                    loss=result.loss, lr=result.lr, grad_norm=result.grad_norm,
                    grad_norm_by_module=result.module_grad_norms,
                    samples_per_s=result.samples / result.seconds,
-                   tokens_per_s=result.tokens / result.seconds, mfu=None)
+                   tokens_per_s=result.tokens / result.seconds, mfu=result.mfu)
 
 
 def _field_counts(batch: Batch) -> dict[str, torch.Tensor]:

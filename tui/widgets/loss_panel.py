@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from redheart.tasks import TASKS
+from redheart.units import mfu_text
 from tui.run_view import RunView, format_eta
 from tui.traces import ChartSettings, Trace, trace
 from tui.widgets.chart import LINE, POINT, Chart
@@ -53,7 +54,7 @@ def figures(view: RunView) -> str:
     return (f"step {view.step}{total}  epoch {view.epoch}  ETA "
             f"{format_eta(view.eta_seconds())}\n"
             f"lr {view.lr:.2e}  |g| {view.grad_norm:.2f}  "
-            f"{view.samples_per_s:.1f} samples/s")
+            f"{view.samples_per_s:.1f} samples/s{mfu_text(view.mfu)}")
 
 
 class LossPanel(Vertical):
