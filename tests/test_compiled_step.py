@@ -53,6 +53,15 @@ def _steps(trainer, count: int = 3):
     return [trainer.train_step(b) for b, _ in zip(batches, range(count), strict=False)]
 
 
+@pytest.fixture(scope="module")
+def eager_steps(quickstart_data, tmp_path_factory):
+    """Three eager steps of two micro-batches each (each a slice weighed against the whole
+    batch's counts), dropout off: what a compiled trainer must reproduce."""
+    trainer = make_trainer(_no_dropout(quickstart_data), tmp_path_factory.mktemp("eager"),
+                           grad_accum=2)
+    return _steps(trainer)
+
+
 @pytest.fixture()
 def dynamo_only(monkeypatch):
     torch._dynamo.reset()
@@ -61,11 +70,11 @@ def dynamo_only(monkeypatch):
     torch._dynamo.reset()
 
 
-def test_a_compiled_step_trains_like_an_eager_one(tmp_path, quickstart_data, dynamo_only):
-    data = _no_dropout(quickstart_data)
-    # two micro-batches a step: each a slice weighed against the whole batch's counts
-    eager = _steps(make_trainer(data, tmp_path / "eager", grad_accum=2))
-    trainer = make_trainer(data, tmp_path / "compiled", compile=True, grad_accum=2)
+def test_a_compiled_step_trains_like_an_eager_one(tmp_path, quickstart_data, eager_steps,
+                                                 dynamo_only):
+    eager = eager_steps
+    trainer = make_trainer(_no_dropout(quickstart_data), tmp_path / "compiled", compile=True,
+                           grad_accum=2)
     seen = []
     prepare = trainer.compiler.prepare
     trainer.compiler.prepare = lambda batch: seen.append(b := prepare(batch)) or b
@@ -80,15 +89,16 @@ def test_a_compiled_step_trains_like_an_eager_one(tmp_path, quickstart_data, dyn
         assert b.grad_norm == pytest.approx(a.grad_norm, rel=1e-5)
 
 
-def test_a_failed_compilation_warns_and_trains_eagerly(tmp_path, quickstart_data, monkeypatch):
+def test_a_failed_compilation_warns_and_trains_eagerly(tmp_path, quickstart_data, eager_steps,
+                                                      monkeypatch):
     def broken(graph, example_inputs):
         raise RuntimeError("no C++ compiler on this machine")
 
     torch._dynamo.reset()
     monkeypatch.setattr(compiled_step, "COMPILE_BACKEND", broken)
-    data = _no_dropout(quickstart_data)
-    eager = _steps(make_trainer(data, tmp_path / "eager"), 2)
-    trainer = make_trainer(data, tmp_path / "compiled", compile=True)
+    eager = eager_steps[:2]
+    trainer = make_trainer(_no_dropout(quickstart_data), tmp_path / "compiled", compile=True,
+                           grad_accum=2)
     fallen = _steps(trainer, 2)
     trainer.events.close()
     torch._dynamo.reset()
