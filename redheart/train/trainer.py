@@ -284,6 +284,11 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
+    def _forward(self, batch: Batch) -> dict[str, Any]:
+        """FORWARD alone, eager, on this trainer's device: what bench/overhead.py's bare loop
+        and bench/memory_gpu.py time and measure without the step around it."""
+        return forward_stage(self.model, batch.to(self.device, non_blocking=True), self._states)
+
     def _step_forward(self, model: UnifiedModel, batch: Batch,
                       counts: dict[str, torch.Tensor] | None, weight: float,
                       keep_regret: bool = False) -> dict[str, Any]:
