@@ -26,7 +26,7 @@ pack that bench/quality_gpu.py makes:
 `--out` gets speed.json, rewritten after each measured case, so a cut call
 still returns what was measured. A CPU rehearsal of the path (its figures
 mean nothing): `.venv/bin/python bench/gpu_speed.py .bench/quality --device cpu
---cases quickstart:0 --rows 40 --warmup 2 --steps 3 --backend eager`.
+--cases quickstart:0 --rows 300 --warmup 2 --settle 3 --steps 5 --backend eager`.
 """
 
 from __future__ import annotations

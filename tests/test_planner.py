@@ -13,6 +13,7 @@ import torch
 from redheart.config_load import load_profile
 from redheart.memory.forecast import forecast
 from redheart.memory.selector import Budget, plan
+from redheart.step_shape import step_shape
 from tests.conftest import PROFILES, run_here
 
 GIB = 2**30
@@ -226,9 +227,12 @@ def test_room_under_the_budget_raises_the_rows_per_forward_pass():
     assert four < eight < one_pass
     middle = plan(config, "cuda", Budget((eight + one_pass) // 2, "test"))
     assert middle.config.memory.micro_batch == 8 and middle.after.total == eight
-    # a CPU run, or auto_savers off: the profile's 4 x 4 stays
+    # a CPU run, an explicit micro_batch, or auto_savers off: the profile's 4 x 4 stays
     for tight in (plan(config, "cpu", Budget(None, "")),
+                  plan(load_profile(LOCAL, ["memory.micro_batch=4"]), "cuda",
+                       Budget(8 * GIB, "test")),
                   plan(load_profile(LOCAL, ["train.grad_accum=4", "memory.auto_savers=false"]),
                        "cuda", Budget(8 * GIB, "test"))):
-        assert tight.config.memory.micro_batch == 0
+        assert tight.config.memory.micro_batch in (0, 4)
+        assert step_shape(tight.config).accumulation_steps == 4
         assert next(s.status for s in tight.steps if s.name == "micro_batch") != "raised"

@@ -204,11 +204,12 @@ def _raise_micro_batch(config: Config, total_of: Callable[[Config], int], budget
                        ranks: int) -> tuple[Config, SaverStep | None]:
     """The most rows per forward pass that still fit, when the profile accumulates.
 
-    A GPU runs one forward pass of 16 rows in about the time of one of 4
-    rows: a profile that accumulates 4 x 4 (written for a smaller card)
-    leaves most of a larger one idle. The effective batch is unchanged;
-    what differs is rounding, and the MoE balance term, which is taken per
-    forward pass.
+    A forward pass launches the same operators whatever its rows
+    (`bench/step_ops.py` counts them), and an eager GPU step is bound by
+    those launches: a profile that accumulates 4 x 4 (written for a smaller
+    card) pays them four times on a card that could take 16 rows at once.
+    The effective batch is unchanged; what differs is rounding, and the MoE
+    balance term, which is taken per forward pass.
     """
     shape = step_shape(config, ranks)
     if shape.accumulation_steps == 1:
@@ -261,8 +262,10 @@ def plan(config: Config, device: str, budget: Budget, ranks: int = 1,
         steps.append(SaverStep(name, "applied", "", total))
         fits = total <= budget.bytes
     untouched = next(step.status == "not needed" for step in steps if step.name == "micro_batch")
+    # An explicit [memory] micro_batch is the profile's own choice (memory, or matching a
+    # reference run); grad_accum alone says how a smaller card had to split the batch.
     if fits and untouched and device == "cuda" and config.memory.auto_savers and \
-            budget.bytes is not None:
+            not config.memory.micro_batch and budget.bytes is not None:
         current, raised = _raise_micro_batch(current, lambda c: forecast_of(c).total,
                                              budget.bytes, ranks)
         if raised is not None:

@@ -1,25 +1,29 @@
 """`[train] compile`: a step's forward and losses (and their backward) through torch.compile.
 
 An eager GPU step of the 330M model is thousands of small kernels, each
-launched from Python (`bench/step_ops.py` counts them: the losses alone are
-a sixth); compiling fuses them. What is compiled is the whole FORWARD +
+launched from Python (`bench/step_ops.py` counts them: the losses are the
+largest single owner); compiling fuses them. What is compiled is the whole FORWARD +
 COMPUTE of a micro-batch (`Trainer._step_losses`: model, task losses and
 their combination), one graph with no breaks. Three things make it safe:
 
-- Shapes repeat. Length buckets give every batch its own padded length,
-  and a new shape can cost a compilation (minutes for this model). The graph
-  is compiled for dynamic shapes, and each batch is padded to the next of a
-  few graph lengths (powers of two, and the longest budget) before it, so
-  lengths stay few; the model ignores padding. A new graph comes with each
-  new batch structure: a source's set of targets, dilemma pairs.
+- Shapes vary without new graphs. Length buckets give every batch its own
+  padded length; the graph is compiled for dynamic shapes, so a new length
+  or row count reuses it. Each batch's tokens (and, for dilemma pairs, the
+  second actions' tokens on their own) are padded up to a multiple of 8, the
+  alignment tensor cores want, at most 7 wasted tokens; the model ignores
+  padding. A new graph comes with each new batch structure (a source's set
+  of targets, dilemma pairs, evaluation), so the recompile limit is raised
+  to RECOMPILE_LIMIT: torch's default of 8 would send later structures
+  eagerly with nothing but a log line.
 - The model itself is untouched: parameter names, checkpoints, DDP and the
   optimizer see the same modules as eager.
 - A compilation that fails is not fatal and not silent: the step is run
   again eagerly, compilation stays off for the run, and a `warning` event
   says why.
 
-FSDP2's sharded units unshard in hooks that the compiled graph would have
-to trace; a sharded run trains eagerly and says so.
+A torchrun job trains eagerly and says so: FSDP2's units unshard in hooks
+the graph would have to trace, and a compilation failing inside DDP's
+backward leaves its reducer mid-step, which the eager retry cannot undo.
 """
 
 from __future__ import annotations
@@ -38,38 +42,34 @@ COMPILE_BACKEND: str | Callable = "inductor"
 minute on two CPU cores for even the quickstart model (`bench/compile_cpu.py` compares
 it with eager)."""
 
-SHORTEST_GRAPH = 32
-"""Tokens of the shortest graph length: below this a graph saves less than it costs."""
+PAD_MULTIPLE = 8
+"""Token counts a compiled step runs at are multiples of this (tensor-core alignment)."""
+
+RECOMPILE_LIMIT = 64
+"""Graphs torch may compile per function: one per batch structure, a few per run."""
 
 COMPILE_ERRORS = (torch._dynamo.exc.TorchDynamoException,)
 """What a failed compilation raises (its backend's errors arrive wrapped in these)."""
 
 
-def graph_lengths(longest: int) -> list[int]:
-    """Padded lengths a compiled step runs at: powers of two up to `longest`, and it."""
-    lengths, length = [], SHORTEST_GRAPH
-    while length < longest:
-        lengths.append(length)
-        length *= 2
-    return [*lengths, longest]
+def padded_length(tokens: int) -> int:
+    return -(-tokens // PAD_MULTIPLE) * PAD_MULTIPLE
 
 
-def padded_to(batch: Batch, lengths: list[int]) -> Batch:
-    """`batch` with its tokens padded (mask False, inputs 0) to the next graph length."""
-    current = batch.inputs.shape[1]
-    target = next((n for n in lengths if n >= current), current)
-    if target == current:
-        return batch
+def _pad_tokens(x: torch.Tensor | None, tokens: int) -> torch.Tensor | None:
+    if x is None or x.shape[1] == tokens:
+        return x
+    return F.pad(x, [0, 0] * (x.dim() - 2) + [0, tokens - x.shape[1]])
 
-    def pad(x: torch.Tensor | None) -> torch.Tensor | None:
-        if x is None:
-            return None
-        widths = [0, 0] * (x.dim() - 2) + [0, target - x.shape[1]]
-        return F.pad(x, widths)
 
-    return Batch(pad(batch.inputs), pad(batch.mask), batch.targets, batch.present,
-                 pad(batch.pair_inputs), pad(batch.pair_mask), batch.less_ethical,
-                 batch.source)
+def padded(batch: Batch) -> Batch:
+    """`batch` with its tokens padded (mask False, inputs 0) to a multiple of PAD_MULTIPLE;
+    a dilemma batch's second actions, collated on their own, to their own multiple."""
+    first = padded_length(batch.inputs.shape[1])
+    second = padded_length(batch.pair_inputs.shape[1]) if batch.pair_inputs is not None else 0
+    return Batch(_pad_tokens(batch.inputs, first), _pad_tokens(batch.mask, first),
+                 batch.targets, batch.present, _pad_tokens(batch.pair_inputs, second),
+                 _pad_tokens(batch.pair_mask, second), batch.less_ethical, batch.source)
 
 
 def graphs_compiled() -> int:
@@ -81,20 +81,19 @@ def graphs_compiled() -> int:
 class StepCompiler:
     """Runs a step function compiled when asked, with padded batches; eager after a failure."""
 
-    def __init__(self, enabled: bool, device: torch.device, longest: int,
+    def __init__(self, enabled: bool, device: torch.device,
                  warn: Callable[[str], None]) -> None:
         self.active = enabled
         self.device = device
-        self.lengths = graph_lengths(longest)
         self._warn = warn
         self._compiled: dict[Callable, Callable] = {}
 
     def prepare(self, batch: Batch) -> Batch:
-        """The batch as the compiled step runs it: padded, and on the device already (a
-        copy from the host inside the graph would keep it from being a CUDA graph)."""
+        """The batch as the compiled step runs it: on the device already (a copy from the
+        host inside the graph would keep it from being a CUDA graph), then padded."""
         if not self.active:
             return batch
-        return padded_to(batch, self.lengths).to(self.device, non_blocking=True)
+        return padded(batch.to(self.device, non_blocking=True))
 
     def run(self, step: Callable[..., Any], model: nn.Module, batch: Batch,
             *args: Any) -> Any:
@@ -102,6 +101,8 @@ class StepCompiler:
         if not self.active:
             return step(model, batch, *args)
         if step not in self._compiled:
+            torch._dynamo.config.recompile_limit = max(
+                torch._dynamo.config.recompile_limit, RECOMPILE_LIMIT)
             # dynamic: one graph serves every length and row count; what still makes a new
             # graph is a batch's structure (which targets a source has, dilemma pairs)
             self._compiled[step] = torch.compile(step, backend=COMPILE_BACKEND, dynamic=True)

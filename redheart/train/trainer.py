@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from redheart.config import Config, longest_budget, validate
+from redheart.config import Config, validate
 from redheart.data.batching import Batch, BatchPlan, Featurizer, loader, source_lengths
 from redheart.data.encoder import TextEncoder
 from redheart.data.sources import SourceData
@@ -133,7 +133,6 @@ class Trainer:
         self.model.backbone.transformer.checkpoint_layers = \
             config.memory.activation_checkpointing
         self.compiler = StepCompiler(config.train.compile, self.device,
-                                     longest_budget(config.data).max_tokens,
                                      lambda message: self._emit("warning", message=message))
         self.step_module = self._wrap(encoder)
         """The model as a step runs it: plain, under DDP, or FSDP2-sharded."""
@@ -160,8 +159,9 @@ class Trainer:
         self.checkpoints = CheckpointWriter(run_dir, config, self._emit)
         self.control = RunControl(run_dir, dist, config.train.lr, self._emit)
         self.profiler = StepProfiler(profile_steps, run_dir, self.device, dist.rank)
-        if dist.sharded:
-            self.compiler.refuse("FSDP2's unsharding hooks would run inside the compiled graph")
+        if dist.active:
+            self.compiler.refuse("a torchrun job trains eagerly (FSDP2's unsharding hooks, "
+                                 "DDP's reducer after a failed compilation)")
         self._last_step_event = 0.0
         self.mfu = None if events is None else MfuMeter.for_run(
             config, self.device, "bf16" if self.bf16 else "fp32", dist,
@@ -252,7 +252,8 @@ class Trainer:
         sliced = len(chunks) > 1 or self.dist.active
         # A batch smaller than the job runs whole on every rank: its labels count once per rank.
         replicas = round(len(local) / (share * rows))
-        counts = {f: n * replicas for f, n in _field_counts(batch).items()} if sliced else {}
+        counts = _on_device({f: n * replicas for f, n in _field_counts(batch).items()},
+                            self.device) if sliced else {}
         totals: dict[str, torch.Tensor] = {}
         """Each loss of the step, weighted and summed over micro-batches on the device in
         float64 (the arithmetic of reading each and summing on the host): read once, in
@@ -517,6 +518,15 @@ class Trainer:
                    grad_norm_by_module=result.module_grad_norms,
                    samples_per_s=result.samples / result.seconds,
                    tokens_per_s=result.tokens / result.seconds, mfu=result.mfu)
+
+
+def _on_device(counts: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """The counts moved in one copy: each copy from host memory waits for the device, and
+    every task's loss of every micro-batch reads its count."""
+    if not counts:
+        return counts
+    moved = torch.stack(list(counts.values())).to(device, non_blocking=True)
+    return dict(zip(counts, moved, strict=True))
 
 
 def _field_counts(batch: Batch) -> dict[str, torch.Tensor]:
