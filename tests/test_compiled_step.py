@@ -16,27 +16,33 @@ import torch
 
 from redheart.data.batching import Batch, loader
 from redheart.train import compiled_step
-from redheart.train.compiled_step import padded
+from redheart.train.compiled_step import graph_lengths, padded
 from tests.conftest import make_trainer
 
 
-def test_padding_reaches_a_multiple_of_8_for_each_action_and_leaves_targets_alone():
+def test_graph_lengths_are_powers_of_two_and_the_longest_budget():
+    assert graph_lengths(128) == [32, 64, 128]
+    assert graph_lengths(384) == [32, 64, 128, 256, 384]
+    assert graph_lengths(20) == [20]
+
+
+def test_each_action_is_padded_to_its_own_graph_length_and_targets_are_left_alone():
     inputs = torch.arange(2 * 40 * 3, dtype=torch.float32).view(2, 40, 3)
     mask = torch.ones(2, 40, dtype=torch.bool)
-    # a dilemma batch collates its second actions on their own: here longer than the first
-    second = torch.arange(2 * 45 * 3, dtype=torch.float32).view(2, 45, 3)
+    # a dilemma batch collates its second actions on their own: here longer than the first's
+    # graph length, which must not cut them
+    second = torch.arange(2 * 100 * 3, dtype=torch.float32).view(2, 100, 3)
     batch = Batch(inputs, mask, {"regret": torch.tensor([0.1, 0.9])},
                   {"regret": torch.tensor([True, False])},
-                  pair_inputs=second, pair_mask=torch.ones(2, 45, dtype=torch.bool),
+                  pair_inputs=second, pair_mask=torch.ones(2, 100, dtype=torch.bool),
                   less_ethical=torch.tensor([0, 1]))
-    out = padded(batch)
-    assert out.inputs.shape == (2, 40, 3) and out.pair_inputs.shape == (2, 48, 3)
-    assert torch.equal(out.inputs, inputs) and torch.equal(out.pair_inputs[:, :45], second)
-    assert not out.pair_inputs[:, 45:].any()
-    assert out.pair_mask[:, :45].all() and not out.pair_mask[:, 45:].any()
+    out = padded(batch, [32, 64, 128])
+    assert out.inputs.shape == (2, 64, 3) and out.pair_inputs.shape == (2, 128, 3)
+    assert torch.equal(out.inputs[:, :40], inputs) and not out.inputs[:, 40:].any()
+    assert torch.equal(out.pair_inputs[:, :100], second) and not out.pair_inputs[:, 100:].any()
+    assert out.mask[:, :40].all() and not out.mask[:, 40:].any()
+    assert out.pair_mask[:, :100].all() and not out.pair_mask[:, 100:].any()
     assert out.targets is batch.targets and out.present is batch.present
-    odd = padded(Batch(inputs[:, :37], mask[:, :37]))
-    assert odd.inputs.shape == (2, 40, 3) and int(odd.mask.sum()) == 2 * 37
 
 
 def _no_dropout(data):
@@ -77,7 +83,7 @@ def test_a_compiled_step_trains_like_an_eager_one(tmp_path, quickstart_data, eag
     trainer.compiler.prepare = lambda batch: seen.append(b := prepare(batch)) or b
     compiled = _steps(trainer)
     lengths = {b.inputs.shape[1] for b in seen}
-    assert lengths and all(n % 8 == 0 for n in lengths), lengths
+    assert lengths and lengths <= set(trainer.compiler.lengths), lengths
     assert trainer.compiler.active
     for a, b in zip(eager, compiled, strict=True):
         assert b.loss.keys() == a.loss.keys()

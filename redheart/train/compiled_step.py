@@ -7,14 +7,16 @@ COMPUTE of a micro-batch (`Trainer._step_losses`: model, task losses and
 their combination), one graph with no breaks. Three things make it safe:
 
 - Shapes vary without new graphs. Length buckets give every batch its own
-  padded length; the graph is compiled for dynamic shapes, so a new length
-  or row count reuses it. Each batch's tokens (and, for dilemma pairs, the
-  second actions' tokens on their own) are padded up to a multiple of 8, the
-  alignment tensor cores want, at most 7 wasted tokens; the model ignores
-  padding. A new graph comes with each new batch structure (a source's set
-  of targets, dilemma pairs, evaluation), so the recompile limit is raised
-  to RECOMPILE_LIMIT: torch's default of 8 would send later structures
-  eagerly with nothing but a log line.
+  padded length; the graph is compiled for dynamic shapes, and each batch's
+  tokens (a dilemma batch's second actions on their own) are padded to the
+  next of a few graph lengths: powers of two, and the longest budget. The
+  model ignores padding. Padding to multiples of 8 instead (less wasted
+  work) made inductor's compiled backward fail a stride assertion on CPU at
+  a 48-token batch, with torch 2.13; powers of two ran 24 steps equal to
+  eager (`bench/compile_cpu.py`). A new graph comes with each new batch
+  structure (a source's set of targets, dilemma pairs, evaluation), so the
+  recompile limit is raised to RECOMPILE_LIMIT: torch's default of 8 would
+  send later structures eagerly with nothing but a log line.
 - The model itself is untouched: parameter names, checkpoints, DDP and the
   optimizer see the same modules as eager.
 - A compilation that fails is not fatal and not silent: the step is run
@@ -42,8 +44,8 @@ COMPILE_BACKEND: str | Callable = "inductor"
 minute on two CPU cores for even the quickstart model (`bench/compile_cpu.py` compares
 it with eager)."""
 
-PAD_MULTIPLE = 8
-"""Token counts a compiled step runs at are multiples of this (tensor-core alignment)."""
+SHORTEST_GRAPH = 32
+"""Tokens of the shortest graph length: below this a graph saves less than it costs."""
 
 RECOMPILE_LIMIT = 64
 """Graphs torch may compile per function: one per batch structure, a few per run."""
@@ -52,8 +54,13 @@ COMPILE_ERRORS = (torch._dynamo.exc.TorchDynamoException,)
 """What a failed compilation raises (its backend's errors arrive wrapped in these)."""
 
 
-def padded_length(tokens: int) -> int:
-    return -(-tokens // PAD_MULTIPLE) * PAD_MULTIPLE
+def graph_lengths(longest: int) -> list[int]:
+    """Padded lengths a compiled step runs at: powers of two up to `longest`, and it."""
+    lengths, length = [], SHORTEST_GRAPH
+    while length < longest:
+        lengths.append(length)
+        length *= 2
+    return [*lengths, longest]
 
 
 def _pad_tokens(x: torch.Tensor | None, tokens: int) -> torch.Tensor | None:
@@ -62,11 +69,14 @@ def _pad_tokens(x: torch.Tensor | None, tokens: int) -> torch.Tensor | None:
     return F.pad(x, [0, 0] * (x.dim() - 2) + [0, tokens - x.shape[1]])
 
 
-def padded(batch: Batch) -> Batch:
-    """`batch` with its tokens padded (mask False, inputs 0) to a multiple of PAD_MULTIPLE;
-    a dilemma batch's second actions, collated on their own, to their own multiple."""
-    first = padded_length(batch.inputs.shape[1])
-    second = padded_length(batch.pair_inputs.shape[1]) if batch.pair_inputs is not None else 0
+def padded(batch: Batch, lengths: list[int]) -> Batch:
+    """`batch` with its tokens padded (mask False, inputs 0) to the next graph length; a
+    dilemma batch's second actions, collated on their own, to their own."""
+    def target(tokens: int) -> int:
+        return next((n for n in lengths if n >= tokens), tokens)
+
+    first = target(batch.inputs.shape[1])
+    second = target(batch.pair_inputs.shape[1]) if batch.pair_inputs is not None else 0
     return Batch(_pad_tokens(batch.inputs, first), _pad_tokens(batch.mask, first),
                  batch.targets, batch.present, _pad_tokens(batch.pair_inputs, second),
                  _pad_tokens(batch.pair_mask, second), batch.less_ethical, batch.source)
@@ -81,10 +91,11 @@ def graphs_compiled() -> int:
 class StepCompiler:
     """Runs a step function compiled when asked, with padded batches; eager after a failure."""
 
-    def __init__(self, enabled: bool, device: torch.device,
+    def __init__(self, enabled: bool, device: torch.device, longest: int,
                  warn: Callable[[str], None]) -> None:
         self.active = enabled
         self.device = device
+        self.lengths = graph_lengths(longest)
         self._warn = warn
         self._compiled: dict[Callable, Callable] = {}
 
@@ -93,7 +104,7 @@ class StepCompiler:
         host inside the graph would keep it from being a CUDA graph), then padded."""
         if not self.active:
             return batch
-        return padded(batch.to(self.device, non_blocking=True))
+        return padded(batch.to(self.device, non_blocking=True), self.lengths)
 
     def run(self, step: Callable[..., Any], model: nn.Module, batch: Batch,
             *args: Any) -> Any:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from redheart.config import Config, validate
+from redheart.config import Config, longest_budget, validate
 from redheart.data.batching import Batch, BatchPlan, Featurizer, loader, source_lengths
 from redheart.data.encoder import TextEncoder
 from redheart.data.sources import SourceData
@@ -133,6 +133,7 @@ class Trainer:
         self.model.backbone.transformer.checkpoint_layers = \
             config.memory.activation_checkpointing
         self.compiler = StepCompiler(config.train.compile, self.device,
+                                     longest_budget(config.data).max_tokens,
                                      lambda message: self._emit("warning", message=message))
         self.step_module = self._wrap(encoder)
         """The model as a step runs it: plain, under DDP, or FSDP2-sharded."""
