@@ -11,9 +11,9 @@ their combination), one graph with no breaks. Three things make it safe:
   tokens (a dilemma batch's second actions on their own) are padded to the
   next of a few graph lengths: powers of two, and the longest budget. The
   model ignores padding. Padding to multiples of 8 instead (less wasted
-  work) made inductor's compiled backward fail a stride assertion on CPU at
-  a 48-token batch, with torch 2.13; powers of two ran 24 steps equal to
-  eager (`bench/compile_cpu.py`). A new graph comes with each new batch
+  work) made inductor's compiled backward fail a stride assertion on CPU
+  ("expected size 16==16, stride 2048==3072"), with torch 2.13; powers of
+  two ran 24 steps equal to eager (`bench/compile_cpu.py`). A new graph comes with each new batch
   structure (a source's set of targets, dilemma pairs, evaluation), so the
   recompile limit is raised to RECOMPILE_LIMIT: torch's default of 8 would
   send later structures eagerly with nothing but a log line.
