@@ -38,12 +38,10 @@ sys.path.insert(0, str(ROOT))
 from redheart.config import ModelConfig  # noqa: E402
 from redheart.config_load import load_profile  # noqa: E402
 from redheart.data.batching import Batch  # noqa: E402
-from redheart.memory.dry_run import batch_tokens, meta_batch, meta_model  # noqa: E402
+from redheart.memory.dry_run import batch_tokens, meta_batch, meta_model, step_loss  # noqa: E402
 from redheart.model.catalog import ExecutionMode  # noqa: E402
 from redheart.model.unified import UnifiedModel  # noqa: E402
 from redheart.step_shape import step_shape  # noqa: E402
-from redheart.train.losses import LossSettings  # noqa: E402
-from redheart.train.stages import combine_losses, compute_stage, forward_stage  # noqa: E402
 
 FREE_OPS = {"aten.view.default", "aten._unsafe_view.default", "aten.t.default",
             "aten.transpose.int", "aten.expand.default", "aten.unsqueeze.default",
@@ -77,9 +75,9 @@ class OpCounter(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
 
-def step(model, batch, settings: LossSettings, config) -> None:
-    losses = compute_stage(forward_stage(model, batch), settings)
-    combine_losses(model, losses, config.train).backward()
+def step(model, batch, config) -> None:
+    """Forward + losses + backward, as the dry run and the FLOP count run it (`step_loss`)."""
+    step_loss(model, None, batch, config.train)().backward()
     model.zero_grad(set_to_none=True)
 
 
@@ -101,12 +99,11 @@ def host_floor(config, repeats: int) -> float:
     for name, target in batch.targets.items():
         real.targets[name] = torch.full(target.shape, 0.25)
         real.present[name] = torch.ones(rows, dtype=torch.bool)
-    settings = LossSettings(torch.ones(7), config.train.focal_gamma, torch.ones(2))
-    step(model, real, settings, config)             # warm-up
+    step(model, real, config)                       # warm-up
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        step(model, real, settings, config)
+        step(model, real, config)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -123,12 +120,10 @@ def main() -> None:
     tokens = batch_tokens(config)
     model = meta_model(config.model)
     batch = meta_batch(config.model, shape.rows_per_forward, tokens)
-    settings = LossSettings(torch.ones(7, device="meta"), config.train.focal_gamma,
-                            torch.ones(2, device="meta"))
     tracker = ModuleTracker()
     counter = OpCounter(tracker)
     with tracker, counter:
-        step(model, batch, settings, config)
+        step(model, batch, config)
     floor = host_floor(config, args.repeats)
 
     kernels, views = sum(counter.kernels.values()), sum(counter.views.values())
