@@ -9,6 +9,7 @@ hand value must all agree.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -276,6 +277,13 @@ def test_validate_json_has_intervals_baselines_and_verdicts(trained, quickstart_
     assert result["baselines"]["prior"]["bentham"]["pairwise_accuracy"] == pytest.approx(
         np.mean(np.asarray(dev) == majority))
     assert result["probe_rows"]["emotion"]["used"] == result["probe_rows"]["emotion"]["of"]
+    penalties = result["probe_penalty"]
+    assert set(penalties) == set(result["probe_rows"]) == {"emotion", "regret", "bentham", "surd"}
+    assert penalties["surd"]["alpha"] in (1.0, 10.0, 100.0, 1000.0)
+    for task in ("emotion", "regret", "bentham"):
+        assert penalties[task]["C"] in (0.001, 0.01, 0.1, 1.0), task
+    emotion_rows = result["probe_rows"]["emotion"]["used"]     # judged on a fifth of them
+    assert penalties["emotion"]["judged_on"] in (0, round(emotion_rows * 0.2))
     wrong = [e.regret > 0.5 for s in parts.train for e in s.examples if e.regret is not None]
     assert 0 < sum(wrong) < len(wrong)           # both sides: the fitted prior says WRONG
     assert result["prior_says_wrong"] is True
@@ -295,6 +303,9 @@ def test_validate_table_shows_intervals_and_verdicts(trained, capsys):
     assert "the prior's: every row WRONG" in " ".join(out.split())
     assert "beats" in out and "95% percentile bootstrap interval" in out
     assert "hedonic pairwise" in out and "[" in out
+    assert re.search(r"probe penalties, picked on a held fifth of the training rows: "
+                     r"emotion C [0-9.]+, regret C [0-9.]+, bentham C [0-9.]+, surd alpha "
+                     r"[0-9]+", " ".join(out.split()))
 
 
 def test_validate_split_test_without_a_test_source_is_one_line(trained, capsys):

@@ -65,6 +65,12 @@ def _notes(result: dict[str, Any]) -> list[str]:
     if subsampled:
         lines.append(f"probe fitted on a fixed-seed sample of the training rows: "
                      f"{', '.join(subsampled)}")
+    penalties = [f"{task} {name} {value:g}" for task, chosen in
+                 result.get("probe_penalty", {}).items()
+                 for name, value in chosen.items() if name != "judged_on"]
+    if penalties:
+        lines.append(f"probe penalties, picked on a held fifth of the training rows: "
+                     f"{', '.join(penalties)}")
     return lines
 
 

@@ -227,7 +227,8 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
                    "prior": baselines.prior(data.train, rows)}
     probe_states = (data.featurizer if encoder is None
                     else _frozen_states(config, data.train + evaluation, where, on_progress))
-    predictions["probe"], probe_rows = baselines.probe(data.train, rows, probe_states)
+    predictions["probe"], probe_rows, penalties = baselines.probe(data.train, rows,
+                                                                  probe_states)
     scored = {kind: score(rows, found) for kind, found in predictions.items()}
     intervals = {kind: found[1] for kind, found in scored.items()}
     return {"checkpoint": str(folder), "split": split,
@@ -243,5 +244,6 @@ def validate(checkpoint: Path, profile: Path | None, overrides: list[str],
             "bootstrap": {"resamples": bootstrap.RESAMPLES, "seed": bootstrap.SEED,
                           "level": bootstrap.LEVEL, "method": "percentile"},
             "probe_rows": {task: used.as_json() for task, used in probe_rows.items()},
+            "probe_penalty": {task: chosen.as_json() for task, chosen in penalties.items()},
             "trained_rows": state.trained_rows,
             "untrained_outputs": untrained_outputs(state.trained_rows)}
