@@ -125,6 +125,16 @@ def test_only_rank_zero_writes_events(runs):
     assert not (tmp / "ddp" / "lock").exists()
 
 
+def test_no_wrapped_model_outlives_the_process_group(runs):
+    """The trainer sits in a reference cycle; left to the collector, its DDP/FSDP wrapper
+    and the group it holds would be destroyed at an arbitrary time, at worst while the
+    interpreter shuts down. `shutdown` frees them before the group is destroyed."""
+    tmp = runs[0]
+    for name in ("ddp", "fsdp"):
+        for rank in (0, 1):
+            assert (tmp / f"{name}.json.wrappers.{rank}").read_text() == "0", (name, rank)
+
+
 def test_sharded_checkpoint_resumes_in_one_process(runs):
     """FSDP2's gathered step-20 checkpoint, resumed alone, continues the 1-process run."""
     tmp, cache, alone, _, _, _ = runs

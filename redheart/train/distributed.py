@@ -11,6 +11,7 @@ taken from values every rank shares.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import time
@@ -232,7 +233,15 @@ def _is_collective_error(exc: BaseException) -> bool:
 
 
 def shutdown(ctx: DistContext) -> None:
+    """Free the finished run's DDP/FSDP wrappers, then destroy the process groups.
+
+    The trainer sits in a reference cycle, so without a collection here its
+    wrapper (and through it the gloo or NCCL group it holds) outlives
+    `destroy_process_group` and is destroyed whenever the collector next
+    runs, at worst while the interpreter is being torn down.
+    """
     if ctx.active and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 

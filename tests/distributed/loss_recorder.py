@@ -38,6 +38,20 @@ def main(argv: list[str]) -> None:
     _record_checkpoint_reads(Path(out))
     run_training(config, Path(profile).resolve().parent, RecordingReporter(Path(out)),
                  Path(run_dir), None if resume == "-" else resume)
+    _record_wrappers_left(Path(out))
+
+
+def _record_wrappers_left(out: Path) -> None:
+    """Each rank writes how many DDP/FSDP-wrapped modules are still alive once the run has
+    returned (`OUT.wrappers.RANK`): they hold the process group, which is destroyed by then."""
+    import gc
+    import os
+
+    from torch.distributed.fsdp import FSDPModule
+    from torch.nn.parallel import DistributedDataParallel
+
+    left = sum(isinstance(o, (DistributedDataParallel, FSDPModule)) for o in gc.get_objects())
+    out.with_name(f"{out.name}.wrappers.{os.environ.get('RANK', '0')}").write_text(str(left))
 
 
 def _record_checkpoint_reads(out: Path) -> None:
