@@ -9,7 +9,10 @@ Two numbers put `validate`'s regret Pearson r in context:
   states (the cache `cpu-real` trains on), over a sweep of alphas: what the
   frozen features carry linearly;
 - the same on tf-idf word n-grams of the texts, and the mean of both: whether
-  what the frozen encoder misses is in the words themselves.
+  what the frozen encoder misses is in the words themselves;
+- for each, the F1 of WRONG (r > 0.5) at the best threshold on dev itself:
+  what no threshold fitted on training rows can exceed, so whether the
+  WRONG decision is limited by its calibration or by the ranking.
 
     .venv/bin/python bench/regret_ceiling.py [--profile profiles/cpu-real.toml] [--set k=v ...]
 """
@@ -30,6 +33,8 @@ from redheart.config_load import load_profile  # noqa: E402
 from redheart.data import targets  # noqa: E402
 from redheart.data.encode import SourceFeaturizers  # noqa: E402
 from redheart.data.prepare import encode_sources, read_sources  # noqa: E402
+from redheart.train.metrics import WRONG_ABOVE  # noqa: E402
+from redheart.train.regret_decision import best_threshold  # noqa: E402
 
 
 def _rows(profile: Path, path: str):
@@ -48,6 +53,7 @@ def main() -> None:
     from scipy.stats import pearsonr
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import Ridge
+    from sklearn.metrics import f1_score
     from sklearn.preprocessing import StandardScaler
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -83,9 +89,14 @@ def main() -> None:
     train_x, dev_x = scaler.transform(train_x), scaler.transform(pooled(split["dev"]))
     train_y = np.asarray([e.regret for e in split["train"]])
 
+    dev_wrong = dev_share > WRONG_ABOVE
+
     def report(name: str, predicted: np.ndarray) -> None:
+        cut = best_threshold(predicted, dev_wrong)
+        best = f1_score(dev_wrong, predicted > cut) if cut is not None else float("nan")
         print(f"{name}: Pearson r {pearsonr(predicted, dev_share)[0]:.3f}, MAE "
-              f"{np.mean(np.abs(predicted - dev_share)):.3f}")
+              f"{np.mean(np.abs(predicted - dev_share)):.3f}, WRONG F1 at dev's own best "
+              f"threshold {best:.3f}")
 
     frozen = {}
     for alpha in (1, 10, 100, 1000, 3000):
