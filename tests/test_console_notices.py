@@ -79,7 +79,7 @@ def test_the_console_rings_when_the_run_it_follows_finishes(tmp_path, monkeypatc
         app = RedHeartApp(attach=run)
         app.terminal_write = written.append           # the test driver has no terminal
         async with app.run_test(size=(120, 40)) as pilot:
-            await wait_for(pilot, lambda: app.view.state == "running", timeout=10)
+            await wait_for(pilot, lambda: app.view.state == "running")
             await pilot.pause(0.6)
             assert written == []                      # its history rang nothing
             recent = [line.replace('"t":1796001748', f'"t":{int(time.time())}')  # now
@@ -87,7 +87,7 @@ def test_the_console_rings_when_the_run_it_follows_finishes(tmp_path, monkeypatc
             with (run / "events.jsonl").open("a") as f:
                 f.write("".join(recent))
             lock.release()
-            await wait_for(pilot, lambda: written, timeout=10)
+            await wait_for(pilot, lambda: written)
             assert written == ["\a" + osc9("run finished: step 30; best eval loss 3.891; "
                                            "final training loss 0.3602; last checkpoint "
                                            "tests/data/recorded_events/checkpoints/"

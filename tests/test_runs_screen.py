@@ -76,7 +76,7 @@ def test_runs_screen_lists_runs_live_status_and_opens_one(runs_root, tmp_path):
         app = RedHeartApp(runs=LocalRuns(root))
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen)
-                           and len(runs_rows(app.screen)) == 2, timeout=20)
+                           and len(runs_rows(app.screen)) == 2, timeout=60)
             rows = runs_rows(app.screen)
             done = rows[str(root / "lr-1e-3")]
             assert done[1:5] == ["lr-1e-3", "quickstart", "finished", "3/3"]
@@ -85,21 +85,21 @@ def test_runs_screen_lists_runs_live_status_and_opens_one(runs_root, tmp_path):
                 f.write("".join(lines[end - 1:]))
             lock.release()
             await wait_for(pilot, lambda: runs_rows(app.screen)[str(live)][3] == "finished",
-                           timeout=20)
+                           timeout=60)
             table = app.screen.query_one(DataTable)
             table.move_cursor(row=list(runs_rows(app.screen)).index(str(root / "lr-1e-3")))
             await pilot.press("enter")
             await wait_for(pilot, lambda: not isinstance(app.screen, RunsScreen)
-                           and app.view.state == "finished", timeout=20)
+                           and app.view.state == "finished", timeout=60)
             assert app.attach == root / "lr-1e-3"
             chart = app.query_one("#loss-chart", Chart)
             await wait_for(pilot, lambda: any(t.label == "total" for t in chart.traces),
-                           timeout=3)
+                           timeout=30)
             total = {t.label: t for t in chart.traces}["total"]
             np.testing.assert_allclose(total.y, ema(total_losses(root / "lr-1e-3"),
                                                     DEFAULT_SMOOTHING))
             await pilot.press("o")                    # back to the list, the same folder
-            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), timeout=10)
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
             assert app.screen.source.label == str(root)
 
     try:
@@ -147,7 +147,7 @@ def test_compare_overlays_the_marked_runs_and_shows_their_diff(runs_root):
             best = expected["metrics"]["best.eval.loss"]
             assert rows["best.eval.loss"] == (f"{best['a']:.4g}", f"{best['b']:.4g}")
             await pilot.press("escape")
-            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen), timeout=10)
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen))
 
     asyncio.run(scenario())
 

@@ -38,9 +38,9 @@ def status(app) -> str:
 
 async def ask(app, pilot, text: str) -> None:
     """Open the Try screen, type `text`, submit."""
-    await wait_for(pilot, lambda: app.view.events_seen > 0, timeout=10)
+    await wait_for(pilot, lambda: app.view.events_seen > 0)
     await pilot.press("t")
-    await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), timeout=10)
+    await wait_for(pilot, lambda: isinstance(app.screen, TryScreen))
     app.screen.query_one("#try-input", Input).value = text
     await pilot.press("enter")
 
@@ -90,7 +90,7 @@ def test_try_shows_the_real_predictions_of_the_runs_best_checkpoint(trained_run)
             clients.append(app.screen.client)
             assert clients[1].model == folder and clients[1].running
             await pilot.press("escape")
-            await wait_for(pilot, lambda: not isinstance(app.screen, TryScreen), timeout=10)
+            await wait_for(pilot, lambda: not isinstance(app.screen, TryScreen))
             assert not clients[1].running            # dismissing ends it
 
     asyncio.run(scenario())
@@ -120,7 +120,7 @@ def test_before_any_run_the_try_screen_says_there_is_none():
         app = RedHeartApp()                     # profile mode, nothing started
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("t")
-            await wait_for(pilot, lambda: isinstance(app.screen, TryScreen), timeout=10)
+            await wait_for(pilot, lambda: isinstance(app.screen, TryScreen))
             app.screen.query_one("#try-input", Input).value = TEXT
             await pilot.press("enter")
             await pilot.pause(0.2)
