@@ -50,8 +50,11 @@ SHORTEST_GRAPH = 32
 RECOMPILE_LIMIT = 64
 """Graphs torch may compile per function: one per batch structure, a few per run."""
 
-COMPILE_ERRORS = (torch._dynamo.exc.TorchDynamoException,)
-"""What a failed compilation raises (its backend's errors arrive wrapped in these)."""
+def is_compile_error(error: BaseException) -> bool:
+    """Whether `error` is a failed compilation (its backend's errors arrive wrapped in
+    dynamo's). Asked only of a step that was compiled: importing torch._dynamo costs
+    every run's start 3-4 s of CPU, which an eager run never needs."""
+    return isinstance(error, torch._dynamo.exc.TorchDynamoException)
 
 
 def graph_lengths(longest: int) -> list[int]:

@@ -31,7 +31,7 @@ from redheart.runs.checkpoint_writer import CheckpointWriter
 from redheart.runs.checkpoints import TrainState, load_checkpoint
 from redheart.runs.events import EventWriter
 from redheart.step_shape import step_shape
-from redheart.train.compiled_step import COMPILE_ERRORS, StepCompiler
+from redheart.train.compiled_step import StepCompiler, is_compile_error
 from redheart.train.control import RunControl
 from redheart.train.distributed import (
     SINGLE,
@@ -236,8 +236,8 @@ class Trainer:
         """
         try:
             return work()
-        except COMPILE_ERRORS as error:
-            if not self.compiler.active:
+        except Exception as error:
+            if not self.compiler.active or not is_compile_error(error):
                 raise
             if self.optimizer is not None:
                 self.optimizer.zero_grad(set_to_none=True)
