@@ -2,7 +2,8 @@
 # Red Heart launcher: the commands users of the original system know.
 #
 #   ./run_learning.sh setup        create .venv and install the project (idempotent)
-#   ./run_learning.sh test [ARGS]  setup with dev extras, then pytest ARGS
+#   ./run_learning.sh test [ARGS]  setup with dev extras, then pytest ARGS, one worker
+#                                  per core (-n 0: in one process)
 #
 #   ./run_learning.sh train-local [--samples N] [--debug] [--verbose] [--tui]
 #                                  train the quickstart model on the embedded sample set
@@ -111,7 +112,10 @@ case "$cmd" in
     test)
         setup dev
         cd "$ROOT"
-        exec "$VENV/bin/python" -m pytest "$@"
+        # Test files in parallel, one worker per core, a file on one worker (its module
+        # fixtures are built once): the suite's processes run one torch thread each, so
+        # one after another they left half of a 2-core machine idle.
+        exec "$VENV/bin/python" -m pytest -n auto --dist loadfile "$@"
         ;;
     train-local)
         setup ""
