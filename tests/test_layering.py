@@ -39,6 +39,16 @@ def test_profile_check_does_not_import_torch():
     assert result.stdout.strip() == "False", result.stderr
 
 
+def test_the_trainer_imports_no_compiler_until_a_compiled_step_fails():
+    """torch._dynamo costs 3-4 s of CPU to import: importing the trainer, as `run` and
+    `validate` do, must not pay it; `[train] compile` imports it when it compiles."""
+    code = ("import sys; import redheart.train.run, redheart.train.trainer; "
+            "print('torch._dynamo' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60)
+    assert result.stdout.strip() == "False", result.stderr
+
+
 @pytest.mark.skipif(shutil.which("ruff") is None and not (ROOT / ".venv/bin/ruff").exists(),
                     reason="ruff is not installed (dev extra)")
 def test_ruff_is_clean():
