@@ -40,7 +40,7 @@ def test_profile_check_does_not_import_torch():
 
 
 def test_the_trainer_imports_no_compiler_until_a_compiled_step_fails():
-    """torch._dynamo costs 3-4 s of CPU to import: importing the trainer, as `run` and
+    """torch._dynamo costs 2-2.5 s of CPU to import: importing the trainer, as `run` and
     `validate` do, must not pay it; `[train] compile` imports it when it compiles."""
     code = ("import sys; import redheart.train.run, redheart.train.trainer; "
             "print('torch._dynamo' in sys.modules)")
