@@ -50,6 +50,7 @@ SHORTEST_GRAPH = 32
 RECOMPILE_LIMIT = 64
 """Graphs torch may compile per function: one per batch structure, a few per run."""
 
+
 def is_compile_error(error: BaseException) -> bool:
     """Whether `error` is a failed compilation (its backend's errors arrive wrapped in
     dynamo's). Asked only of a step that was compiled, so that importing the trainer does
