@@ -178,3 +178,27 @@ def test_the_dry_run_allocates_nothing(tiny_config, pairs):
     saved = measure_step(tiny(tiny_config), bf16=False, pairs=pairs)
     assert saved.total() > 0
     assert all(p.is_meta for p in meta_model(tiny(tiny_config).model).parameters())
+
+
+def test_savers_that_change_only_the_optimizer_reuse_the_dry_run(monkeypatch, tiny_config):
+    """fused AdamW, 8-bit AdamW and offloading change no saved tensor: the planner trying
+    them runs no new dry run; activation checkpointing does change them, and does run one."""
+    from redheart.memory import dry_run
+
+    runs = []
+    real = dry_run.measure_saved
+    monkeypatch.setattr(dry_run, "measure_saved", lambda *a, **k: runs.append(1) or real(*a, **k))
+    dry_run._measured.cache_clear()
+    config = tiny(tiny_config)
+    first = measure_step(config, bf16=False, pairs=False)
+    for saver in ({"fused_adamw": True}, {"optimizer": "adamw8bit"},
+                  {"offload_analyzer_optimizer": True}):
+        assert measure_step(tiny(tiny_config, **saver), bf16=False, pairs=False) == first
+    assert len(runs) == 1
+    checkpointed = measure_step(tiny(tiny_config, activation_checkpointing=True), bf16=False,
+                                pairs=False)
+    assert len(runs) == 2 and checkpointed.total() < first.total()
+    total = first.total()
+    first.activations.clear()                 # a caller's copy is its own
+    assert measure_step(config, bf16=False, pairs=False).total() == total > 0
+    assert len(runs) == 2

@@ -115,14 +115,31 @@ def step_loss(model: UnifiedModel, encoder: nn.Module | None, batch: Batch,
 def measure_step(config: Config, bf16: bool, pairs: bool, device: str = "cuda",
                  world: int = 1) -> SavedBytes:
     """Saved bytes of one FORWARD + COMPUTE of a full-length micro-batch on one of `world`
-    ranks; with a trained encoder, its forward (twice for a pair batch) is part of it."""
-    model = meta_model(config.model)
-    extra = trained_encoder(config)
-    rows = step_shape(config, world).rows_per_forward
-    batch = meta_batch(config.model, rows, batch_tokens(config), pairs, token_ids=bool(extra))
-    step = step_loss(model, extra.get(ENCODER), batch, config.train)
+    ranks; with a trained encoder, its forward (twice for a pair batch) is part of it.
+
+    Cached on what decides them (`_measured`), not on the whole config: the planner's
+    optimizer savers (fused AdamW, 8-bit AdamW, offloading) change the forecast's key but
+    no saved tensor, and each dry run of the 330M model costs a second or more.
+    """
+    encoder = config.data.encoder if config.data.encoder_trainable else None
+    saved = _measured(config.model, encoder, step_shape(config, world).rows_per_forward,
+                      batch_tokens(config), pairs, config.train,
+                      config.memory.activation_checkpointing, bf16, device)
+    return SavedBytes(activations=dict(saved.activations),
+                      autocast_cache=dict(saved.autocast_cache), order=list(saved.order))
+
+
+@lru_cache(maxsize=64)
+def _measured(model_config: ModelConfig, encoder: str | None, rows: int, tokens: int,
+              pairs: bool, train: TrainConfig, checkpointing: bool, bf16: bool,
+              device: str) -> SavedBytes:
+    """`measure_step`'s dry run, from every input it reads (callers get a copy)."""
+    model = meta_model(model_config)
+    extra = {ENCODER: meta_encoder(encoder)} if encoder is not None else {}
+    batch = meta_batch(model_config, rows, tokens, pairs, token_ids=bool(extra))
+    step = step_loss(model, extra.get(ENCODER), batch, train)
     with _DRY_RUN:
-        model.backbone.transformer.checkpoint_layers = config.memory.activation_checkpointing
+        model.backbone.transformer.checkpoint_layers = checkpointing
         return measure_saved(model, step, CudaAutocastEmulation() if bf16 else None,
                              AttentionKernelChoice(device), extra)
 
