@@ -305,6 +305,7 @@ def measure(data: Path) -> None:
           "measured CUDA context (memory.context_mb)")
 
     dry_run.meta_model.cache_clear()
+    dry_run._measured.cache_clear()
     toggled = dataclasses.replace(base, model=dataclasses.replace(
         base.model, modules=tuple(m for m in base.model.modules if m != "dsp_simulator")))
     forecast(base, "cuda")
