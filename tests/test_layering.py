@@ -39,7 +39,7 @@ def test_profile_check_does_not_import_torch():
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_the_trainer_imports_no_compiler_until_a_compiled_step_fails():
+def test_importing_the_trainer_leaves_the_compiler_unimported():
     """torch._dynamo costs 2-2.5 s of CPU to import: importing the trainer, as `run` and
     `validate` do, must not pay it; `[train] compile` imports it when it compiles."""
     code = ("import sys; import redheart.train.run, redheart.train.trainer; "
