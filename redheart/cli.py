@@ -247,7 +247,8 @@ def predict(
     model: Annotated[Path, typer.Argument(
         help="A checkpoint folder, a run directory (its best, else last), a best/last pointer, "
              "or a folder written by `redheart export`.")],
-    texts: Annotated[list[str] | None, typer.Argument(help="Texts to predict.")] = None,
+    texts: Annotated[list[str] | None, typer.Argument(
+        help="Texts to predict; none and no --file: the texts piped into stdin.")] = None,
     file: Annotated[str | None, typer.Option(
         "--file", help="Texts one a line, or a .jsonl file of objects with a \"text\" field; "
         "- reads stdin as a stream (one answer per line).")] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -151,6 +152,37 @@ def test_streamed_stdin_answers_every_line_in_order(trained_run):
                           "line": 2}
     assert answers[2]["fields"] == {"id": 7}
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+class _Terminal(io.TextIOWrapper):
+    """stdin as a terminal gives it: nothing piped."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_texts_piped_into_stdin_need_no_file_dash(trained_run, monkeypatch):
+    """`echo TEXT | redheart predict RUN`: a pipe with no TEXT or --file is read as `--file -`."""
+    piped = f"{TEST_TEXTS[1]}\n{{\"text\": \"{TEST_TEXTS[2]}\", \"id\": 7}}\n".encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(piped)))
+    result = run_here("predict", str(trained_run), "--json")
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["text"] for a in answers] == [TEST_TEXTS[1], TEST_TEXTS[2]]
+    assert answers[1]["fields"] == {"id": 7}
+
+
+@pytest.mark.parametrize(("stdin", "says"), [
+    (_Terminal, "no texts: pass TEXT arguments, --file PATH, or pipe texts into stdin"),
+    (io.TextIOWrapper, "no texts: stdin was empty; pass TEXT arguments"),
+], ids=["terminal", "empty-pipe"])
+def test_no_texts_from_a_terminal_or_an_empty_pipe_is_one_line(trained_run, monkeypatch,
+                                                                stdin, says):
+    monkeypatch.setattr(sys, "stdin", stdin(io.BytesIO(b"")))
+    result = run_here("predict", str(trained_run))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {says}"), result.stderr
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_export_then_predict_and_load_give_the_same_numbers(trained_run, predictions,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import sys
 from collections.abc import Callable
@@ -33,25 +34,40 @@ def run_predict(model: Path, texts: list[str], file: str | None, json_out: bool,
     source = open_model(model, overrides)       # cheap checks: files, config, spellings
     if texts and file is not None:
         raise RedHeartError("pass texts as arguments or --file, not both")
-    if not texts and file is None:
-        raise RedHeartError("no texts: pass TEXT arguments, --file PATH, or --file - to read "
-                            "stdin")
+    piped = not texts and file is None
+    if piped:
+        file = _piped_stdin()
     rows = rows_from_arguments(texts) if texts else (
         None if file == "-" else rows_from_file(Path(file)))
     if out is not None and out.is_dir():
         raise RedHeartError(f"--out {out}: a folder; name a file to write")
     predictor = Predictor(source, device, batch_size, show_all)
+    batches = stream_batches(most=batch_size) if rows is None else iter(())
+    first = next(batches, None) if piped else None
+    if piped and first is None:
+        raise RedHeartError(f"no texts: stdin was empty; {_WHERE_TEXTS}")
     sink = _Sink(out, json_out)
     if not json_out:
         sink.note(_header(predictor))
     failed = False
     if rows is not None:
         sink.write(predictor.predict([r.text for r in rows], [r.fields for r in rows]))
-    else:
-        for batch in stream_batches(most=batch_size):
-            failed |= _answer(predictor, batch, sink)
+    for batch in itertools.chain([first] if first else [], batches):
+        failed |= _answer(predictor, batch, sink)
     sink.close()
     return 2 if failed else 0
+
+
+_WHERE_TEXTS = "pass TEXT arguments, --file PATH, or pipe texts into stdin (--file - to type them)"
+
+
+def _piped_stdin() -> str:
+    """`--file -` when texts come through a pipe or a redirect and none were named, as
+    `echo TEXT | redheart predict RUN` is expected to work; a terminal's stdin is not read
+    uninvited (the command would sit waiting for typing nobody meant to do)."""
+    if sys.stdin is None or sys.stdin.isatty():
+        raise RedHeartError(f"no texts: {_WHERE_TEXTS}")
+    return "-"
 
 
 def _answer(predictor: Predictor, batch: list[TextRow | InputError], sink: _Sink) -> bool:
