@@ -103,7 +103,7 @@ def plan(
         "else the free memory of GPU 0).")] = None,
     gpus: Annotated[int, typer.Option(
         "--gpus", min=1, help="Plan one rank of a torchrun job of N GPUs (DDP, or FSDP2 "
-        "shards as [distributed] strategy decides).")] = 1,
+        "shards as \\[distributed] strategy decides).")] = 1,
     json_out: JsonOpt = False,
     set_: SetOpt = None,
     debug: DebugOpt = False,
@@ -142,7 +142,7 @@ def run(
         "--verbose", help="A line for every step (instead of about 50 per run).")] = False,
     notify: Annotated[list[str] | None, typer.Option(
         "--notify", help="Also notify this apprise URL (slack://..., ntfy://..., "
-        "mailto://...) on [notify] on's happenings (repeatable).")] = None,
+        "mailto://...) on \\[notify] on's happenings (repeatable).")] = None,
     profile_steps: Annotated[int, typer.Option(
         "--profile-steps", min=0, help="Record N steps (after the launch's first two) with "
         "torch.profiler into RUN_DIR/profile/*.pt.trace.json, for Perfetto or TensorBoard."
@@ -188,8 +188,9 @@ def validate(
     set_: SetOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Task metrics on dev or test, next to prior and linear-probe baselines, with 95%
-    bootstrap intervals."""
+    """Task metrics on dev or test, beside prior and linear-probe baselines, with 95% CIs.
+
+    Bootstrap intervals: 1,000 resamples with a fixed seed, for the model and baselines alike."""
     with user_errors(debug):
         from rich.console import Console
 
@@ -366,12 +367,14 @@ def runs(
         help="Folder holding run directories (default: --profile's runs_root, else runs/).",
         show_default=False)] = None,
     profile: Annotated[Path | None, typer.Option(
-        "--profile", help="Take the folder from this profile's [run] runs_root.")] = None,
+        "--profile", help="Take the folder from this profile's \\[run] runs_root.")] = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Every run under a folder, newest first: status (live, finished, stopped, failed,
-    killed, damaged), step, best eval loss, samples/s, start, duration, size."""
+    """Every run under a folder, newest first, with its status, step and best eval loss.
+
+    Status: live, finished, stopped, failed, killed or damaged.
+    Also samples/s, start, duration and size."""
     with user_errors(debug):
         from redheart.runs.listing import list_runs
 
@@ -415,8 +418,9 @@ def export_metrics(
         "--csv", help="Write a CSV of wall_time, step, tag, value rows.")] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """A run's scalars (loss per task, eval metrics, LR, gradient norms, samples/s,
-    memory) as TensorBoard event files or CSV."""
+    """A run's scalars as TensorBoard event files or CSV.
+
+    Loss per task, eval metrics, LR, gradient norms, samples/s and memory."""
     with user_errors(debug):
         from redheart.runs import export_metrics as export
 
@@ -477,9 +481,10 @@ def data_download(
     pins: Annotated[Path | None, typer.Option("--pins", hidden=True)] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Fetch GoEmotions and Scruples from their publishers, check each file against its
-    pinned sha256 and lay them out as the profiles read them (resumable; exit 1 on a
-    network failure or a checksum mismatch)."""
+    """Fetch GoEmotions and Scruples from their publishers, checked and laid out for use.
+
+    Each file is checked against its pinned sha256 and laid out as the profiles read it.
+    Resumable; exit 1 on a network failure or a checksum mismatch."""
     with user_errors(debug):
         from redheart.data.download.pins import DEFAULT_PINS, DEFAULT_ROOT, load_pins
         from redheart.data.download.run import download
