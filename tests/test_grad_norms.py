@@ -43,3 +43,48 @@ def test_a_module_that_jumps_is_marked_while_the_jump_is_in_its_trend():
     assert norms.jumping == ["emotion_head"] and norms.rows()[1].jump_step == 11
     norms.add(12 + TREND, {"emotion_head": 0.5})               # scrolled out of the trend
     assert norms.jumping == [] and len(norms.rows()[1].trend) == TREND
+
+
+def test_the_median_is_over_batches_of_the_same_kind():
+    """Each batch comes from one source: the emotion head's gradient on a dilemma-pair batch
+    is a hundredth of its gradient on a GoEmotions batch. Neither is a jump; a GoEmotions
+    batch ten times the GoEmotions median is, and the median shown is the one it was
+    judged against."""
+    pairs, emotion = ("bentham", "moe"), ("emotion", "moe")
+    norms = GradNorms()
+    for step in range(1, 13):
+        kind = pairs if step % 3 else emotion
+        norms.add(step, {"emotion_head": 0.02 if kind == pairs else 2.0}, kind=kind)
+    [row] = norms.rows()
+    assert row.jump is None and norms.jumping == []
+    assert row.median == 2.0 and row.last == 2.0            # step 12 was a GoEmotions batch
+    norms.add(13, {"emotion_head": 0.02}, kind=pairs)
+    assert norms.rows()[0].median == 0.02
+    norms.add(14, {"emotion_head": 25.0}, kind=emotion)       # 12.5x the GoEmotions median
+    [row] = norms.rows()
+    assert (row.jump, row.jump_step, row.median) == (12.5, 14, 2.0)
+    # the same norms without kinds, as one stream, were a jump on every GoEmotions batch
+    mixed = GradNorms()
+    for step in range(1, 13):
+        mixed.add(step, {"emotion_head": 0.02 if step % 3 else 2.0})
+    assert mixed.jumping == ["emotion_head"]
+
+
+def test_the_console_reads_each_steps_kind_from_its_losses():
+    """RunView passes the tasks of a step's losses as its kind: a run whose GoEmotions
+    batches have a hundred times the emotion-head norm of its dilemma batches is calm."""
+    from tui.run_view import RunView
+
+    view = RunView()
+    events = []
+    for step in range(1, 13):
+        pair = step % 3 != 0
+        loss = {"bentham": 0.1, "moe": 0.01, "total": 0.11} if pair else \
+            {"emotion": 2.0, "moe": 0.01, "total": 2.01}
+        events.append({"v": 1, "seq": step, "t": 1000.0 + step, "type": "step", "step": step,
+                       "epoch": 0, "loss": loss, "lr": 1e-3, "grad_norm": 1.0,
+                       "grad_norm_by_module": {"emotion_head": 0.02 if pair else 2.0}})
+    view.apply(events)
+    assert view.grads.jumping == []
+    [row] = view.grads.rows()
+    assert row.median == 2.0

@@ -4,6 +4,13 @@ Every `step` event carries `grad_norm_by_module`. A module whose norm is
 suddenly ten times its recent median is the first sign of a blow-up (a bad
 batch, a learning rate too high for that module), long before the total
 norm or the loss shows it; the panel marks it while the jump is in view.
+
+The median is taken over earlier steps of the same kind of batch: those that
+trained the same tasks (the keys of the event's `loss`). Each batch comes from
+one source, and a module's norm depends on which: the emotion head's gradient
+on a dilemma-pair batch is a hundredth of its gradient on a GoEmotions batch,
+so against a median over every step each GoEmotions batch after a few pair
+batches read as a 100x jump, and a healthy multi-task run was always red.
 """
 
 from __future__ import annotations
@@ -27,7 +34,8 @@ class ModuleNorms:
     name: str
     last: float
     median: float | None
-    """Median of the norms before the last one (None while too few)."""
+    """Median of the norms before the last one on batches of its kind (None while too
+    few)."""
     trend: tuple[float, ...]
     jump: float | None
     """Ratio of the latest jump still in the trend window to the median before it."""
@@ -56,24 +64,38 @@ class GradNorms:
 
     def __init__(self) -> None:
         self._history: dict[str, deque[tuple[int, float]]] = {}
-        self._norms: dict[str, deque[float]] = {}
-        """The finite norms among them, without steps: what the median is taken of."""
+        self._norms: dict[tuple[str, frozenset[str]], deque[float]] = {}
+        """(module, batch kind) -> the finite norms among its steps of that kind, without
+        steps: what the median is taken of."""
+        self._latest: dict[str, tuple[frozenset[str], bool]] = {}
+        """module -> the kind of its latest step, and whether that norm joined the median's
+        norms (a non-finite one does not)."""
         self._jumps: dict[str, tuple[int, float]] = {}
 
-    def add(self, step: int, norms: dict[str, float]) -> None:
+    def add(self, step: int, norms: dict[str, float], kind: Collection[str] = ()) -> None:
+        """One step's norms; `kind` names the tasks its batch trained (its loss names)."""
+        batch = frozenset(kind)
         for name, value in norms.items():
             if not isinstance(value, (int, float)):
                 continue
             history = self._history.get(name)
             if history is None:
                 history = self._history[name] = deque(maxlen=TREND)
-                self._norms[name] = deque(maxlen=TREND)
-            ratio = jump_ratio(self._norms[name], float(value))
+            same_kind = self._norms.setdefault((name, batch), deque(maxlen=TREND))
+            ratio = jump_ratio(same_kind, float(value))
             if ratio is not None:
                 self._jumps[name] = (step, ratio)
             history.append((step, float(value)))
-            if math.isfinite(value):
-                self._norms[name].append(float(value))
+            finite = math.isfinite(value)
+            if finite:
+                same_kind.append(float(value))
+            self._latest[name] = (batch, finite)
+
+    def _median(self, name: str) -> float | None:
+        """The median the latest norm was judged against: same kind, before it."""
+        batch, joined = self._latest[name]
+        before = list(self._norms[(name, batch)])[:-1 if joined else None]
+        return statistics.median(before) if len(before) >= MIN_HISTORY else None
 
     def rows(self) -> list[ModuleNorms]:
         """One row per module, in the order they first appeared (the model's order); a
@@ -81,13 +103,11 @@ class GradNorms:
         out = []
         for name, history in self._history.items():
             values = [v for _, v in history]
-            finite = [v for v in values[:-1] if math.isfinite(v)]
             step, ratio = self._jumps.get(name, (None, None))
             in_view = step is not None and step >= history[0][0]
             out.append(ModuleNorms(
-                name, values[-1],
-                statistics.median(finite) if len(finite) >= MIN_HISTORY else None,
-                tuple(values), ratio if in_view else None, step if in_view else None))
+                name, values[-1], self._median(name), tuple(values),
+                ratio if in_view else None, step if in_view else None))
         return out
 
     @property

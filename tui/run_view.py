@@ -110,7 +110,9 @@ class RunView:
         self.mfu = event.get("mfu")
         for name, key in zip(THROUGHPUT, ("samples_per_s", "tokens_per_s"), strict=True):
             _record(self.throughput, name, self.step, t, event.get(key))
-        self.grads.add(self.step, event.get("grad_norm_by_module") or {})
+        losses = event.get("loss") or {}
+        self.grads.add(self.step, event.get("grad_norm_by_module") or {},
+                       kind=[name for name in losses if name != "total"])
         self.last_step_t = event.get("t")
         if self.first_step is None:
             self.first_step, self.started_at = self.step, event.get("t")

@@ -29,8 +29,8 @@ HELP = """\
 
 Charts: log scale, smoothing, a window (all steps or the last N) and steps or
 elapsed time on x, in the Loss panel's second row; eval results are points.
-A module whose gradient norm jumps over 10x its recent median is red in
-Gradients. Below 120x32 one panel is shown at a time, with tabs.
+A module whose gradient norm jumps over 10x its recent median (on batches of
+the same tasks) is red in Gradients. Below 120x32 one panel is shown at a time, with tabs.
 
 The console reads the run only through `events.jsonl` and controls it only
 through the run directory's `control` file: attached (`--attach RUN_DIR`, or
