@@ -31,6 +31,23 @@ def test_data_stats_json_on_the_sample_set(tmp_path):
     assert 0 < sample["tokens"]["p50"] <= sample["tokens"]["p90"] <= sample["tokens"]["max"]
 
 
+def test_data_stats_table_keeps_each_path_and_count_line_whole(tmp_path, monkeypatch):
+    """At 80 columns: the dilemma source's table is narrow (one task), and its path used to
+    be its title, wrapped to the table's width and cut in two."""
+    monkeypatch.setenv("COLUMNS", "80")
+    result = run_here("data", "stats", "profiles/quickstart.toml",
+                      "--set", f'data.cache_dir="{tmp_path}"')
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for name in ("sample.jsonl", "dilemmas.jsonl"):
+        [title] = [line for line in lines if line.endswith(f"sample/{name}")]
+        assert title.startswith(("jsonl: /", "scruples_dilemmas: /"))
+    assert "255 rows (0 bad); tokens p50 " in result.stdout
+    assert [line for line in lines if line.startswith("46 rows (0 bad)")][0].endswith(
+        "0% cut at 128 (head)")
+
+
 def test_prepare_cli_prints_the_summary(tmp_path):
     result = run_here("prepare", "profiles/quickstart.toml", "--set",
                       f'data.cache_dir="{tmp_path}"', "--set", "data.encode_batch=128")

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 
 def _r(value: float | None) -> str:
@@ -13,9 +14,17 @@ def _r(value: float | None) -> str:
 
 
 def print_stats(stats: dict[str, Any], console: Console | None = None) -> None:
+    """Per source: its name line, the task table, then a line of row and token counts.
+
+    The name and the counts are lines of their own, not the table's title and caption,
+    which Rich wraps to the table's width: a narrow table (a source with one task) cut
+    its own path in two."""
     console = console or Console()
-    for source in stats["sources"]:
-        table = Table(title=f"{source['kind']}: {source['path']}", title_justify="left")
+    for number, source in enumerate(stats["sources"]):
+        if number:
+            console.print()
+        console.print(Text(f"{source['kind']}: {source['path']}", style="bold"))
+        table = Table()
         table.add_column("task")
         table.add_column("labelled", justify="right")
         table.add_column("distribution")
@@ -37,8 +46,9 @@ def print_stats(stats: dict[str, Any], console: Console | None = None) -> None:
                     if hv else "")
             table.add_row(task, str(info["count"]), detail)
         tokens = source["tokens"]
-        table.caption = (f"{source['rows']} rows, {source['bad_rows']} bad; tokens p50 "
-                         f"{tokens['p50']}, p90 {tokens['p90']}, p99 {tokens['p99']}, "
-                         f"max {tokens['max']}; read {tokens['max_tokens']} "
-                         f"({tokens['truncation']}): {tokens['cut']:.0%} cut")
+        counts = (f"{source['rows']} rows ({source['bad_rows']} bad); tokens p50 "
+                  f"{tokens['p50']}, p90 {tokens['p90']}, p99 {tokens['p99']}, max "
+                  f"{tokens['max']}; {tokens['cut']:.0%} cut at {tokens['max_tokens']} "
+                  f"({tokens['truncation']})")
         console.print(table)
+        console.print(Text(counts, style="dim"))
