@@ -282,6 +282,8 @@ def test_untrained_outputs_are_hidden_and_flagged(trained_run, tmp_path, capsys)
     assert main(["predict", str(copy), TEST_TEXTS[0]]) == 0
     screen = capsys.readouterr().out
     assert "not shown: cultural, bentham_dims" in screen and "\njeong" not in screen
+    # the header names the model on one line, however long its path (not cut at 80 columns)
+    assert screen.splitlines()[0] == f"model: {copy.resolve()} (step {meta['step']})"
     assert main(["predict", str(copy), "--all", "--json", TEST_TEXTS[0]]) == 0
     line = json.loads(capsys.readouterr().out)
     assert line["outputs"]["bentham_dims"]["trained"] is False

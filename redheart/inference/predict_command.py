@@ -108,7 +108,7 @@ class _Sink:
 
     def note(self, text: str | None) -> None:
         if text:
-            self.console.print(text, style="dim", markup=False)
+            self.console.print(text, style="dim", markup=False, soft_wrap=True)   # a long path
 
     def write(self, predictions: list[Prediction]) -> None:
         if self.json_out:
