@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 from redheart.runs.config_diff import diff_runs
 from redheart.runs.events import read_events
 from redheart.runs.run_dir import RunLock
-from tests.conftest import PROFILES, ROOT
+from tests.conftest import PROFILES, ROOT, run_here
 from tests.test_tui import wait_for
 from tui.app import RedHeartApp
 from tui.chart_data import ema
@@ -80,6 +80,11 @@ def test_runs_screen_lists_runs_live_status_and_opens_one(runs_root, tmp_path):
             rows = runs_rows(app.screen)
             done = rows[str(root / "lr-1e-3")]
             assert done[1:5] == ["lr-1e-3", "quickstart", "finished", "3/3"]
+            # the figures of `redheart runs`, formatted alike, and every column in view
+            listed = run_here("runs", str(root)).stdout.splitlines()
+            assert " ".join(done[1:]).split() in [line.split() for line in listed]
+            table = app.screen.query_one(DataTable)
+            assert table.virtual_size.width <= table.size.width
             assert rows[str(root / "lr-3e-4")][3] == "live"
             with (live / "events.jsonl").open("a") as f:       # it ends
                 f.write("".join(lines[end - 1:]))

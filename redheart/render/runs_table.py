@@ -35,17 +35,27 @@ def size_text(size: int) -> str:
     return f"{value:.1f}T"
 
 
-def _step(row: RunSummary) -> str:
+def step_text(row: RunSummary) -> str:
     if row.step is None:
         return "-"
     return f"{row.step}/{row.total_steps}" if row.total_steps else str(row.step)
 
 
-def _best(row: RunSummary) -> str:
+def best_text(row: RunSummary) -> str:
     if row.best_loss is None:
         return "-"
     return f"{row.best_loss:.4f} @ {row.best_step}" if row.best_step is not None \
         else f"{row.best_loss:.4f}"
+
+
+def speed_text(row: RunSummary) -> str:
+    return "-" if row.samples_per_s is None else f"{row.samples_per_s:,.1f}"
+
+
+def started_text(row: RunSummary) -> str:
+    """Month, day and time: the year would widen the console's table past 120 columns."""
+    return "-" if row.started_at is None else time.strftime("%m-%d %H:%M",
+                                                            time.localtime(row.started_at))
 
 
 def print_runs(rows: list[RunSummary], title: str, console: Console | None = None) -> None:
@@ -65,14 +75,11 @@ def print_runs(rows: list[RunSummary], title: str, console: Console | None = Non
                           ("duration", "right"), ("size", "right")):
         table.add_column(name, justify=justify)
     for row in rows:
-        started = (time.strftime("%m-%d %H:%M", time.localtime(row.started_at))
-                   if row.started_at is not None else "-")
-        speed = f"{row.samples_per_s:,.1f}" if row.samples_per_s is not None else "-"
         table.add_row(row.name, row.profile or "-",
                       f"[{STATUS_STYLES.get(row.status, '')}]{row.status}[/]"
                       if row.status in STATUS_STYLES else row.status,
-                      _step(row), _best(row), speed, started, duration_text(row.duration_s),
-                      size_text(row.size_bytes))
+                      step_text(row), best_text(row), speed_text(row), started_text(row),
+                      duration_text(row.duration_s), size_text(row.size_bytes))
     console.print(table)
     for row in rows:
         if row.problem:
