@@ -197,6 +197,8 @@ def test_export_then_predict_and_load_give_the_same_numbers(trained_run, predict
     assert main(["export", str(trained_run), "--out", str(out), "--metrics", str(metrics)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "MODEL_CARD.md", "config.toml", "export.json", "labels.json", "model.safetensors"]
+    # the weights are as readable as the rest (safetensors alone makes them owner-only)
+    assert len({p.stat().st_mode & 0o777 for p in out.iterdir()}) == 1
     labels = json.loads((out / "labels.json").read_text())
     assert len(labels["fine"]) == 28 and labels["ekman"][-1] == "neutral"
     card = (out / "MODEL_CARD.md").read_text()

@@ -81,6 +81,12 @@ def _write(source: ModelSource, folder: Path, dtype: torch.dtype, meta: dict[str
     (folder / "labels.json").write_text(json.dumps(LABELS, indent=1) + "\n")
     (folder / "MODEL_CARD.md").write_text(model_card(source, meta, validation))
     (folder / EXPORT_MARKER).write_text(json.dumps(meta, indent=1) + "\n")
+    # safetensors creates its files readable by their owner alone, whatever the umask; an
+    # export is made to be shipped (a serving account, a shared model folder), so its
+    # weights get the mode every other file here got from the umask.
+    shared = (folder / EXPORT_MARKER).stat().st_mode & 0o777
+    for weights in folder.glob("*.safetensors"):
+        weights.chmod(shared)
     for file in folder.iterdir():
         with file.open("rb") as handle:
             os.fsync(handle.fileno())
