@@ -442,13 +442,16 @@ def plot(
     width: Annotated[int, typer.Option("--width", min=200, max=10000, help="Pixels.")] = 1200,
     height: Annotated[int, typer.Option("--height", min=200, max=10000, help="Pixels.")
                       ] = 800,
+    smoothing: Annotated[float | None, typer.Option(
+        "--smoothing", min=0.0, help="EMA weight of the training loss in [0, 1) (default: the "
+        "console's); 0 draws the raw values only.", show_default=False)] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Training loss and eval loss of runs against the step, one colour per run."""
     with user_errors(debug):
         from redheart.runs.plot import plot_runs
 
-        plot_runs(run_dirs, out, width, height)
+        plot_runs(run_dirs, out, width, height, smoothing)
         typer.echo(f"wrote {out} ({width}x{height})")
 
 

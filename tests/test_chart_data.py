@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from tui.chart_data import decimate, ema, log10_positive, window_start
+from redheart.runs.smoothing import ema
+from tui.chart_data import decimate, log10_positive, window_start
 from tui.log_axis import log_ticks, value_label
 from tui.series import Series
 

@@ -13,9 +13,9 @@ import pytest
 from textual.widgets import Checkbox, Select, Static, Tabs
 from textual_plot import DurationFormatter
 
+from redheart.runs.smoothing import ema
 from tests.test_tui import RECORDED, recorded_events, wait_for
 from tui.app import RedHeartApp
-from tui.chart_data import ema
 from tui.event_source import FileEventSource, LocalController
 from tui.log_axis import LogAxisFormatter
 from tui.series import Series

@@ -121,6 +121,35 @@ def test_plot_writes_a_picture_of_the_asked_size(run, tmp_path):
     assert bad.returncode == 2 and "pick a .png or .svg" in bad.stderr
 
 
+def test_plot_draws_the_training_loss_raw_and_smoothed_like_the_console(run, tmp_path,
+                                                                        monkeypatch):
+    """Raw total loss faint under its EMA (the console's weight by default), eval as is."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from redheart.runs.plot import RAW_ALPHA, curves, plot_runs
+    from redheart.runs.smoothing import DEFAULT_SMOOTHING, ema
+
+    drawn = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: drawn.append(self) or
+                        save(self, *a, **k))
+    run_dir, _ = run
+    loss = np.array([value for _, value in curves(run_dir)["loss/total"]])
+    plot_runs([run_dir], tmp_path / "smooth.png", 400, 300)
+    plot_runs([run_dir], tmp_path / "raw.png", 400, 300, smoothing=0)
+    smooth, raw = ([(line.get_alpha(), line.get_ydata()) for line in figure.axes[0].lines]
+                   for figure in drawn)
+    assert [alpha for alpha, _ in smooth] == [RAW_ALPHA, None]
+    np.testing.assert_allclose(smooth[0][1], loss)
+    np.testing.assert_allclose(smooth[1][1], ema(loss, DEFAULT_SMOOTHING))
+    assert len(raw) == 1 and raw[0][0] is None
+    np.testing.assert_allclose(raw[0][1], loss)
+    assert not np.allclose(smooth[1][1], loss)          # the smoothing changed something
+    bad = run_here("plot", str(run_dir), "--out", str(tmp_path / "c.png"), "--smoothing", "1")
+    assert bad.returncode == 2 and "--smoothing 1.0: pick a weight in [0, 1)" in bad.stderr
+
+
 def test_profile_steps_writes_a_chrome_trace_of_the_chosen_step(run):
     run_dir, _ = run
     events = list(read_events(run_dir / "events.jsonl"))

@@ -16,14 +16,13 @@ from textual.widgets import DataTable, Static
 from redheart.runs.config_diff import diff_runs
 from redheart.runs.events import read_events
 from redheart.runs.run_dir import RunLock
+from redheart.runs.smoothing import DEFAULT_SMOOTHING, ema
 from tests.conftest import PROFILES, ROOT, run_here
 from tests.test_tui import wait_for
 from tui.app import RedHeartApp
-from tui.chart_data import ema
 from tui.compare_screen import CompareScreen
 from tui.runs_screen import RunsScreen
 from tui.runs_source import LocalRuns
-from tui.traces import DEFAULT_SMOOTHING
 from tui.widgets.chart import Chart
 
 RECORDED_RUNS = {"quickstart-lr1e-3": ROOT / "tests/data/recorded_events",

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Static
 
+from redheart.runs.smoothing import DEFAULT_SMOOTHING, ema
 from tests.conftest import PROFILES, ROOT
 from tui.app import RedHeartApp
-from tui.chart_data import ema
 from tui.run_view import RunView
-from tui.traces import DEFAULT_SMOOTHING
 from tui.widgets.chart import Chart
 
 RECORDED = Path("tests/data/recorded_events")

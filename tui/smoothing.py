@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tui.chart_data import ema_continued
+from redheart.runs.smoothing import ema_continued
 from tui.series import Series
 
 

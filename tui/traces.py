@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from redheart.runs.smoothing import DEFAULT_SMOOTHING
 from tui.chart_data import window_start
 from tui.series import Series
 from tui.smoothing import smoothed
@@ -19,8 +20,6 @@ from tui.smoothing import smoothed
 WINDOWS: tuple[tuple[str, int | None], ...] = (
     ("all steps", None), ("last 100", 100), ("last 1k", 1_000), ("last 10k", 10_000),
     ("last 100k", 100_000))
-DEFAULT_SMOOTHING = 0.6
-"""TensorBoard's default weight."""
 
 
 @dataclass(frozen=True)
