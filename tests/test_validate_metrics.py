@@ -306,6 +306,21 @@ def test_validate_table_shows_intervals_and_verdicts(trained, capsys):
     assert re.search(r"probe penalties, picked on a held fifth of the training rows: "
                      r"emotion C [0-9.]+, regret C [0-9.]+, bentham C [0-9.]+, surd alpha "
                      r"[0-9]+", " ".join(out.split()))
+    # a row is read across: its values and bounds share one number of decimals
+    table = out[:out.index("dev split:")]
+    for line in table.splitlines():
+        decimals = {len(d) for d in re.findall(r"\d\.(\d+)", line)}
+        assert len(decimals) <= 1, line
+
+
+def test_row_decimals_give_the_largest_value_three_significant_digits():
+    from redheart.render.validate_table import row_decimals
+
+    assert row_decimals([0.442, 0.08163, 0.0553, 0.107]) == 3
+    assert row_decimals([-0.00351, 0.503]) == 3
+    assert row_decimals([0.0106, 0.0107, 0.0101, 0.0111]) == 4     # cpu-real's SURD MSE
+    assert row_decimals([0.0087, 0.0032]) == 5
+    assert row_decimals([0.0, 0.0]) == 3
 
 
 def test_validate_split_test_without_a_test_source_is_one_line(trained, capsys):

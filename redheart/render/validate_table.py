@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich import box
@@ -18,18 +19,23 @@ ROWS = (("emotion", "macro_f1", "emotion macro-F1, multi-label p>=0.3", True),
         ("surd", "mse", "SURD MSE", False))
 
 
-def _figure(value: float) -> str:
-    """Three decimals, or four significant digits for small values (SURD MSE ~0.008),
-    so that model and baseline never print the same when they differ."""
-    return f"{value:.3f}" if abs(value) >= 0.1 or value == 0 else f"{value:#.4g}"
+def row_decimals(values: list[float]) -> int:
+    """Decimals that give the row's largest value three significant digits (three at the
+    least): one row (model, baselines, bounds) is read across, so it shares one format,
+    and SURD MSE (~0.01) still tells 0.0106 from 0.0107."""
+    largest = max((abs(v) for v in values if v and math.isfinite(v)), default=0.0)
+    if largest == 0 or largest >= 0.1:
+        return 3
+    return 3 + math.floor(-math.log10(largest))
 
 
-def _cell(value: float | None, interval: list[float] | None) -> str:
+def _cell(value: float | None, interval: list[float] | None, decimals: int) -> str:
     if value is None:
         return "undefined"
     if interval is None:
-        return _figure(value)
-    return f"{_figure(value)}\n\\[{_figure(interval[0])}, {_figure(interval[1])}]"
+        return f"{value:.{decimals}f}"
+    low, high = interval
+    return f"{value:.{decimals}f}\n\\[{low:.{decimals}f}, {high:.{decimals}f}]"
 
 
 def _notes(result: dict[str, Any]) -> list[str]:
@@ -88,11 +94,16 @@ def print_validation(result: dict[str, Any], title: str, console: Console | None
     for task, key, label, higher in ROWS:
         if key not in metrics.get(task, {}):
             continue
-        cells = [_cell(metrics[task][key], intervals.get("model", {}).get(task, {}).get(key))]
+        shown = {"model": (metrics[task][key],
+                           intervals.get("model", {}).get(task, {}).get(key))}
         for kind in ("prior", "probe"):
-            values = base[kind].get(task, {})
-            cells.append(_cell(values[key], intervals.get(kind, {}).get(task, {}).get(key))
-                         if key in values else "-")
+            if key in base[kind].get(task, {}):
+                shown[kind] = (base[kind][task][key],
+                               intervals.get(kind, {}).get(task, {}).get(key))
+        decimals = row_decimals([v for value, bounds in shown.values()
+                                 for v in (value, *(bounds or ())) if v is not None])
+        cells = [_cell(*shown[kind], decimals) if kind in shown else "-"
+                 for kind in ("model", "prior", "probe")]
         verdict = verdicts.get(task, {}).get(key)
         cells.append("-" if verdict is None else "yes" if verdict else "no")
         table.add_row(f"{label} {'↑' if higher else '↓'}", *cells)
