@@ -31,6 +31,20 @@ def test_json_output_is_the_file_and_text_output_one_line_each(tmp_path):
     assert f"step {last_step['step']}" in as_text.stdout
 
 
+def test_event_lines_show_missing_values_as_a_dash_and_floats_as_the_losses():
+    from redheart.render.event_lines import event_line
+
+    plan = event_line({"v": 1, "seq": 0, "t": 0.0, "type": "plan", "budget_bytes": None,
+                       "fits": None, "savers": [], "forecast": {"total": 2**30}})
+    assert "budget -  fits -  savers none" in plan
+    fits = event_line({"v": 1, "seq": 0, "t": 0.0, "type": "plan", "fits": True})
+    assert "fits yes" in fits
+    done = event_line({"v": 1, "seq": 9, "t": 0.0, "type": "run_finished", "summary": {
+        "reason": "done", "steps": 300, "best_loss": 6.051057588355616, "profile_trace": None}})
+    assert done.endswith("reason done  steps 300  best_loss 6.0511  profile_trace -")
+    assert "None" not in plan + fits + done
+
+
 def test_a_cut_last_line_is_never_printed_and_gaps_are_named(tmp_path):
     run = copy_run(tmp_path)
     path = run / "events.jsonl"

@@ -14,6 +14,18 @@ def _loss(loss: dict[str, float]) -> str:
     return "  ".join(parts)
 
 
+def _value(value: Any) -> str:
+    """A field as a person reads it: 4 decimals for a float (as the losses), yes/no, and
+    "-" for a value the run did not have (a plan without a budget, no profiler trace)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
 def event_line(event: dict[str, Any]) -> str:
     """`HH:MM:SS #seq type  details`; unknown fields of newer schemas are simply not shown."""
     kind = event.get("type", "?")
@@ -32,8 +44,8 @@ def event_line(event: dict[str, Any]) -> str:
                   f"rss {gib_text(event.get('rss'))}  {gpu}")
     elif kind == "plan":
         detail = (f"forecast {gib_text(event.get('forecast', {}).get('total'))}  budget "
-                  f"{gib_text(event.get('budget_bytes'))}  fits {event.get('fits')}  savers "
-                  f"{', '.join(event.get('savers', [])) or 'none'}")
+                  f"{gib_text(event.get('budget_bytes'))}  fits {_value(event.get('fits'))}  "
+                  f"savers {', '.join(event.get('savers', [])) or 'none'}")
     elif kind == "eval":
         metrics = event.get("metrics", {})
         detail = f"step {event.get('step')}  " + "  ".join(
@@ -43,7 +55,8 @@ def event_line(event: dict[str, Any]) -> str:
             "  best" if event.get("best") else "")
     elif kind == "state":
         extra = {k: v for k, v in event.items() if k not in ("v", "seq", "t", "type", "state")}
-        detail = f"{event.get('state')}  " + "  ".join(f"{k} {v}" for k, v in extra.items())
+        detail = f"{event.get('state')}  " + "  ".join(f"{k} {_value(v)}"
+                                                       for k, v in extra.items())
     elif kind in ("warning", "error"):
         detail = event.get("message", "") + (f"  hint: {event['hint']}"
                                               if event.get("hint") else "")
@@ -52,7 +65,7 @@ def event_line(event: dict[str, Any]) -> str:
                   f"{event.get('step')}")
     elif kind == "run_finished":
         summary = event.get("summary", {})
-        detail = "  ".join(f"{k} {v}" for k, v in summary.items())
+        detail = "  ".join(f"{k} {_value(v)}" for k, v in summary.items())
     elif kind == "killed":     # added by the follower, not in the file (no seq)
         detail = (f"the run ended without a word after step {event.get('step')} (its "
                   f"process died: SIGKILL, out of memory, a lost node); continue it with "
