@@ -323,6 +323,14 @@ def test_row_decimals_give_the_largest_value_three_significant_digits():
     assert row_decimals([0.0, 0.0]) == 3
 
 
+def test_the_wrong_thresholds_print_with_three_decimals():
+    from redheart.render.validate_table import _notes
+
+    [line] = _notes({"metrics": {"regret": {}}, "regret_threshold": 0.22,
+                     "probe_regret_threshold": 0.2, "prior_says_wrong": True})
+    assert line.startswith("WRONG decision: model's regret > 0.220, probe's > 0.200, ")
+
+
 def test_validate_split_test_without_a_test_source_is_one_line(trained, capsys):
     code, out, err = _validate(capsys, str(trained), "--split", "test")
     assert code == 2 and out == ""

@@ -58,11 +58,11 @@ def _notes(result: dict[str, Any]) -> list[str]:
         lines.append(f"model per-class F1 (multi-label): {per_class}")
     if "regret" in result["metrics"] and "regret_threshold" in result:
         probe = result.get("probe_regret_threshold")
-        probe_text = f", probe's > {probe:.3g}" if isinstance(probe, float) else ""
+        probe_text = f", probe's > {probe:.3f}" if isinstance(probe, float) else ""
         prior = result.get("prior_says_wrong")
         prior_text = ("" if prior is None
                       else f", the prior's: {'every' if prior else 'no'} row WRONG")
-        lines.append(f"WRONG decision: model's regret > {result['regret_threshold']:.3g}"
+        lines.append(f"WRONG decision: model's regret > {result['regret_threshold']:.3f}"
                      f"{probe_text}{prior_text} (each fitted on its training rows); prior "
                      f"Pearson r is undefined (a constant), so the model must be above 0")
     subsampled = [f"{task} {rows['used']:,} of {rows['of']:,}"
