@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,11 +17,32 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from redheart.memory.telemetry import process_rss_bytes, torch_memory
 from redheart.render.encoding_progress import EncodingProgress
 from redheart.train.trainer import RunOutcome, StepResult, Trainer
 from redheart.units import GIB, mfu_text
+
+
+class StepProgress(Progress):
+    """The bar on one line, the latest step's figures (loss per task, LR, speed, memory)
+    on the line below, wrapped to the terminal.
+
+    On one line the figures took the width first: at 100 columns Rich cut the line
+    from the left, so the step count, the bar and the ETA were gone ("… epoch 6
+    loss ..."). Rich documents `get_renderables` as the place for such layouts."""
+
+    def __init__(self, console: Console) -> None:
+        self.figures = ""         # first: Progress draws itself while it is being built
+        super().__init__(TextColumn("step"), MofNCompleteColumn(), BarColumn(),
+                         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                         console=console)
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        if self.figures:
+            yield Text(self.figures, overflow="fold")
 
 
 def _memory_text(device: str) -> str:
@@ -46,7 +68,7 @@ class RunReporter:
         self.tty = sys.stdout.isatty() if tty is None else tty
         self.quiet = quiet
         self.verbose = verbose
-        self.progress: Progress | None = None
+        self.progress: StepProgress | None = None
         self.device = "cpu"
         self.task = None
         self.total = 0
@@ -69,10 +91,9 @@ class RunReporter:
                    f"{trainer.device}{ranks}, {'bf16' if trainer.bf16 else 'fp32'}, "
                    f"{self.total} steps from step {trainer.state.step}")
         if self.tty and not self.quiet and not self.verbose:
-            self.progress = Progress(
-                TextColumn("step"), MofNCompleteColumn(), BarColumn(), TimeElapsedColumn(),
-                TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.description}"),
-                console=self.console)
+            # A console that wraps: the reporter's soft-wraps its lines (a path stays whole
+            # for copying), and a live display cuts a soft-wrapped line at the edge.
+            self.progress = StepProgress(Console(highlight=False))
             self.progress.start()
             self.task = self.progress.add_task("", total=self.total,
                                                completed=trainer.state.step)
@@ -86,7 +107,8 @@ class RunReporter:
                 f"{_memory_text(self.device)}"
                 + ("  SKIPPED" if result.skipped else ""))
         if self.progress is not None:
-            self.progress.update(self.task, completed=state.step, description=text)
+            self.progress.figures = text
+            self.progress.update(self.task, completed=state.step)
         elif state.step % self.every == 0 or state.step == self.total:
             self._line(f"step {state.step}/{self.total}  {text}")
 
