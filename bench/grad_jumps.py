@@ -21,24 +21,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from redheart.runs.events import read_events  # noqa: E402
-from tui.grad_norms import GradNorms  # noqa: E402
+from tui.grad_norms import GradNorms, batch_kind  # noqa: E402
 
 
 def replay(events: list[dict], by_kind: bool) -> tuple[int, int, list[tuple]]:
     """(steps red, jumps marked, the jumps as (module, step, ratio, kind))."""
     norms, red, marked = GradNorms(), 0, {}
     for event in events:
-        kind = kind_of(event)
         norms.add(event["step"], event.get("grad_norm_by_module") or {},
-                  kind=kind.split("+") if by_kind else ())
+                  kind=batch_kind(event) if by_kind else ())
         red += bool(norms.jumping)
         for name, (step, ratio) in norms._jumps.items():
-            marked.setdefault((name, step), (name, step, ratio, kind))
+            marked.setdefault((name, step), (name, step, ratio, kind_of(event)))
     return red, len(marked), sorted(marked.values(), key=lambda jump: jump[1])
 
 
 def kind_of(event: dict) -> str:
-    return "+".join(sorted(name for name in event.get("loss") or {} if name != "total"))
+    """The console's kind of batch, as a label."""
+    return "+".join(sorted(batch_kind(event)))
 
 
 def medians_by_kind(events: list[dict]) -> dict[str, dict[str, float]]:

@@ -59,6 +59,11 @@ def jump_ratio(previous: Collection[float], value: float) -> float | None:
     return ratio if ratio > JUMP else None
 
 
+def batch_kind(step_event: dict) -> frozenset[str]:
+    """The kind of batch a step trained: the names of its losses (the tasks, and `moe`)."""
+    return frozenset(step_event.get("loss") or {}) - {"total"}
+
+
 class GradNorms:
     """Module -> its last TREND (step, norm) pairs, and its latest jump."""
 

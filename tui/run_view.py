@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redheart.runs.events import SeqGaps
-from tui.grad_norms import GradNorms
+from tui.grad_norms import GradNorms, batch_kind
 from tui.series import Series
 
 HISTORY = 600
@@ -110,9 +110,8 @@ class RunView:
         self.mfu = event.get("mfu")
         for name, key in zip(THROUGHPUT, ("samples_per_s", "tokens_per_s"), strict=True):
             _record(self.throughput, name, self.step, t, event.get(key))
-        losses = event.get("loss") or {}
         self.grads.add(self.step, event.get("grad_norm_by_module") or {},
-                       kind=[name for name in losses if name != "total"])
+                       kind=batch_kind(event))
         self.last_step_t = event.get("t")
         if self.first_step is None:
             self.first_step, self.started_at = self.step, event.get("t")
