@@ -84,6 +84,7 @@ def test_runs_screen_lists_runs_live_status_and_opens_one(runs_root, tmp_path):
             assert " ".join(done[1:]).split() in [line.split() for line in listed]
             table = app.screen.query_one(DataTable)
             assert table.virtual_size.width <= table.size.width
+            assert app.screen.query_one("#runs-help").size.height == 1   # its keys on one line
             assert rows[str(root / "lr-3e-4")][3] == "live"
             with (live / "events.jsonl").open("a") as f:       # it ends
                 f.write("".join(lines[end - 1:]))

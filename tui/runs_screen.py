@@ -26,8 +26,9 @@ from tui.widgets.text import set_text
 
 REFRESH_S = {False: 2.0, True: 5.0}
 """Seconds between listings, local and over ssh (each is an ssh round trip there)."""
-HELP = ("enter open (follow if live, replay if ended) · space mark · c compare the marked · "
-        "n new run from a profile · esc back to the console · q quit")
+HELP = ("enter open (follow live, replay ended) · space mark · c compare marked · "
+        "n new run · esc console · q quit")
+"""One line at 120 columns; the footer names the same keys at any width."""
 
 
 class RunsScreen(Screen):
