@@ -220,6 +220,16 @@ def test_remote_streams_events_and_sends_commands_through_ssh(tmp_path):
             await wait_for(pilot, lambda: (run / "control").is_file(), timeout=30)
             sent = json.loads((run / "control").read_text().splitlines()[-1])
             assert sent["cmd"] == "pause"
+            await pilot.click("#resume")                  # the Run panel's buttons send too
+            await wait_for(pilot, lambda: len((run / "control").read_text().splitlines()) == 2,
+                           timeout=30)
+            assert json.loads((run / "control").read_text().splitlines()[-1])["cmd"] == "resume"
+            await pilot.click("#lr-input")                # Enter in the LR box sets it
+            await pilot.press("2", "e", "-", "4", "enter")
+            await wait_for(pilot, lambda: len((run / "control").read_text().splitlines()) == 3,
+                           timeout=30)
+            sent = json.loads((run / "control").read_text().splitlines()[-1])
+            assert sent["cmd"] == "set-lr" and sent["lr"] == 2e-4
             with (run / "events.jsonl").open("a") as f:   # the run ends: the stream closes
                 f.write(lines[-1] + "\n")
             await wait_for(pilot, lambda: app.view.state == "finished", timeout=30)

@@ -44,11 +44,16 @@ class RunPanel(Vertical):
         yield Static("no checkpoints yet", id="checkpoints")
         yield RichLog(id="messages", max_lines=200, wrap=True, markup=False)
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         action = {"start": "start", "pause": "pause", "resume": "resume", "stop": "stop",
                   "save-now": "save_now", "set-lr": "set_lr"}[event.button.id or ""]
-        self.app.run_action(action)
+        await self.app.run_action(action)      # a coroutine: not awaited, it never runs
+
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter in the LR box sets it, as the Set LR button does."""
+        event.stop()
+        await self.app.run_action("set_lr")
 
     def show(self, view: RunView, source: str | None) -> None:
         set_text(self.query_one("#run-state", Static), view.state)
