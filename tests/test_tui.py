@@ -83,6 +83,8 @@ def test_start_pause_resume_stop_in_process_ends_with_a_checkpoint(quickstart_da
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("s")
             await wait_for(pilot, lambda: app.view.state == "running" and app.view.step > 2)
+            # followed only once the engine holds the run's lock: never taken for killed
+            assert not [text for _, text in app.view.messages if "killed" in text]
             await pilot.press("p")
             await wait_for(pilot, lambda: app.view.state == "paused")
             paused_at = app.view.step
@@ -115,6 +117,27 @@ def test_a_start_that_does_not_fit_is_refused_with_the_reason(quickstart_data, t
                            .split())
             assert "refused:" in log and "does not fit the budget" in log
             assert "short by" in log and "largest:" in log
+
+    asyncio.run(scenario())
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_a_start_refused_on_its_data_fails_and_names_no_run(quickstart_data, tmp_path):
+    profile = tmp_path / "missing-data.toml"
+    profile.write_text((PROFILES / "quickstart.toml").read_text()
+                       .replace('"sample:dilemmas.jsonl"', f'"{tmp_path / "nowhere.jsonl"}"'))
+    config, _, _ = quickstart_data
+
+    async def scenario():
+        app = RedHeartApp(profile, [f'data.cache_dir="{config.data.cache_dir}"',
+                                    f'run.runs_root="{tmp_path / "runs"}"'])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.training_done.is_set()
+                           and app.view.state != "starting")
+            assert app.view.state == "failed" and app.own_run is None
+            log = " ".join(strip.text for strip in app.query_one("#messages").lines)
+            assert "nowhere.jsonl" in log and "killed" not in log
 
     asyncio.run(scenario())
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())

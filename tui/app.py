@@ -389,8 +389,8 @@ class RedHeartApp(RunsNavigation, App):
         self.post_message(TrainingEnded(error))
 
     def _started_in_process(self, run_dir: Path) -> None:
-        """The engine's plan fits and it named the run directory: tail it from now on (it
-        is created once the data is read)."""
+        """The data is read and the engine holds the run directory's lock: tail it from now
+        on."""
         self.in_process = True
         self.own_run = run_dir
         self.connect(FileEventSource(run_dir), LocalController(run_dir))
@@ -403,6 +403,9 @@ class RedHeartApp(RunsNavigation, App):
 
     def on_training_ended(self, message: TrainingEnded) -> None:
         self.pump_events()
+        if message.error and self.view.state == "starting":   # refused before its folder
+            self.view.state = "failed"
+            self.query_one(RunPanel).show(self.view, None)
         if message.error:
             self.query_one(RunPanel).log("error", message.error)
             self.notify(message.error, severity="error", timeout=10)
