@@ -519,7 +519,8 @@ def data_stats(
         config = _load(profile, set_)
         check_sources(config)
         sources = load_sources(config.data.sources, profile.resolve().parent,
-                               config.data.cache_dir, skip_bad_rows)
+                               config.data.cache_dir,
+                               skip_bad_rows or config.data.skip_bad_rows)
         stats = compute(sources, config.data)
         if json_out:
             typer.echo(json.dumps(stats, indent=2))

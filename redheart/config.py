@@ -195,6 +195,10 @@ class DataConfig:
     (no cache; batches carry token ids)."""
     encode_batch: int = _field(64, min=1)
     """Texts per encoder forward pass while filling the cache."""
+    skip_bad_rows: bool = False
+    """Skip malformed data rows (counted, and the first reasons reported) instead of
+    stopping at the first: for large scraped files where a few broken rows should not
+    stop a run. `prepare` and `data stats` also take it as --skip-bad-rows."""
     eval_fraction: float = _field(0.0, min=0.0, max=0.5)
     """Share of each train source held out for evaluation when no dev source is given."""
     sources: tuple[DataSource, ...] = ()

@@ -1,5 +1,6 @@
 """Malformed data rows: the one-line messages are in the bad-input table
-(tests/bad_inputs/cases.py); here, `--skip-bad-rows` counts and reports them instead."""
+(tests/bad_inputs/cases.py); here, skipping them (`--skip-bad-rows`, `[data] skip_bad_rows`)
+counts and reports them instead."""
 
 from __future__ import annotations
 
@@ -19,3 +20,28 @@ def test_skip_bad_rows_counts_and_reports(tmp_path):
     assert result.returncode == 0, result.stderr
     source = json.loads(result.stdout)["sources"][0]
     assert source["rows"] == 1 and source["bad_rows"] == 2
+
+
+def test_a_run_told_to_skip_bad_rows_trains_and_reports_them(quickstart_data, tmp_path):
+    """`run` has no --skip-bad-rows: the profile key is how a run (and validate) skips."""
+    from redheart.runs.events import read_events
+    from tests.conftest import PROFILES
+
+    config, _, _ = quickstart_data
+    (tmp_path / "bad.jsonl").write_text('{"text": "I am thrilled", "emotion": "happy"}\n'
+                                        '{"text": "I am so sad", "emotion": "sadness"}\n')
+    profile = tmp_path / "p.toml"
+    profile.write_text((PROFILES / "quickstart.toml").read_text()
+                       .replace('"sample:dilemmas.jsonl"', '"sample:dilemmas.jsonl"\n\n'
+                                '[[data.sources]]\nkind = "jsonl"\npath = "bad.jsonl"', 1))
+    common = ("--set", f'data.cache_dir="{config.data.cache_dir}"',
+              "--set", "train.max_steps=2", "--run-dir", str(tmp_path / "run"))
+    refused = run_here("run", str(profile), *common)
+    assert refused.returncode == 2
+    assert "bad.jsonl:1: emotion" in refused.stderr
+    assert "--set data.skip_bad_rows=true" in refused.stderr
+    done = run_here("run", str(profile), *common, "--set", "data.skip_bad_rows=true")
+    assert done.returncode == 0, done.stderr
+    warnings = [e["message"] for e in read_events(tmp_path / "run" / "events.jsonl")
+                if e["type"] == "warning"]
+    assert any("bad.jsonl: skipped 1 bad rows" in message for message in warnings)

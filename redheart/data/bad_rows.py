@@ -25,7 +25,8 @@ class BadRows:
     def reject(self, where: str, problem: str) -> None:
         message = f"{where}: {problem}"
         if not self.skip:
-            raise DataError(f"{message} (or pass --skip-bad-rows to skip such rows)")
+            raise DataError(f"{message} (or skip such rows: [data] skip_bad_rows = true, "
+                            f"or --set data.skip_bad_rows=true)")
         self.reasons.append(message)
 
     @property

@@ -84,7 +84,8 @@ def read_sources(config: Config, base_dir: Path, skip_bad_rows: bool = False) ->
     """
     check_sources(config)
     resolve_encoder_dir(config.data.encoder)
-    return load_sources(config.data.sources, base_dir, config.data.cache_dir, skip_bad_rows)
+    return load_sources(config.data.sources, base_dir, config.data.cache_dir,
+                        skip_bad_rows or config.data.skip_bad_rows)
 
 
 def encoding_device(config: Config) -> str:

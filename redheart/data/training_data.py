@@ -31,6 +31,9 @@ class TrainingData:
     """Held out from everything a run does; only `validate --split test` reads it."""
     featurizer: SourceFeaturizers
     """Each source's batches with its own token budget."""
+    skipped: tuple[str, ...] = ()
+    """`FILE: skipped N bad rows: ...` for each source that lost rows to
+    `[data] skip_bad_rows`: a run reports them, since the profile asked not to stop."""
 
 
 def training_data(config: Config, base_dir: Path,
@@ -44,4 +47,5 @@ def training_data(config: Config, base_dir: Path,
     sources = read_sources(config, base_dir)
     encode_sources(config, sources, on_progress)
     parts = splits(sources, config.data.eval_fraction)
-    return TrainingData(parts.train, parts.dev, parts.test, SourceFeaturizers(config))
+    skipped = tuple(f"{data.path}: {data.bad.summary()}" for data in sources if data.bad.count)
+    return TrainingData(parts.train, parts.dev, parts.test, SourceFeaturizers(config), skipped)

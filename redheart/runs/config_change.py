@@ -43,7 +43,7 @@ REFUSED_SECTIONS = ("model",)
 REFUSED = (
     "run.seed",
     "data.encoder", "data.max_tokens", "data.truncation", "data.encoder_trainable",
-    "data.eval_fraction", "data.sources",
+    "data.eval_fraction", "data.skip_bad_rows", "data.sources",
     "train.batch_size", "train.loss_weighting",
     "memory.optimizer",
 )

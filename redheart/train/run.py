@@ -243,6 +243,8 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
                     modules=trainer.model.module_params(), total_steps=trainer.total_steps,
                     resumed_from=str(checkpoint) if checkpoint else None,
                     step=trainer.state.step, **trainer.mfu.start_fields())
+        for skipped in data.skipped:
+            events.emit("warning", message=skipped)
         if trainer.mfu.peak.problem:        # once per launch, not in every step
             events.emit("warning", message=trainer.mfu.peak.problem)
         reporter.started(run_dir, trainer)

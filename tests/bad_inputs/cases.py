@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "profiles" / "quickstart.toml"
 GOOD_TSV = "I love this so much\t0,17\tabc1\n"
-SKIP_HINT = " (or pass --skip-bad-rows to skip such rows)"
+SKIP_HINT = (" (or skip such rows: [data] skip_bad_rows = true, "
+             "or --set data.skip_bad_rows=true)")
 
 
 @dataclass
