@@ -185,6 +185,29 @@ def test_no_texts_from_a_terminal_or_an_empty_pipe_is_one_line(trained_run, monk
     assert len(result.stderr.splitlines()) == 1
 
 
+def test_export_refuses_a_damaged_checkpoint_or_another_checkpoints_metrics(trained_run,
+                                                                             tmp_path):
+    import shutil
+
+    from redheart.runs.checkpoint_arg import checkpoint_folder
+
+    folder = tmp_path / "run" / "checkpoints" / "step-00000006"
+    shutil.copytree(checkpoint_folder(trained_run), folder)
+    metrics = tmp_path / "validate.json"
+    metrics.write_text(json.dumps({"checkpoint": str(tmp_path / "elsewhere" / "step-00000099"),
+                                   "metrics": {"regret": {"mae": 0.25}}}))
+    other = run_here("export", str(folder), "--out", str(tmp_path / "a"), "--metrics",
+                     str(metrics))
+    assert other.returncode == 2 and len(other.stderr.splitlines()) == 1
+    assert other.stderr.startswith(f"error: --metrics {metrics}: validates "), other.stderr
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    damaged = run_here("export", str(folder), "--out", str(tmp_path / "b"))
+    assert damaged.returncode == 2 and len(damaged.stderr.splitlines()) == 1, damaged.stderr
+    assert damaged.stderr.startswith(f"error: {weights}: damaged (")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "validate.json"]  # no tmp
+
+
 def test_export_then_predict_and_load_give_the_same_numbers(trained_run, predictions,
                                                             tmp_path, capsys):
     import redheart

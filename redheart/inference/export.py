@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from redheart.errors import RedHeartError
@@ -30,6 +31,7 @@ from redheart.inference.model_source import (
     read_json_object,
 )
 from redheart.runs.checkpoint_arg import checkpoint_folder
+from redheart.runs.checkpoints import CheckpointError
 from redheart.tasks import TARGETS
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -49,6 +51,8 @@ def export_model(checkpoint: Path, out: Path, dtype: str = "float32",
                             f"new folder (nothing is overwritten)")
     validation = _read_metrics(metrics) if metrics is not None else None
     source = open_model(checkpoint_folder(checkpoint))
+    if metrics is not None and validation is not None:
+        _check_same_checkpoint(metrics, validation, source.folder)
     meta = {"format": EXPORT_FORMAT, "schema": EXPORT_SCHEMA, "source": str(source.folder),
             "step": source.step, "config_hash": source.config_hash, "dtype": dtype,
             "modules": list(source.modules), "trained_rows": source.trained_rows,
@@ -67,15 +71,18 @@ def export_model(checkpoint: Path, out: Path, dtype: str = "float32",
         shutil.rmtree(tmp, ignore_errors=True)
         raise RedHeartError(f"--out {out}: cannot write the export ({exc.strerror}); free "
                             f"space or pick another folder") from None
+    except BaseException:           # a damaged checkpoint, ctrl+c: no half-written folder
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return meta
 
 
 def _write(source: ModelSource, folder: Path, dtype: torch.dtype, meta: dict[str, Any],
            validation: dict[str, Any] | None) -> None:
-    save_file(_cast(load_file(str(source.weights)), dtype), str(folder / "model.safetensors"),
+    save_file(_cast(_load(source.weights), dtype), str(folder / "model.safetensors"),
               metadata={"format": "pt"})
     if source.encoder_weights is not None:
-        save_file(_cast(load_file(str(source.encoder_weights)), dtype),
+        save_file(_cast(_load(source.encoder_weights), dtype),
                   str(folder / ENCODER_WEIGHTS), metadata={"format": "pt"})
     shutil.copyfile(source.folder / "config.toml", folder / "config.toml")
     (folder / "labels.json").write_text(json.dumps(LABELS, indent=1) + "\n")
@@ -90,6 +97,22 @@ def _write(source: ModelSource, folder: Path, dtype: torch.dtype, meta: dict[str
     for file in folder.iterdir():
         with file.open("rb") as handle:
             os.fsync(handle.fileno())
+
+
+def _check_same_checkpoint(path: Path, validation: dict[str, Any], folder: Path) -> None:
+    """The card must describe the weights it ships: another checkpoint's figures are refused."""
+    validated = validation.get("checkpoint")
+    if isinstance(validated, str) and Path(validated).resolve() != folder.resolve():
+        raise RedHeartError(f"--metrics {path}: validates {validated}, not the exported "
+                            f"{folder}; pass the output of `redheart validate {folder} --json`")
+
+
+def _load(path: Path) -> dict[str, torch.Tensor]:
+    """A checkpoint's tensors; a damaged file is the user's one-line error, as in predict."""
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise CheckpointError(f"{path}: damaged ({exc}); use another checkpoint") from None
 
 
 def _cast(tensors: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
