@@ -350,6 +350,10 @@ def test_bad_inputs_are_one_line_and_exit_2(trained_run, tmp_path, capsys):
         "no such checkpoint": ["predict", str(tmp_path / "nope")],
         "half-written checkpoint": ["predict", str(half)],
         "not an empty folder": ["export", str(trained_run), "--out", str(trained_run)],
+        "folder {} does not exist".format(tmp_path / "no-dir"):
+            ["predict", str(trained_run), "x", "--out", str(tmp_path / "no-dir" / "p.txt")],
+        "the --file it reads": ["predict", str(trained_run), "--file", str(latin1),
+                                "--out", str(latin1)],
         "another architecture; modules that differ: backbone": ["predict", str(other), "x"],
         "exported folder without labels.json": ["predict", str(missing), "x"],
     }

@@ -37,10 +37,10 @@ def run_predict(model: Path, texts: list[str], file: str | None, json_out: bool,
     piped = not texts and file is None
     if piped:
         file = _piped_stdin()
+    if out is not None:     # checked now: the answers are written at the end, all at once
+        _check_out(out, None if file in (None, "-") else Path(file))
     rows = rows_from_arguments(texts) if texts else (
         None if file == "-" else rows_from_file(Path(file)))
-    if out is not None and out.is_dir():
-        raise RedHeartError(f"--out {out}: a folder; name a file to write")
     predictor = Predictor(source, device, batch_size, show_all)
     batches = stream_batches(most=batch_size) if rows is None else iter(())
     first = next(batches, None) if piped else None
@@ -59,6 +59,17 @@ def run_predict(model: Path, texts: list[str], file: str | None, json_out: bool,
 
 
 _WHERE_TEXTS = "pass TEXT arguments, --file PATH, or pipe texts into stdin (--file - to type them)"
+
+
+def _check_out(out: Path, file: Path | None) -> None:
+    if out.is_dir():
+        raise RedHeartError(f"--out {out}: a folder; name a file to write")
+    if not out.parent.is_dir():
+        raise RedHeartError(f"--out {out}: folder {out.parent} does not exist; create it or "
+                            f"name a file in an existing folder")
+    if file is not None and out.resolve() == file.resolve():
+        raise RedHeartError(f"--out {out}: the --file it reads; name another file (the "
+                            f"texts would be overwritten)")
 
 
 def _piped_stdin() -> str:
