@@ -312,3 +312,18 @@ def test_console_usage_errors_are_one_line_and_exit_2(tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], (args, result.stderr)
+
+
+def test_a_checkpoint_saved_twice_at_one_step_is_listed_once():
+    """A run's end re-saves the step a periodic save may have just written."""
+    view = RunView()
+    view.apply([{"type": "checkpoint", "path": "/r/checkpoints/step-00000270", "step": 270,
+                 "best": True},
+                {"type": "checkpoint", "path": "/r/checkpoints/step-00000300", "step": 300,
+                 "best": False},
+                {"type": "checkpoint", "path": "/r/checkpoints/step-00000300", "step": 300,
+                 "best": False}])
+    assert [(c.step, c.best) for c in view.checkpoints] == [(270, True), (300, False)]
+    view.apply([{"type": "checkpoint", "path": "/r/checkpoints/step-00000300", "step": 300,
+                 "best": True}])
+    assert [(c.step, c.best) for c in view.checkpoints] == [(270, False), (300, True)]

@@ -133,11 +133,17 @@ class RunView:
 
     def _on_checkpoint(self, event: dict[str, Any]) -> None:
         best = bool(event.get("best"))
+        path = str(event.get("path"))
         if best:
             for checkpoint in self.checkpoints:
                 checkpoint.best = False
-        self.checkpoints.append(Checkpoint(str(event.get("path")), int(event.get("step", 0)),
-                                           best))
+        # The end of a run saves the step a periodic save may just have written: the
+        # same folder, listed once (it stays best if it was).
+        same = next((c for c in self.checkpoints if c.path == path), None)
+        if same is not None:
+            same.best = same.best or best
+            return
+        self.checkpoints.append(Checkpoint(path, int(event.get("step", 0)), best))
 
     def _on_state(self, event: dict[str, Any]) -> None:
         self.state = event.get("state", self.state)
