@@ -327,3 +327,15 @@ def test_a_checkpoint_saved_twice_at_one_step_is_listed_once():
     view.apply([{"type": "checkpoint", "path": "/r/checkpoints/step-00000300", "step": 300,
                  "best": True}])
     assert [(c.step, c.best) for c in view.checkpoints] == [(270, False), (300, True)]
+
+
+def test_the_eta_leaves_out_pauses_and_ends_with_the_run():
+    view = RunView()
+    view.apply([{"type": "run_started", "t": 1000.0, "step": 0, "total_steps": 100},
+                {"type": "step", "t": 1010.0, "step": 10, "loss": {"total": 1.0}},
+                {"type": "state", "t": 1010.0, "state": "paused", "step": 10},
+                {"type": "state", "t": 1070.0, "state": "running", "step": 10},
+                {"type": "step", "t": 1080.0, "step": 20, "loss": {"total": 1.0}}])
+    assert view.eta_seconds() == pytest.approx(80.0)   # 20 steps in 20 s trained, 80 to go
+    view.apply([{"type": "state", "t": 1081.0, "state": "stopped", "step": 20}])
+    assert view.eta_seconds() is None

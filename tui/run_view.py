@@ -56,6 +56,9 @@ class RunView:
     """When the first launch started: where the elapsed-time axis starts."""
     first_step: int | None = None
     last_step_t: float | None = None
+    paused_s: float = 0.0
+    """Seconds this launch spent paused: not training time, so not in the ETA's rate."""
+    paused_at: float | None = None
     eval_metrics: dict[str, Any] = field(default_factory=dict)
     memory: dict[str, Any] | None = None
     memory_history: deque = field(default_factory=lambda: deque(maxlen=HISTORY))
@@ -89,6 +92,7 @@ class RunView:
         self.step = event.get("step") or 0
         self.first_step = self.step
         self.started_at = event.get("t")
+        self.paused_s, self.paused_at = 0.0, None
         if self.opened_at is None:
             self.opened_at = self.started_at
         self.state = "running"
@@ -147,6 +151,13 @@ class RunView:
 
     def _on_state(self, event: dict[str, Any]) -> None:
         self.state = event.get("state", self.state)
+        t = event.get("t")
+        if isinstance(t, (int, float)):
+            if self.state == "paused" and self.paused_at is None:
+                self.paused_at = t
+            elif self.state != "paused" and self.paused_at is not None:
+                self.paused_s += t - self.paused_at
+                self.paused_at = None
 
     def _on_warning(self, event: dict[str, Any]) -> None:
         self.messages.append(("warning", str(event.get("message", ""))))
@@ -169,11 +180,14 @@ class RunView:
             self.state = "finished"
 
     def eta_seconds(self, now: float | None = None) -> float | None:
-        """Remaining time at the average step rate since the run (or resume) started."""
-        if not (self.total_steps and self.started_at and self.last_step_t and self.first_step
-                is not None and self.step > self.first_step):
+        """Remaining time at the average step rate since the run (or resume) started, its
+        pauses left out; none once the run has ended."""
+        if not (self.state in ("running", "paused") and self.total_steps and self.started_at
+                and self.last_step_t and self.first_step is not None
+                and self.step > self.first_step):
             return None
-        rate = (self.step - self.first_step) / max(self.last_step_t - self.started_at, 1e-9)
+        training_s = self.last_step_t - self.started_at - self.paused_s
+        rate = (self.step - self.first_step) / max(training_s, 1e-9)
         return (self.total_steps - self.step) / rate if rate > 0 else None
 
     def best_checkpoint(self) -> Checkpoint | None:
