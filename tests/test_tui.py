@@ -263,21 +263,22 @@ def test_remote_streams_events_and_sends_commands_through_ssh(tmp_path):
         lock.release()
 
 
-def test_quitting_a_live_run_asks_and_stop_checkpoints_first(quickstart_data, tmp_path):
+async def _quit_while_training(app: RedHeartApp, choice: str) -> None:
+    """Start a run in the console, then quit and click `choice` in the quit dialog."""
     from tui.screens import QuitScreen
 
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.view.state == "running" and app.view.step > 1)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
+        await pilot.click(choice)
+        await pilot.pause(0.5)
+
+
+def test_quitting_a_live_run_asks_and_stop_checkpoints_first(quickstart_data, tmp_path):
     app = _run_app(quickstart_data, tmp_path)
-
-    async def scenario():
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("s")
-            await wait_for(pilot, lambda: app.view.state == "running" and app.view.step > 1)
-            await pilot.press("q")
-            await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
-            await pilot.click("#stop")
-            await pilot.pause(0.5)
-
-    asyncio.run(scenario())
+    asyncio.run(_quit_while_training(app, "#stop"))
     assert app.exit_choice == "stop"
     assert app.training_done.wait(120), "the stopped run ends"
     run_dir = next((tmp_path / "runs").iterdir())
@@ -285,6 +286,22 @@ def test_quitting_a_live_run_asks_and_stop_checkpoints_first(quickstart_data, tm
                                          .read_text().splitlines()) if e["type"] == "state"]
     assert "stopping" in kinds and kinds[-1] == "stopped"
     assert list((run_dir / "checkpoints").glob("step-*/model.safetensors"))
+
+
+def test_leaving_a_run_headless_gives_the_terminal_back_while_it_trains(quickstart_data,
+                                                                         tmp_path):
+    from tui.event_source import LocalController
+
+    app = _run_app(quickstart_data, tmp_path)
+    try:   # returns with the run still training (2,000 steps)
+        asyncio.run(_quit_while_training(app, "#leave"))
+        assert app.exit_choice == "leave" and not app.training_done.is_set()
+    finally:
+        LocalController(app.own_run).send("stop")
+        assert app.training_done.wait(120), "the stopped run ends"
+    events = [json.loads(line) for line in (app.own_run / "events.jsonl").read_text()
+              .splitlines()]
+    assert [e["state"] for e in events if e["type"] == "state"][-1] == "stopped"
 
 
 def test_no_color_is_respected(monkeypatch):

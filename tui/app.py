@@ -76,7 +76,7 @@ class SilentReporter(QuietReporter):
 
     def encoding(self, done: int, total: int) -> None:
         if self.app is not None:
-            self.app.call_from_thread(self.app.set_status, f"encoding texts {done}/{total}")
+            self.app.from_training(self.app.set_status, f"encoding texts {done}/{total}")
 
 
 class RedHeartApp(RunsNavigation, App):
@@ -368,8 +368,22 @@ class RedHeartApp(RunsNavigation, App):
         self.query_one(RunPanel).show(self.view, None)
         self._train(self.config)
 
-    @work(thread=True, exclusive=True, group="training")
     def _train(self, config: Config) -> None:
+        """Training on a thread of its own, not a Textual thread worker: those run in
+        asyncio's default executor, which the app's exit waits for, so "leave it running
+        headless" held a blank terminal until the run ended."""
+        threading.Thread(target=self._training, args=(config,), name="redheart-training",
+                         daemon=False).start()
+
+    def from_training(self, callback: Any, *args: Any) -> None:
+        """`callback(*args)` on the UI thread, from the training thread; nothing once the
+        app has exited (a run left going headless goes on untold)."""
+        try:
+            self.call_from_thread(callback, *args)
+        except RuntimeError:
+            pass
+
+    def _training(self, config: Config) -> None:
         from redheart.memory.selector import DoesNotFitError
         from redheart.train.run import run_training
 
@@ -377,13 +391,16 @@ class RedHeartApp(RunsNavigation, App):
         error = None
         try:
             run_training(config, profile_dir, SilentReporter(self), samples=self.samples,
-                         on_run_dir=lambda run_dir: self.call_from_thread(
+                         on_run_dir=lambda run_dir: self.from_training(
                              self._started_in_process, run_dir.absolute()))
         except DoesNotFitError as exc:     # refused before the data is read or a file written
             self.post_message(StartRefused(str(exc)))
             return
         except RedHeartError as exc:
             error = str(exc)
+        except Exception as exc:        # a bug: told in the panel, not lost on a thread
+            error = (f"{type(exc).__name__}: {exc} (a bug in Red Heart; the run's "
+                     f"events.jsonl says where)")
         finally:
             self.training_done.set()
         self.post_message(TrainingEnded(error))
