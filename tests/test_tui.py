@@ -356,3 +356,27 @@ def test_the_eta_leaves_out_pauses_and_ends_with_the_run():
     assert view.eta_seconds() == pytest.approx(80.0)   # 20 steps in 20 s trained, 80 to go
     view.apply([{"type": "state", "t": 1081.0, "state": "stopped", "step": 20}])
     assert view.eta_seconds() is None
+
+
+def test_help_scrolls_and_the_quit_dialog_shows_every_button(monkeypatch):
+    from tui.screens import QuitScreen
+
+    monkeypatch.chdir(ROOT)
+
+    async def scenario():
+        app = RedHeartApp(attach=RECORDED)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: app.screen.query("#help-box"))
+            box = app.screen.query_one("#help-box")
+            assert box.max_scroll_y > 0           # taller than the screen: the keys scroll it
+            await pilot.press("end")
+            await wait_for(pilot, lambda: box.scroll_y == box.max_scroll_y)
+            await pilot.press("escape")
+            app.push_screen(QuitScreen(in_process=True))
+            await wait_for(pilot, lambda: app.screen.query("#quit-box"))
+            inside = app.screen.query_one("#quit-box").content_region
+            for button in app.screen.query("#quit-box Button"):
+                assert inside.contains_region(button.region), button.id
+
+    asyncio.run(scenario())

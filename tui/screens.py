@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Markdown, Static
 
@@ -43,9 +43,13 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="help-box"):
+        # Scrolls: at 120x40 the table alone is taller than the box (arrows, page keys).
+        with VerticalScroll(id="help-box"):
             yield Markdown(HELP)
             yield Button("Close", id="close-help", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#help-box").focus()
 
     def on_button_pressed(self, _event: Button.Pressed) -> None:
         self.dismiss()
@@ -61,8 +65,10 @@ class QuitScreen(ModalScreen[str]):
         self.in_process = in_process
 
     def compose(self) -> ComposeResult:
-        leave = ("Leave it running headless (this process keeps training; attach later)"
-                 if self.in_process else "Detach (the run goes on)")
+        # Short enough that the three buttons fit the box: a longer label cut itself
+        # and pushed Cancel out of sight at 100 and 120 columns.
+        leave = ("Leave it training (attach later)" if self.in_process
+                 else "Detach (the run goes on)")
         with Vertical(id="quit-box"):
             yield Static("A run is live. What should happen to it?")
             with Horizontal():
