@@ -161,3 +161,20 @@ def test_profile_steps_writes_a_chrome_trace_of_the_chosen_step(run):
     assert [n for n in names if n.startswith("ProfilerStep#")] == ["ProfilerStep#2"]
     assert any(n in ("aten::mm", "aten::addmm") for n in names)   # the model's matmuls
     assert any(n.startswith("autograd::engine::evaluate_function") for n in names)  # backward
+
+
+def test_the_last_step_is_always_an_event(quickstart_data, tmp_path, monkeypatch):
+    """Step events are rate-limited; `runs`, `diff` and the console take the final loss
+    from the newest one, so the last step's is never the one dropped."""
+    import redheart.train.trainer as trainer
+
+    monkeypatch.setattr(trainer, "MAX_STEP_EVENTS_PER_S", 1e-6)    # all but forced ones
+    result = run_here("run", "profiles/quickstart.toml", "--samples", "40", "--quiet",
+                      "--set", f'data.cache_dir="{quickstart_data[0].data.cache_dir}"',
+                      "--set", "train.max_steps=3", "--run-dir", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    events = list(read_events(tmp_path / "run" / "events.jsonl"))
+    steps = [e for e in events if e["type"] == "step"]
+    finished = next(e for e in events if e["type"] == "run_finished")
+    assert [e["step"] for e in steps] == [3]
+    assert steps[-1]["loss"]["total"] == pytest.approx(finished["summary"]["final_loss"])

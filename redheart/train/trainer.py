@@ -510,8 +510,10 @@ class Trainer:
 
     def _step_event(self, result: StepResult) -> None:
         now = time.monotonic()
+        # Every 100th and the last step always: `runs`, `diff` and the console read the
+        # final loss from the newest step event.
         if now - self._last_step_event < 1.0 / MAX_STEP_EVENTS_PER_S and \
-                self.state.step % 100 != 0:
+                self.state.step % 100 != 0 and self.state.step != self.total_steps:
             return
         self._last_step_event = now
         self._emit("step", step=self.state.step, epoch=self.state.epoch,
