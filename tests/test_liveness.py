@@ -47,7 +47,10 @@ def test_a_free_lock_without_run_finished_reads_as_killed(tmp_path):
     seen = _follow(run, 5)
     assert seen is not None, "the follower waited forever on a dead run"
     assert [e["type"] for e in seen] == ["plan", "run_started", "step", "killed"]
+    before = time.time()
+    found = seen[-1].pop("t")
     assert seen[-1] == {"type": "killed", "step": 3, "last_seq": 2, "last_t": 3.0}
+    assert before - 10 < found <= time.time()    # when it was found out, not the epoch
 
 
 def test_a_failed_run_ends_the_follower_without_a_killed_item(tmp_path):

@@ -129,6 +129,6 @@ class EndWatch:
 
     def killed_event(self) -> dict[str, Any]:
         """The item a follower adds when the run died without a word: not written to the
-        file (like a `gap`), so it has no seq."""
-        return {"type": "killed", "step": self._step, "last_seq": self._last.get("seq"),
-                "last_t": self._last.get("t")}
+        file (like a `gap`), so it has no seq; its `t` is when the follower found out."""
+        return {"type": "killed", "t": time.time(), "step": self._step,
+                "last_seq": self._last.get("seq"), "last_t": self._last.get("t")}
