@@ -96,6 +96,9 @@ def test_plan_cli_json_and_exit_codes(capsys):
     assert body["budget_bytes"] == 8 * GIB and body["fits"] is True
     assert 320e6 < body["total_params"] < 340e6
     assert body["forecast"]["total"] < 8 * GIB
+    f = body["forecast"]          # the sum the printed legend spells out
+    assert f["total"] == (f["weights"] + f["optimizer"] + f["context"] + max(
+        f["backward_peak"], f["gradients"] + f["optimizer_step"]))
     row = next(m for m in body["modules"] if m["name"] == "backbone.transformer")
     assert set(row) == {"name", "params", "enabled", "essential", "forecast"}
     assert row["forecast"]["activations"] > 0 and row["forecast"]["weights"] == 4 * row["params"]
@@ -108,6 +111,7 @@ def test_plan_cli_json_and_exit_codes(capsys):
 
     code, out, _ = _plan(capsys, str(LOCAL), "--budget-gb", "5")
     assert code == 0 and "activation_checkpointing: applied" in out
+    assert "total = peak = wts + optim + CUDA context + max(backward " in " ".join(out.split())
 
 
 def test_run_refuses_before_writing_anything_when_nothing_fits(tmp_path):

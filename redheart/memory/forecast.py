@@ -114,7 +114,8 @@ class Forecast:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "forecast": {**self.category_totals(), "total": self.total},
+            "forecast": {**self.category_totals(), "backward_peak": self.backward_peak(),
+                         "total": self.total},
             "ranks": self.ranks, "strategy": self.strategy,
             "modules": [{"name": m.name, "params": m.params, "enabled": m.enabled,
                          "essential": m.essential, "forecast": dict(m.bytes)}

@@ -50,8 +50,13 @@ def print_plan(plan: dict[str, Any], title: str, console: Console | None = None)
     console.print(table)
     console.print("wts weights, grads gradients, optim AdamW state, step optimizer-step "
                   "temporary, cast autocast weight copies, activ activations")
-    console.print("total = peak = wts + grads + optim + CUDA context + max(activ + cast, "
-                  "step): the optimizer step runs after backward has freed the activations")
+    peak = totals.get("backward_peak")      # absent from plans recorded before it was
+    backward = "backward" if peak is None else f"backward {_mib(peak)}"
+    console.print(f"total = peak = wts + optim + CUDA context"
+                  f"{' + FSDP2 gathered' if totals.get('fsdp_gather') else ''} + max({backward}"
+                  f", grads + step): backward "
+                  f"frees each module's activ + cast as its grads appear, and holds at most "
+                  f"that at once; the optimizer step comes after it")
     if totals.get("fsdp_gather"):
         console.print("FSDP2: wts, grads, optim and step are this rank's 1/N shards; the "
                       "gathered units (one computing, one prefetched, its unsharded grads) "
