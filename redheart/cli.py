@@ -351,7 +351,9 @@ def control(
     run_dir: Annotated[Path, typer.Argument(help="The run directory of a live run.")],
     command: Annotated[str, typer.Argument(
         help="pause, resume, stop, save-now or set-lr.")],
-    lr: Annotated[float | None, typer.Option("--lr", min=0.0, help="For set-lr.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help=(
+        "For set-lr: the new peak LR. The warmup and cosine schedule is rescaled to it, so a "
+        "step's LR is this times the schedule's factor at that step."))] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Send a control command to a run (what the console does, locally or over ssh)."""

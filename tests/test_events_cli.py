@@ -77,9 +77,21 @@ def test_follow_prints_events_as_they_are_written_and_stops_at_the_end(tmp_path)
 
 
 def test_control_appends_a_command_and_refuses_bad_ones(tmp_path):
+    from redheart.runs.run_dir import RunLock
+
     run = copy_run(tmp_path)
-    ok = run_cli("control", str(run), "set-lr", "--lr", "0.0003")
+    ended = run_cli("control", str(run), "pause")      # its lock is free: nothing would read
+    assert ended.returncode == 2 and f"{run}: not live" in ended.stderr
+    assert not (run / "control").exists()
+    lock = RunLock(run)
+    lock.acquire()
+    try:
+        ok = run_cli("control", str(run), "set-lr", "--lr", "0.0003")
+        zero = run_cli("control", str(run), "set-lr", "--lr", "0")
+    finally:
+        lock.release()
     assert ok.returncode == 0, ok.stderr
+    assert zero.returncode == 2 and "a learning rate is positive" in zero.stderr
     command = json.loads((run / "control").read_text().splitlines()[-1])
     assert command["cmd"] == "set-lr" and command["lr"] == 0.0003
     bad = run_cli("control", str(run), "explode")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from redheart.errors import RedHeartError
 from redheart.runs.events import EventTail
+from redheart.runs.liveness import lock_holder
 
 if TYPE_CHECKING:
     from redheart.runs.checkpoints import TrainState
@@ -40,8 +41,14 @@ def send_checked(run_dir: Path, cmd: str, lr: float | None = None) -> None:
                             f"{', '.join(COMMANDS)}")
     if (cmd == "set-lr") != (lr is not None):
         raise RedHeartError("set-lr needs --lr VALUE (and only set-lr takes --lr)")
+    if lr is not None and not lr > 0:
+        raise RedHeartError(f"set-lr --lr {lr}: a learning rate is positive, e.g. 3e-4")
     if not (run_dir / "events.jsonl").is_file():
         raise RedHeartError(f"{run_dir}: not a run directory (no events.jsonl)")
+    if lock_holder(run_dir) is None:    # else the command would wait there, unread
+        raise RedHeartError(f"{run_dir}: not live (no process holds its lock), so nothing "
+                            f"would read '{cmd}'; `redheart runs {run_dir.parent}` shows its "
+                            f"status")
     try:
         send(run_dir, cmd, **({"lr": lr} if lr is not None else {}))
     except OSError as exc:
