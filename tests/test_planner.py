@@ -98,7 +98,7 @@ def test_plan_cli_json_and_exit_codes(capsys):
     assert body["forecast"]["total"] < 8 * GIB
     f = body["forecast"]          # the sum the printed legend spells out
     assert f["total"] == (f["weights"] + f["optimizer"] + f["context"] + max(
-        f["backward_peak"], f["gradients"] + f["optimizer_step"]))
+        body["backward_peak"], f["gradients"] + f["optimizer_step"]))
     row = next(m for m in body["modules"] if m["name"] == "backbone.transformer")
     assert set(row) == {"name", "params", "enabled", "essential", "forecast"}
     assert row["forecast"]["activations"] > 0 and row["forecast"]["weights"] == 4 * row["params"]

@@ -114,8 +114,9 @@ class Forecast:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "forecast": {**self.category_totals(), "backward_peak": self.backward_peak(),
-                         "total": self.total},
+            "forecast": {**self.category_totals(), "total": self.total},
+            # beside the categories, not among them: readers sum those
+            "backward_peak": self.backward_peak(),
             "ranks": self.ranks, "strategy": self.strategy,
             "modules": [{"name": m.name, "params": m.params, "enabled": m.enabled,
                          "essential": m.essential, "forecast": dict(m.bytes)}

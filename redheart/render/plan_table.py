@@ -50,7 +50,7 @@ def print_plan(plan: dict[str, Any], title: str, console: Console | None = None)
     console.print(table)
     console.print("wts weights, grads gradients, optim AdamW state, step optimizer-step "
                   "temporary, cast autocast weight copies, activ activations")
-    peak = totals.get("backward_peak")      # absent from plans recorded before it was
+    peak = plan.get("backward_peak")        # absent from plans recorded before it was
     backward = "backward" if peak is None else f"backward {_mib(peak)}"
     console.print(f"total = peak = wts + optim + CUDA context"
                   f"{' + FSDP2 gathered' if totals.get('fsdp_gather') else ''} + max({backward}"
