@@ -406,11 +406,13 @@ class RedHeartApp(RunsNavigation, App):
         self.post_message(TrainingEnded(error))
 
     def _started_in_process(self, run_dir: Path) -> None:
-        """The data is read and the engine holds the run directory's lock: tail it from now
-        on."""
+        """The engine's plan fits and it named the run directory: tail it from now on (it
+        is created once the data is read). Its end is told by the training thread, so no
+        lock watch: while the data is read nobody holds the lock, and a watch would call
+        the run killed."""
         self.in_process = True
         self.own_run = run_dir
-        self.connect(FileEventSource(run_dir), LocalController(run_dir))
+        self.connect(FileEventSource(run_dir, watch=False), LocalController(run_dir))
 
     def on_start_refused(self, message: StartRefused) -> None:
         self.view.state = "idle"

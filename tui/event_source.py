@@ -37,14 +37,16 @@ class FileEventSource:
     """Tails RUN_DIR/events.jsonl; whole lines only, so a half-written event waits.
 
     A run that dies without a word (SIGKILL, a lost node) ends with a `killed`
-    item, as `redheart events --follow` gives a remote console.
+    item, as `redheart events --follow` gives a remote console. `watch=False`
+    for the console's own in-process run: it is told the end by its training
+    thread, and the folder has no lock holder while the data is read.
     """
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, watch: bool = True) -> None:
         self.run_dir = run_dir
         self.label = str(run_dir)
         self._tail = EventTail(run_dir / "events.jsonl")
-        self._watch: EndWatch | None = EndWatch(run_dir)
+        self._watch: EndWatch | None = EndWatch(run_dir) if watch else None
 
     def poll(self) -> list[dict[str, Any]]:
         batch = self._tail.poll()

@@ -107,9 +107,9 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     """One run: alone, or as one rank of a torchrun job (see `distributed.py`).
 
     `on_run_dir` is for a caller that follows the run from its start (the
-    console): rank 0 tells it the run directory once the data is read and the
-    directory, its lock and its event stream exist (a run refused on its data
-    leaves no folder and names none).
+    console): rank 0 tells it the run directory as soon as the memory plan
+    fits, before the data is read; the directory is created only once the
+    data is read, so a run refused on its data leaves no folder.
     `profile_steps`: record that many steps with torch.profiler (`step_profiler.py`).
     """
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
@@ -182,6 +182,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     if on_run_dir is not None and dist.is_main:
         # absolute, as the console has always tailed it and as its events name checkpoints
         run_dir = run_dir or run_dir_name(config).absolute()
+        on_run_dir(run_dir)
     # One process fills the example store and the encoder cache; the others then read them.
     if dist.is_main:
         data = training_data(config, profile_dir, reporter.encoding)
@@ -198,10 +199,6 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         events_path = run_dir / "events.jsonl"
         events = (EventWriter.resume(events_path) if resume is not None
                   else EventWriter(events_path))
-        if on_run_dir is not None:
-            # Only once its lock is held: a reader that finds the folder without a live
-            # lock holder takes the run for killed (the data read can take minutes).
-            on_run_dir(run_dir)
     else:
         lock, events = None, None
     sinks = None
