@@ -76,16 +76,17 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    if app.in_process and not app.training_done.is_set() and app.exit_choice == "stop":
-        print("stopping: a checkpoint is written first", flush=True)
-        app.training_done.wait()
-    elif app.in_process and not app.training_done.is_set():
-        print(f"training continues headless in this process ({app.own_run}); attach "
-              f"with: redheart-tui --attach {app.own_run}", flush=True)
-        try:
-            app.training_done.wait()
-        except KeyboardInterrupt:
-            LocalController(app.own_run).send("stop")
+    if app.in_process and not app.training_done.is_set():
+        stopping = app.exit_choice == "stop"      # sent from the quit dialog
+        if not stopping:
+            print(f"training continues headless in this process ({app.own_run}); attach "
+                  f"with: redheart-tui --attach {app.own_run}", flush=True)
+            try:
+                app.training_done.wait()
+            except KeyboardInterrupt:
+                LocalController(app.own_run).send("stop")
+                stopping = True
+        if stopping:
             print("stopping: a checkpoint is written first", flush=True)
             app.training_done.wait()
     return 0
