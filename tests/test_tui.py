@@ -382,3 +382,24 @@ def test_help_scrolls_and_the_quit_dialog_shows_every_button(monkeypatch):
                 assert inside.contains_region(button.region), button.id
 
     asyncio.run(scenario())
+
+
+def test_a_bug_in_the_training_thread_is_shown_with_its_trace(quickstart_data, tmp_path,
+                                                               monkeypatch):
+    import redheart.train.run as run
+
+    def broken(*_args, **_kwargs):
+        raise ValueError("a made-up bug")
+
+    monkeypatch.setattr(run, "run_training", broken)
+
+    async def scenario():
+        app = _run_app(quickstart_data, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.training_done.is_set()
+                           and app.view.state == "failed")
+            log = "".join(strip.text for strip in app.query_one("#messages").lines)
+            assert "a bug in Red Heart" in log and "ValueError: a made-up bug" in log
+
+    asyncio.run(scenario())

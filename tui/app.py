@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -398,9 +399,9 @@ class RedHeartApp(RunsNavigation, App):
             return
         except RedHeartError as exc:
             error = str(exc)
-        except Exception as exc:        # a bug: told in the panel, not lost on a thread
-            error = (f"{type(exc).__name__}: {exc} (a bug in Red Heart; the run's "
-                     f"events.jsonl says where)")
+        except Exception:               # a bug: told in the panel, not lost on a thread
+            error = ("a bug in Red Heart (please report this trace):\n"
+                     + traceback.format_exc(limit=-4))
         finally:
             self.training_done.set()
         self.post_message(TrainingEnded(error))
