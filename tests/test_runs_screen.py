@@ -20,6 +20,7 @@ from redheart.runs.smoothing import DEFAULT_SMOOTHING, ema
 from tests.conftest import PROFILES, ROOT, run_here
 from tests.test_tui import wait_for
 from tui.app import RedHeartApp
+from tui.compare_data import fit_widths
 from tui.compare_screen import CompareScreen
 from tui.runs_screen import RunsScreen
 from tui.runs_source import LocalRuns
@@ -173,6 +174,57 @@ def test_remote_runs_folder_opens_the_runs_screen_and_compares_through_ssh(runs_
             traces = {t.label: t for t in screen.query_one(Chart).traces}
             np.testing.assert_allclose(traces["lr-3e-4"].y, ema(total_losses(b),
                                                                 DEFAULT_SMOOTHING))
+
+    asyncio.run(scenario())
+
+
+def test_fit_widths_keeps_narrow_columns_whole_and_cuts_the_widest_alike():
+    assert fit_widths([26, 8, 8], 56) == [26, 8, 8]                  # all fit
+    # 26 + 3 x 40 in 100 cells (8 of padding): every column cut to the same 23
+    assert fit_widths([26, 40, 40, 40], 100) == [23, 23, 23, 23]
+    assert fit_widths([26, 6, 40], 60) == [24, 6, 24]                # the number whole
+    assert fit_widths([5, 5], 2) == [1, 1]                           # never below a cell
+
+
+def _recorded_runs(root, cache_dirs: list[str]) -> list[str]:
+    """The recorded runs under `root` (paths relative to it), a third (the first again)
+    when three cache folders are given, each run's data.cache_dir set to one of them:
+    config values as long as a real path, the width a diff must make room for."""
+    names = [*RECORDED_RUNS, "quickstart-lr1e-3-again"][:len(cache_dirs)]
+    sources = [*RECORDED_RUNS.values(), RECORDED_RUNS["quickstart-lr1e-3"]]
+    for name, source, cache_dir in zip(names, sources, cache_dirs, strict=False):
+        shutil.copytree(source, root / name)
+        config = root / name / "config.toml"
+        config.write_text(config.read_text().replace('cache_dir = "/tmp/rec-cache"',
+                                                     f'cache_dir = "{cache_dir}"'))
+    return [f"runs/{name}" for name in names]
+
+
+@pytest.mark.parametrize("cache_dirs", [
+    ["/srv/cache/minilm-128-a", "/srv/cache/minilm-128-b"],
+    ["/srv/cache/minilm-128-a", "/srv/cache/minilm-128-b",
+     "/srv/cache/minilm-128-c"]], ids=["2-runs", "3-runs"])
+def test_compare_diff_shows_every_value_whole_at_120_columns(tmp_path, monkeypatch,
+                                                              cache_dirs):
+    """2 or 3 runs whose values are as long as a path: each cell whole and every column
+    in view at 120 columns (fixed widths cut the second run's to 3 cells); an empty
+    string shown as "" (a blank cell hid that a run's key was set to empty)."""
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.chdir(tmp_path)
+    paths = _recorded_runs(root, cache_dirs)
+
+    async def scenario():
+        app = RedHeartApp(runs=LocalRuns(root.relative_to(tmp_path)))
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await _compare(app, pilot, paths)
+            rows = {row[0]: row[1:] for row in screen.diff_rows}
+            assert rows["data.cache_dir"] == tuple(cache_dirs)
+            assert rows["data.sources[0].truncation"][:2] == ("-", '""')
+            table = screen.query_one("#compare-table", DataTable)
+            for index, column in enumerate(table.ordered_columns):
+                assert column.width >= max(len(row[index]) for row in screen.diff_rows)
+            assert table.virtual_size.width <= table.scrollable_content_region.width
 
     asyncio.run(scenario())
 

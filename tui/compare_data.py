@@ -53,8 +53,12 @@ def compare_traces(views: dict[str, RunView], metric: str,
 
 
 def value_text(value: Any) -> str:
+    """A config value or metric as a cell: "-" for a key the run lacks, and an empty
+    string as `""` (a blank cell reads as "nothing here", not "set to empty")."""
     if value is None:
         return "-"
+    if value == "":
+        return '""'
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, (list, tuple)):
@@ -85,3 +89,26 @@ def merged_diff(diffs: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     rows.append((f"{SECTION} metrics", *[""] * columns))
     rows += [(name, *map(value_text, values)) for name, values in metrics.items()]
     return rows
+
+
+def fit_widths(natural: list[int], room: int, padding: int = 2) -> list[int]:
+    """Column widths for cells of `natural` widths in `room` cells, each column costing
+    `padding` more: every column whole when they fit, else the widest ones cut to one
+    common width (the narrow ones, usually numbers, stay whole), never below 1.
+
+    Fixed caps (the key at 28, each run at 18) cut a second run's value to 3 cells in
+    a 56-cell panel while short columns left room unused."""
+    if sum(natural) + padding * len(natural) <= room:
+        return list(natural)
+    content = room - padding * len(natural)
+    cap = 1
+    for width in sorted(set(natural)):
+        if sum(min(n, width) for n in natural) > content:
+            break
+        cap = width
+    # the widest columns share what the narrower ones leave
+    narrow = [n for n in natural if n <= cap]
+    wide = len(natural) - len(narrow)
+    if wide:
+        cap = max(cap, (content - sum(narrow)) // wide)
+    return [max(1, min(n, cap)) for n in natural]

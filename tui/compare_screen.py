@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Select, Static
 
 from redheart.runs.listing import RunSummary
-from tui.compare_data import compare_traces, merged_diff, metrics_of, run_color
+from tui.compare_data import compare_traces, fit_widths, merged_diff, metrics_of, run_color
 from tui.layout import WIDE
 from tui.messages import CompareLoaded
 from tui.run_view import RunView
@@ -26,11 +26,60 @@ from tui.widgets.chart import Chart, legend
 from tui.widgets.chart_options import ChartOptions
 from tui.widgets.text import set_text
 
-KEY_WIDEST, VALUE_WIDEST = 28, 18
-"""Cells the key column and a run's column take at most: three runs' values side by side
-in half a 120-column screen (a long path is cut; `redheart diff` prints it whole)."""
 HEADER = 12
 """Cells of a run's name kept in its column's header (its colour tells the rest)."""
+PANEL_CHROME = 4
+"""Cells a panel's border and padding take from its width (`.panel` in styles.tcss)."""
+
+
+class DiffTable(DataTable):
+    """The config diff, its columns sized from their content and refitted to the table's
+    width whenever that changes: a value is cut only when the runs' values cannot all
+    fit side by side, and then the widest are cut alike."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
+        self.headers: list[str] = []
+        self.diff: list[tuple[str, ...]] = []
+        self._fitted_to: int | None = None
+
+    @property
+    def natural(self) -> list[int]:
+        """Each column's width with nothing cut (a run's name counts up to HEADER)."""
+        return [max([len(row[index]) for row in self.diff]
+                    + [min(len(header), HEADER) if index else len(header)])
+                for index, header in enumerate(self.headers)]
+
+    def natural_width(self) -> int:
+        """Cells the whole table takes with nothing cut."""
+        return sum(self.natural) + 2 * self.cell_padding * len(self.headers)
+
+    def show(self, headers: list[str], diff: list[tuple[str, ...]]) -> None:
+        self.headers, self.diff = headers, diff
+        self._fitted_to = None
+        self.fit()
+
+    def on_resize(self) -> None:
+        self.fit()
+
+    def fit(self) -> None:
+        """Columns for the current width (rebuilt only when it changed)."""
+        room = self.scrollable_content_region.width
+        if not self.headers or room <= 0 or room == self._fitted_to:
+            return
+        self._fitted_to = room
+        row = self.cursor_row
+        self.clear(columns=True)
+        widths = fit_widths(self.natural, room, 2 * self.cell_padding)
+        for index, (header, width) in enumerate(zip(self.headers, widths, strict=True)):
+            if index and len(header) > width:      # runs differ at their end (a stamp)
+                header = "…" + header[-(width - 1):] if width > 1 else "…"
+            self.add_column(Text(header, style=run_color(index - 1) if index else "bold"),
+                            width=width)
+        for cells in self.diff:
+            self.add_row(*cells, key=cells[0])
+        if self.row_count:
+            self.move_cursor(row=min(row, self.row_count - 1))
 
 
 class CompareScreen(Screen):
@@ -54,7 +103,7 @@ class CompareScreen(Screen):
                     yield Static(f"reading {len(self.runs)} runs...", id="compare-legend")
                 yield Chart(id="compare-chart")
             with Vertical(id="compare-diff", classes="panel"):
-                yield DataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+                yield DiffTable(id="compare-table")
         yield Footer()
 
     def on_screen_resume(self) -> None:
@@ -63,11 +112,18 @@ class CompareScreen(Screen):
         self.refresh_bindings()
 
     def on_resize(self, event) -> None:
-        """Below 120 columns the diff goes under the chart: side by side, neither fits."""
-        self.query_one("#compare-body").set_class(event.size.width < WIDE[0], "stacked")
+        self.place(event.size.width)
+
+    def place(self, width: int) -> None:
+        """The diff beside the chart from 120 columns when all of it fits in half the
+        screen, else under the chart at the full width: beside it at 120 columns, a
+        long value (a path) left each run a few cells."""
+        needed = self.query_one(DiffTable).natural_width() + PANEL_CHROME
+        self.query_one("#compare-body").set_class(
+            width < WIDE[0] or needed > width // 2, "stacked")
 
     def on_mount(self) -> None:
-        self.query_one("#compare-body").set_class(self.app.size.width < WIDE[0], "stacked")
+        self.place(self.app.size.width)
         self.query_one("#compare-plot").border_title = "Loss (line: training, ●: eval)"
         self.query_one("#compare-diff").border_title = f"Config diff (vs {self.runs[0].name})"
         self.action_reload()
@@ -101,18 +157,9 @@ class CompareScreen(Screen):
         names = metrics_of(self.views) or ["total"]
         metric.set_options([(name, name) for name in names])
         metric.value = names[0]
-        table = self.query_one("#compare-table", DataTable)
-        table.clear(columns=True)
-        for index, header in enumerate(("key", *(run.name for run in self.runs))):
-            values = max((len(row[index]) for row in message.diff), default=3)
-            width = min(VALUE_WIDEST if index else KEY_WIDEST,
-                        max(values, min(len(header), HEADER)))
-            if index and len(header) > width:      # runs differ at their end (a stamp)
-                header = "…" + header[-(width - 1):]
-            table.add_column(Text(header, style=run_color(index - 1) if index else "bold"),
-                             width=width)
-        for row in message.diff:
-            table.add_row(*row, key=row[0])
+        self.query_one(DiffTable).show(["key", *(run.name for run in self.runs)],
+                                       message.diff)
+        self.place(self.size.width)
         self.redraw()
 
     def on_select_changed(self, event: Select.Changed) -> None:
