@@ -202,3 +202,23 @@ def test_savers_that_change_only_the_optimizer_reuse_the_dry_run(monkeypatch, ti
     first.activations.clear()                 # a caller's copy is its own
     assert measure_step(config, bf16=False, pairs=False).total() == total > 0
     assert len(runs) == 2
+
+
+def test_a_refused_toggle_names_what_depends_on_the_module():
+    """The console shows this reason; a generic "another module or train.loss_weighting"
+    left the user to guess which."""
+    from pathlib import Path
+
+    from redheart.config_load import load_profile
+    from redheart.errors import ConfigError
+    from redheart.memory.forecast import toggle, toggled
+
+    config = load_profile(Path(__file__).parents[1] / "profiles/quickstart.toml", [])
+    with pytest.raises(ConfigError, match=r"^\[model\] modules: 'dsp_simulator' needs "
+                                          r"'emotion_analyzer'"):
+        toggle(config, "emotion_analyzer")
+    with pytest.raises(ConfigError, match=r'^\[train\] loss_weighting = "uncertainty" needs '
+                                          r"the 'utilities' module"):
+        toggle(config, "utilities")
+    assert toggled(config, "utilities") is None
+    assert "kalman_filter" not in toggle(config, "kalman_filter").model.modules

@@ -65,7 +65,51 @@ def test_toggling_a_module_changes_the_forecast(quickstart_data):
             assert app.config.model.modules == modules            # nothing switched
             assert forecast_text(app) == toggled                  # and nothing recomputed
             assert [table.get_row(k) for k in table.rows if k.value == "regret_head"][0][0] \
-                == "yes"
+                == "lock"
+
+    asyncio.run(scenario())
+
+
+def test_modules_panel_fits_at_120_columns_and_a_refusal_says_what_depends(quickstart_data,
+                                                                           monkeypatch):
+    """Every column of the Modules table in view at 120 columns (MiB and the note were
+    off to the right), the highlighted module's note under it, and a toggle refused on a
+    dependency names the module or key that depends on it."""
+    config, _, _ = quickstart_data
+    notes: list[str] = []
+    notify = RedHeartApp.notify
+    monkeypatch.setattr(RedHeartApp, "notify", lambda self, message, **kw: (
+        notes.append(str(message)), notify(self, message, **kw)))
+
+    async def scenario():
+        app = RedHeartApp(PROFILES / "quickstart.toml",
+                          [f'data.cache_dir="{config.data.cache_dir}"'])
+        async with app.run_test(size=(120, 32)) as pilot:
+            await wait_for(pilot, lambda: "peak" in forecast_text(app))
+            table = app.query_one("#modules-table", DataTable)
+            assert [str(c.label) for c in table.ordered_columns] == ["on", "module", "params",
+                                                                     "MiB"]
+            assert table.virtual_size.width <= table.scrollable_content_region.width
+            rows = [str(key.value) for key in table.rows]
+            table.focus()
+            note = app.query_one("#modules-note", Static)
+            table.move_cursor(row=rows.index("regret_head"))
+            await pilot.pause(0.2)
+            assert "locked: regret_head produces the only prediction" in str(note.render())
+            table.move_cursor(row=rows.index("emotion_analyzer"))
+            await pilot.pause(0.2)
+            assert "switches emotion_analyzer off" in str(note.render())
+            modules = app.config.model.modules
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: any("cannot be switched" in n for n in notes))
+            refusal = next(n for n in notes if "cannot be switched" in n)
+            assert refusal.startswith("emotion_analyzer cannot be switched off: ")
+            assert "'dsp_simulator' needs 'emotion_analyzer'" in refusal
+            table.move_cursor(row=rows.index("utilities"))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: any("utilities cannot" in n for n in notes))
+            assert "loss_weighting" in next(n for n in notes if "utilities cannot" in n)
+            assert app.config.model.modules == modules            # nothing switched
 
     asyncio.run(scenario())
 

@@ -271,15 +271,18 @@ class RedHeartApp(RunsNavigation, App):
         self.query_one(MemoryPanel).show_plan(plan)
 
     def on_module_toggled(self, message: ModuleToggled) -> None:
-        from redheart.memory.forecast import toggled
+        from redheart.errors import ConfigError
+        from redheart.memory.forecast import toggle
 
         if self.config is None or self.view.state in LIVE:
             self.notify("modules are fixed while a run is live", severity="warning")
             return
-        changed = toggled(self.config, message.name)
-        if changed is None:
-            self.notify(f"{message.name} cannot be switched: another module or "
-                        f"train.loss_weighting depends on it", severity="warning")
+        switching = "off" if message.name in self.config.model.modules else "on"
+        try:
+            changed = toggle(self.config, message.name)
+        except ConfigError as exc:         # what depends on it, in the check's own words
+            self.notify(f"{message.name} cannot be switched {switching}: {exc}",
+                        severity="warning")
             return
         self.config = changed
         self.recompute_forecast()

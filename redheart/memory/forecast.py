@@ -161,8 +161,12 @@ def _per_rank(config: Config, device: str, ranks: int, strategy: str) -> Forecas
                                gather=3 * largest)
 
 
-def toggled(config: Config, module: str) -> Config | None:
-    """The config with one optional module switched, or None if that breaks a dependency."""
+def toggle(config: Config, module: str) -> Config:
+    """The config with one optional module switched.
+
+    Raises ConfigError with the check's own words when that breaks a dependency: the
+    module that needs it or the key that does (train.loss_weighting), so the console can
+    say which, without the profile's path in front (the profile is not being edited)."""
     from redheart.config import validate
     from redheart.errors import ConfigError
     from redheart.model.catalog import ExecutionMode
@@ -175,9 +179,19 @@ def toggled(config: Config, module: str) -> Config | None:
     try:
         validate(result)
         enabled_modules(model, ExecutionMode.TRAINING)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).removeprefix(f"{config.source}: ")) from exc
+    return result
+
+
+def toggled(config: Config, module: str) -> Config | None:
+    """The config with one optional module switched, or None if that breaks a dependency."""
+    from redheart.errors import ConfigError
+
+    try:
+        return toggle(config, module)
     except ConfigError:
         return None
-    return result
 
 
 def prefetch_toggles(config: Config, device: str) -> int:

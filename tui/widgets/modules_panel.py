@@ -14,14 +14,24 @@ from tui.messages import ModuleToggled
 
 
 class ModulesPanel(Vertical):
-    """Enter or a click on an optional module's row toggles it; essential rows are locked."""
+    """Enter or a click on an optional module's row toggles it; essential rows are locked.
+
+    The table keeps to what fits half a 120-column screen (on, module, params, MiB; a
+    locked module's "on" reads "lock"): with its group and note as columns too, MiB and
+    the note were off to the right there. The highlighted row's group and note (why it
+    is locked, what it needs) are the line under the table."""
 
     BORDER_TITLE = "Modules"
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.notes: dict[str, str] = {}
+
     def compose(self) -> ComposeResult:
         table = DataTable(id="modules-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("on", "module", "group", "params", "MiB", "note")
+        table.add_columns("on", "module", "params", "MiB")
         yield table
+        yield Static("", id="modules-note")
         yield Static("loading the module table...", id="modules-status")
 
     def show(self, plan: dict[str, Any]) -> None:
@@ -29,25 +39,36 @@ class ModulesPanel(Vertical):
         table = self.query_one(DataTable)
         cursor = table.cursor_row
         table.clear()
+        self.notes = {}
         for row in plan["modules"]:
             name = row["name"]
             spec = MODULES_BY_NAME.get(name)
             if spec is None and not name.startswith("backbone."):
                 continue     # forecast-only rows (the losses, a trained encoder): no toggle
-            group = spec.group if spec else "backbone"
-            if spec is None or spec.essential:
-                note = "locked: " + (essential_reason(name) if spec else "always built")
-            else:
-                note = "needs " + ", ".join(spec.requires) if spec.requires else "optional"
-            table.add_row("yes" if row["enabled"] else "off", name, group,
+            locked = spec is None or spec.essential
+            self.notes[name] = module_note(name, bool(row["enabled"]))
+            table.add_row("lock" if locked else "yes" if row["enabled"] else "off", name,
                           f"{row['params'] / 1e6:.1f}M" if row["enabled"] else "-",
                           f"{sum(row['forecast'].values()) / MIB:.0f}" if row["enabled"]
-                          else "-", note, key=name)
+                          else "-", key=name)
         if 0 <= cursor < table.row_count:
             table.move_cursor(row=cursor)
+        self.show_note()
         self.query_one("#modules-status", Static).update(
             f"{plan['total_params'] / 1e6:.1f}M params; enter or click toggles an optional "
             f"module")
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.show_note()
+
+    def show_note(self) -> None:
+        """The highlighted module's group and note under the table."""
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return
+        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        self.query_one("#modules-note", Static).update(self.notes.get(name, ""))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -58,3 +79,15 @@ class ModulesPanel(Vertical):
             self.app.notify(f"{name} is locked: {reason}", severity="warning")
             return
         self.post_message(ModuleToggled(name))
+
+
+def module_note(name: str, enabled: bool) -> str:
+    """The module's group, then why it is locked, or what it needs and what enter does."""
+    spec = MODULES_BY_NAME.get(name)
+    if spec is None:
+        return "backbone, locked: always built"
+    if spec.essential:
+        return f"{spec.group}, locked: {essential_reason(name)}"
+    needs = f" (needs {', '.join(spec.requires)})" if spec.requires else ""
+    return (f"{spec.group}, optional{needs}: enter or a click switches {name} "
+            f"{'off' if enabled else 'on'}")
