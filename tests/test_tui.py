@@ -233,6 +233,27 @@ def test_main_screen_snapshot(snap_compare, monkeypatch):
                         run_before=settle)
 
 
+@pytest.mark.parametrize("width", [80, 100, 120])
+def test_help_and_quit_stay_in_the_footer_down_to_80_columns(monkeypatch, width):
+    """Every key of the console's footer whole on screen from 80 columns (at 80, Textual's
+    spacing pushed `? Help` and `q Quit` off the right edge)."""
+    from textual.widgets._footer import FooterKey
+
+    monkeypatch.chdir(ROOT)
+
+    async def scenario():
+        app = RedHeartApp(attach=RECORDED)
+        async with app.run_test(size=(width, 24)) as pilot:
+            await wait_for(pilot, lambda: len(app.screen.query(FooterKey)) >= 10)
+            await pilot.pause(0.2)
+            keys = {key.key: key.region for key in app.screen.query(FooterKey)}
+            assert {"question_mark", "q", "s", "x", "c"} <= set(keys)
+            for key, region in keys.items():
+                assert region.width > 0 and region.right <= width, key
+
+    asyncio.run(scenario())
+
+
 def test_help_screen_snapshot(snap_compare, monkeypatch):
     monkeypatch.chdir(ROOT)
 

@@ -21,7 +21,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
-from textual.widgets import Footer, Header, Input, Tab, Tabs
+from textual.widgets import Header, Input, Tab, Tabs
 
 from redheart.config import Config
 from redheart.config_load import load_profile
@@ -47,6 +47,7 @@ from tui.runs_source import RunsSource
 from tui.screens import HelpScreen, QuitScreen
 from tui.try_screen import TryScreen
 from tui.widgets.gradients_panel import GradientsPanel
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.loss_panel import LossPanel
 from tui.widgets.memory_panel import MemoryPanel
 from tui.widgets.modules_panel import ModulesPanel
@@ -138,7 +139,7 @@ class RedHeartApp(RunsNavigation, App):
             yield ThroughputPanel(id="throughput", classes="panel")
             yield GradientsPanel(id="gradients", classes="panel")
             yield RunPanel(id="run", classes="panel")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def _has_run(self) -> bool:

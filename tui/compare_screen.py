@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Select, Static
+from textual.widgets import DataTable, Header, Select, Static
 
 from redheart.runs.listing import RunSummary
 from tui.compare_data import compare_traces, fit_widths, merged_diff, metrics_of, run_color
@@ -24,6 +24,7 @@ from tui.run_view import RunView
 from tui.runs_source import RunsError, RunsSource
 from tui.widgets.chart import Chart, legend
 from tui.widgets.chart_options import ChartOptions
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text import set_text
 
 HEADER = 12
@@ -104,7 +105,7 @@ class CompareScreen(Screen):
                 yield Chart(id="compare-chart")
             with Vertical(id="compare-diff", classes="panel"):
                 yield DiffTable(id="compare-table")
-        yield Footer()
+        yield KeyFooter()
 
     def on_screen_resume(self) -> None:
         """The console's run controls are off here (App.check_action): the footer must ask

@@ -15,13 +15,14 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from redheart.runs.listing import RunSummary
 from tui.compare_screen import CompareScreen
 from tui.messages import RunsListed
 from tui.runs_source import RunsError, RunsSource
 from tui.runs_table import COLUMNS, cells
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text import set_text
 
 REFRESH_S = {False: 2.0, True: 5.0}
@@ -55,7 +56,7 @@ class RunsScreen(Screen):
         yield table
         yield Static(f"reading {self.source.label}...", id="runs-status")
         yield Static(HELP, id="runs-help")
-        yield Footer()
+        yield KeyFooter()
 
     def on_screen_resume(self) -> None:
         """The console's run controls are off here (App.check_action): the footer must ask

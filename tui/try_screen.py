@@ -18,11 +18,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Label, Select, Static
+from textual.widgets import Header, Input, Label, Select, Static
 
 from tui.messages import PredictionFailed, PredictionReady
 from tui.predict_client import PredictClient, PredictError, PredictTarget
 from tui.run_view import Checkpoint
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.prediction_view import PredictionView
 
 OPTIONS_REFRESH_S = 1.0
@@ -69,7 +70,7 @@ class TryScreen(Screen[None]):
         yield Input(placeholder="type a text and press enter", id="try-input")
         yield Static("", id="try-status")
         yield PredictionView(id="try-result")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.refresh_options()
