@@ -150,6 +150,34 @@ def test_start_pause_resume_stop_in_process_ends_with_a_checkpoint(quickstart_da
     assert len(runs) == 1 and (runs[0] / "events.jsonl").is_file()
 
 
+def test_the_title_counts_the_encoding_then_names_the_run_once_it_trains(tmp_path,
+                                                                         monkeypatch):
+    """A fresh encoder cache: the title counts the texts encoded up to their total (it
+    showed one batch's size, "encoding texts 64/M", and kept it for the whole run), then
+    names the run again when training starts."""
+    statuses: list[str] = []
+    set_status = RedHeartApp.set_status
+    monkeypatch.setattr(RedHeartApp, "set_status", lambda self, text: (
+        statuses.append(text), set_status(self, text)))
+
+    async def scenario():
+        app = RedHeartApp(PROFILES / "quickstart.toml", [
+            f'data.cache_dir="{tmp_path / "cache"}"', f'run.runs_root="{tmp_path / "runs"}"',
+            "train.max_steps=3", "data.encode_batch=16"], samples=20)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.view.step >= 1 or app.training_done.is_set())
+            await pilot.pause(0.3)
+            assert app.view.step >= 1, app.view.messages
+            assert len(statuses) > 1
+            done, total = map(int, statuses[-1].removeprefix("encoding texts ").split("/"))
+            assert done == total > 16
+            assert app.sub_title == str(app.own_run)
+            await wait_for(pilot, lambda: app.training_done.is_set())
+
+    asyncio.run(scenario())
+
+
 def test_a_start_that_does_not_fit_is_refused_with_the_reason(quickstart_data, tmp_path):
     async def scenario():
         app = _run_app(quickstart_data, tmp_path, "memory.budget_gb=0.001")

@@ -70,15 +70,25 @@ RUN_ACTIONS = frozenset({"start", "pause", "resume", "stop", "save_now", "set_lr
 
 class SilentReporter(QuietReporter):
     """run_training's reporter inside the console: the terminal belongs to Textual, so
-    only the encoding progress is told (in the title bar)."""
+    only the encoding progress is told (in the title bar), until training starts."""
 
     def __init__(self, app: RedHeartApp | None) -> None:
         self.app = app
         """Where encoding progress goes (None: nowhere, as in the overhead benchmark)."""
+        self.encoded = 0
 
     def encoding(self, done: int, total: int) -> None:
+        """`done` is how many more texts were encoded (Rich's advance), not a running
+        count: shown as given, the title read "encoding texts 64/M" until the run ended."""
+        self.encoded += done
         if self.app is not None:
-            self.app.from_training(self.app.set_status, f"encoding texts {done}/{total}")
+            self.app.from_training(self.app.set_status,
+                                   f"encoding texts {min(self.encoded, total)}/{total}")
+
+    def started(self, run_dir: Path, trainer: Any) -> None:
+        """Training starts: the title names the run again."""
+        if self.app is not None:
+            self.app.from_training(self.app.clear_status)
 
 
 class RedHeartApp(RunsNavigation, App):
@@ -226,7 +236,19 @@ class RedHeartApp(RunsNavigation, App):
         self.refresh_panels(charts=True)
 
     def set_status(self, text: str) -> None:
-        self.sub_title = text
+        """A passing status of this process's own run (its encoding) in the title, while
+        that run is the one on screen (another opened meanwhile keeps its name there)."""
+        if self._own_run_shown():
+            self.sub_title = text
+
+    def clear_status(self) -> None:
+        """The title names the run on screen again."""
+        if self._own_run_shown() and self.source is not None:
+            self.sub_title = self.source.label
+
+    def _own_run_shown(self) -> bool:
+        return self.own_run is not None and getattr(self.source, "run_dir", None) == \
+            self.own_run
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The run's controls belong to the console's screen: on the Runs and Compare
