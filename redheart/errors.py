@@ -29,6 +29,13 @@ class TrainingError(RedHeartError):
     exit_code = 1
 
 
+class StartCancelled(RedHeartError):
+    """The caller cancelled a run before its directory was created (the console's Stop
+    while the data is read): nothing was written, so there is nothing to checkpoint."""
+
+    exit_code = 1
+
+
 class DiskWriteError(RedHeartError):
     """A file could not be written (a full disk, a quota, a read-only mount); exit 1.
 

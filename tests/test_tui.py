@@ -212,6 +212,65 @@ def test_a_start_refused_on_its_data_fails_and_is_not_called_killed(quickstart_d
             log = "".join(strip.text for strip in app.query_one("#messages").lines)
             # wrapped to the panel's width: a name may be cut anywhere
             assert "nowhere.jsonl" in log.replace(" ", "") and "killed" not in log
+            # the folder it would have had is named nowhere (the title kept it)
+            assert "runs" not in app.sub_title and app.source is None
+
+    asyncio.run(scenario())
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_stop_during_the_data_read_cancels_the_start(tmp_path, monkeypatch):
+    """Stop while the texts are encoded: the start ends at the next batch, says so, and
+    leaves no folder (a stop sent to the folder-to-be failed, "not a run directory")."""
+    notes: list[str] = []
+    notify = RedHeartApp.notify
+    monkeypatch.setattr(RedHeartApp, "notify", lambda self, message, **kw: (
+        notes.append(str(message)), notify(self, message, **kw)))
+
+    async def scenario():
+        app = RedHeartApp(PROFILES / "quickstart.toml", [
+            f'data.cache_dir="{tmp_path / "cache"}"', f'run.runs_root="{tmp_path / "runs"}"',
+            "train.max_steps=3", "data.encode_batch=2"], samples=40)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.sub_title.startswith("encoding texts")
+                           or app.training_done.is_set())
+            assert not app.training_done.is_set(), "the encoding ended before the stop"
+            await pilot.press("x")
+            await wait_for(pilot, lambda: app.training_done.is_set())
+            await pilot.pause(0.5)
+            assert app.view.state == "idle" and app.source is None and app.sub_title == ""
+            log = " ".join(" ".join(strip.text for strip in app.query_one("#messages").lines)
+                           .split())
+            assert "cancelling the start" in log and "no run folder was created" in log
+            assert not [n for n in notes if "not a run directory" in n]
+            await pilot.press("q")                 # nothing live: quits at once
+            await wait_for(pilot, lambda: not app.is_running, timeout=30)
+
+    asyncio.run(scenario())
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_quit_with_stop_during_the_data_read_cancels_the_start(tmp_path):
+    """The quit dialog's Stop while the texts are encoded exits the console and ends the
+    start (it failed on "not a run directory" and the console stayed)."""
+    from textual.widgets import Button
+
+    async def scenario():
+        app = RedHeartApp(PROFILES / "quickstart.toml", [
+            f'data.cache_dir="{tmp_path / "cache"}"', f'run.runs_root="{tmp_path / "runs"}"',
+            "train.max_steps=3", "data.encode_batch=2"], samples=40)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("s")
+            await wait_for(pilot, lambda: app.sub_title.startswith("encoding texts")
+                           or app.training_done.is_set())
+            assert not app.training_done.is_set(), "the encoding ended before the quit"
+            await pilot.press("q")
+            await wait_for(pilot, lambda: bool(app.screen.query("#stop")))
+            app.screen.query_one("#stop", Button).press()
+            await wait_for(pilot, lambda: app.return_code is not None, timeout=30)
+        assert app.exit_choice == "stop" and app.start_cancelled
+        assert app.training_done.wait(60)
 
     asyncio.run(scenario())
     assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())

@@ -25,7 +25,7 @@ from textual.widgets import Header, Input, Tab, Tabs
 
 from redheart.config import Config
 from redheart.config_load import load_profile
-from redheart.errors import RedHeartError
+from redheart.errors import RedHeartError, StartCancelled
 from redheart.notify.rules import Notice
 from redheart.train.reporter import QuietReporter
 from tui.compare_screen import CompareScreen
@@ -79,15 +79,24 @@ class SilentReporter(QuietReporter):
 
     def encoding(self, done: int, total: int) -> None:
         """`done` is how many more texts were encoded (Rich's advance), not a running
-        count: shown as given, the title read "encoding texts 64/M" until the run ended."""
+        count: shown as given, the title read "encoding texts 64/M" until the run ended.
+        A Stop pressed meanwhile ends the start here, between two batches (the cache
+        removes its partial shard), not after the whole encoding."""
         self.encoded += done
         if self.app is not None:
+            if self.app.start_cancelled:
+                raise StartCancelled("the start was cancelled while its texts were "
+                                     "encoded; no run folder was created")
             self.app.from_training(self.app.set_status,
                                    f"encoding texts {min(self.encoded, total)}/{total}")
 
     def started(self, run_dir: Path, trainer: Any) -> None:
-        """Training starts: the title names the run again."""
+        """Training starts: the title names the run again, and a Stop pressed while the
+        directory was being set up (after the last check of `cancelled`, before the
+        engine read its control channel, which skips older lines) is sent now."""
         if self.app is not None:
+            if self.app.mark_started(run_dir):
+                LocalController(run_dir).send("stop")
             self.app.from_training(self.app.clear_status)
 
 
@@ -131,6 +140,11 @@ class RedHeartApp(RunsNavigation, App):
         self.exit_choice: str | None = None
         self.own_run: Path | None = None
         """The run this process trains (it goes on when another run is opened)."""
+        self._start_lock = threading.Lock()
+        self._started_dir: Path | None = None
+        """The own run's directory once its engine reads its control channel."""
+        self.start_cancelled = False
+        """Stop was pressed before that: the training thread ends the start itself."""
         self._charts_at = -CHARTS_S
         self._charts_stale = False
         self._messages_shown = 0
@@ -390,6 +404,9 @@ class RedHeartApp(RunsNavigation, App):
             self.notify("a run is already live", severity="warning")
             return
         self.training_done.clear()
+        with self._start_lock:
+            self._started_dir, self.start_cancelled = None, False
+        self.own_run = None
         self.view = RunView(state="starting")
         self._messages_shown = 0
         self.query_one(RunPanel).show(self.view, None)
@@ -419,9 +436,13 @@ class RedHeartApp(RunsNavigation, App):
         try:
             run_training(config, profile_dir, SilentReporter(self), samples=self.samples,
                          on_run_dir=lambda run_dir: self.from_training(
-                             self._started_in_process, run_dir.absolute()))
+                             self._started_in_process, run_dir.absolute()),
+                         cancelled=lambda: self.start_cancelled)
         except DoesNotFitError as exc:     # refused before the data is read or a file written
             self.post_message(StartRefused(str(exc)))
+            return
+        except StartCancelled as exc:      # Stop during the data read: no folder, no run
+            self.post_message(StartRefused(str(exc), cancelled=True))
             return
         except RedHeartError as exc:
             error = str(exc)
@@ -443,14 +464,32 @@ class RedHeartApp(RunsNavigation, App):
 
     def on_start_refused(self, message: StartRefused) -> None:
         self.view.state = "idle"
-        self.query_one(RunPanel).log("refused", message.reason)
+        self._forget_unmade_run()
+        self.query_one(RunPanel).log("stopped" if message.cancelled else "refused",
+                                     message.reason)
         self.query_one(RunPanel).show(self.view, None)
-        self.notify(message.reason, title="start refused", severity="error", timeout=10)
+        if message.cancelled:
+            self.notify(message.reason, title="start cancelled", timeout=10)
+        else:
+            self.notify(message.reason, title="start refused", severity="error", timeout=10)
+
+    def _forget_unmade_run(self) -> None:
+        """The own start ended before its directory was made: stop following the folder
+        it was to be (the title named it; the Try screen and controls would use it)."""
+        run = self.own_run
+        if run is None or run.exists() or not self._own_run_shown():
+            return
+        if self.source is not None:
+            self.source.close()
+        self.source = self.controller = None
+        self.own_run, self.in_process = None, False
+        self.sub_title = ""
 
     def on_training_ended(self, message: TrainingEnded) -> None:
         self.pump_events()
         if message.error and self.view.state == "starting":   # refused before its folder
             self.view.state = "failed"
+            self._forget_unmade_run()
             self.query_one(RunPanel).show(self.view, None)
         if message.error:
             self.query_one(RunPanel).log("error", message.error)
@@ -477,7 +516,44 @@ class RedHeartApp(RunsNavigation, App):
         self._send("resume")
 
     def action_stop(self) -> None:
+        """Stop the run on screen; this process's own start, still reading its data,
+        is cancelled instead (it has no run directory to send a stop to yet)."""
+        starting = (not self.training_done.is_set() and self.view.state == "starting"
+                    and (self.own_run is None or self._own_run_shown()))
+        if starting and self.cancel_start():
+            text = "stop: cancelling the start (its data is still being read)"
+            self.query_one(RunPanel).log("stopping", text)
+            self.notify(text)
+            return
         self._send("stop")
+
+    def cancel_start(self) -> bool:
+        """Cancel this process's own start if its engine does not read its control channel
+        yet (any thread: the quit path after the app has exited too); False when it
+        does, and a stop is then sent there."""
+        with self._start_lock:
+            if self._started_dir is None:
+                self.start_cancelled = True
+                return True
+        return False
+
+    def mark_started(self, run_dir: Path) -> bool:
+        """The own run's engine reads its control channel now (the training thread);
+        True when Stop was pressed before (the caller sends it there)."""
+        with self._start_lock:
+            self._started_dir = run_dir
+            return self.start_cancelled
+
+    def stop_own_run(self) -> bool:
+        """Stop this process's own run, from any thread: a start still reading its data
+        is cancelled (True), a running one is sent `stop` (a checkpoint first)."""
+        if self.cancel_start():
+            return True
+        with self._start_lock:
+            run_dir = self._started_dir
+        if run_dir is not None:
+            LocalController(run_dir).send("stop")
+        return False
 
     def action_save_now(self) -> None:
         self._send("save-now")
@@ -517,15 +593,18 @@ class RedHeartApp(RunsNavigation, App):
             self.exit()
             return
 
-        # the run this process trains, when it does (another may be on screen), else the
-        # live run on screen
-        training = not self.training_done.is_set() and self.own_run is not None
-        controller = LocalController(self.own_run) if training else self.controller
+        # the run this process trains, when it does (another may be on screen; it may be
+        # still reading its data), else the live run on screen
+        training = not self.training_done.is_set()
+        controller = self.controller
 
         def chosen(choice: str | None) -> None:
-            if choice == "stop" and controller is not None:
+            if choice == "stop" and (training or controller is not None):
                 try:   # now, not in a worker: the app is about to exit
-                    controller.send("stop")
+                    if training:
+                        self.stop_own_run()
+                    elif controller is not None:
+                        controller.send("stop")
                 except (RedHeartError, RuntimeError, OSError) as exc:
                     self.notify(f"stop: {exc}", severity="error")
                     return

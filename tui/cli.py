@@ -54,7 +54,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from tui.app import RedHeartApp  # Textual loads only once the arguments are good
-    from tui.event_source import LocalController
     from tui.runs_source import LocalRuns
 
     # The training thread and the UI share the GIL; a longer switch interval lets the
@@ -76,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    if app.in_process and not app.training_done.is_set():
+    if not app.training_done.is_set():   # this process's own run, or its start, goes on
         stopping = app.exit_choice == "stop"      # sent from the quit dialog
         if not stopping:
             print(f"training continues headless in this process ({app.own_run}); attach "
@@ -84,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 app.training_done.wait()
             except KeyboardInterrupt:
-                LocalController(app.own_run).send("stop")
+                app.stop_own_run()      # during the data read: the start is cancelled
                 stopping = True
         if stopping:
-            print("stopping: a checkpoint is written first", flush=True)
+            print("stopping: the start is cancelled, no run folder is made"
+                  if app.start_cancelled else "stopping: a checkpoint is written first",
+                  flush=True)
             app.training_done.wait()
     return 0
 

@@ -19,9 +19,11 @@ class ForecastReady(Message):
 
 @dataclass
 class StartRefused(Message):
-    """The engine refused to start (the plan does not fit); nothing was written."""
+    """The engine refused to start (the plan does not fit), or the user cancelled the
+    start while its data was read (`cancelled`); nothing was written."""
 
     reason: str
+    cancelled: bool = False
 
 
 @dataclass

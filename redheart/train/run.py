@@ -15,7 +15,7 @@ from redheart.config_toml import dumps
 from redheart.data.encoder import TextEncoder
 from redheart.data.sources import anchor_paths
 from redheart.data.training_data import training_data
-from redheart.errors import RedHeartError
+from redheart.errors import RedHeartError, StartCancelled
 from redheart.memory.selector import DoesNotFitError, plan_for
 from redheart.memory.telemetry import TelemetrySampler
 from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
@@ -103,7 +103,8 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
                  run_dir: Path | None = None, resume: str | None = None,
                  samples: int | None = None,
                  on_run_dir: Callable[[Path], None] | None = None,
-                 profile_steps: int = 0) -> RunOutcome:
+                 profile_steps: int = 0,
+                 cancelled: Callable[[], bool] | None = None) -> RunOutcome:
     """One run: alone, or as one rank of a torchrun job (see `distributed.py`).
 
     `on_run_dir` is for a caller that follows the run from its start (the
@@ -111,6 +112,9 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     fits, before the data is read; the directory is created only once the
     data is read, so a run refused on its data leaves no folder.
     `profile_steps`: record that many steps with torch.profiler (`step_profiler.py`).
+    `cancelled`: asked once the data is read, before the directory is created; True
+    raises StartCancelled (the console's Stop during the data read: until the directory
+    exists, its control channel cannot take a stop).
     """
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
     config = anchor_init_from(config, profile_dir, check=resume is None)
@@ -124,7 +128,7 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
         if not dist.is_main:
             reporter = QuietReporter()   # rank 0 speaks for the job
         return _run(config, profile_dir, reporter, run_dir, resume, checkpoint, dist,
-                    on_run_dir, profile_steps)
+                    on_run_dir, profile_steps, cancelled)
     except PeerLost as exc:
         lost = exc
         raise
@@ -168,7 +172,8 @@ def model_parameters(config: Config) -> int:
 
 def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | None,
          resume: str | None, checkpoint: Path | None, dist: DistContext,
-         on_run_dir: Callable[[Path], None] | None, profile_steps: int) -> RunOutcome:
+         on_run_dir: Callable[[Path], None] | None, profile_steps: int,
+         cancelled: Callable[[], bool] | None = None) -> RunOutcome:
     # Rank 0 plans and every rank follows: ranks that chose different savers or
     # micro-batches would run different collectives and hang.
     memory_plan = dist.from_main(plan_for(config, resolve_device(config).type,
@@ -193,6 +198,9 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
     if config.data.encoder_trainable:   # it encodes token ids in the step: no budget of its own
         encoder = TextEncoder(config.data.encoder, config.data.max_tokens)
 
+    if dist.is_main and cancelled is not None and cancelled():
+        raise StartCancelled("the start was cancelled while its data was read; no run "
+                             "folder was created")
     if dist.is_main:                # rank 0 owns the directory, the lock and the events
         run_dir = run_dir or new_run_dir(config)
         lock = claim_run_dir(run_dir, resuming=resume is not None)  # before anything is written
