@@ -88,3 +88,18 @@ def test_the_console_reads_each_steps_kind_from_its_losses():
     assert view.grads.jumping == []
     [row] = view.grads.rows()
     assert row.median == 2.0
+
+
+def test_norms_fit_their_7_cell_columns_with_3_significant_digits():
+    """`:.3g` wrote a small norm as `1.23e-05` (8 cells): the row's median and trend moved
+    one cell right of the header's columns."""
+    from tui.grad_norms import ModuleNorms
+    from tui.widgets import gradients_panel
+    from tui.widgets.gradients_panel import HEADER, NAME_WIDTH, row_text
+
+    row = row_text(ModuleNorms("emotion_head", 1.234e-05, 2.346e-06, (1.0, 2.0), None, None))
+    median_end = HEADER.index("median") + len("median")
+    assert row.plain[NAME_WIDTH + 1:median_end] == "1.23e-5 2.35e-6"
+    for value in (6.45, 0.0193, 1.234e-05, 0.000123, 123456.0, 1.5e-12, float("inf"), 0.0):
+        assert len(gradients_panel.norm_text(value)) <= 7, value
+    assert gradients_panel.norm_text(0.0193) == "0.0193"

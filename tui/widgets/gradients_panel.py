@@ -28,13 +28,32 @@ HEADER = f"{'module':<{NAME_WIDTH}} {'|g|':>7} {'median':>7} {'jump':<10} trend"
 """The trend last: where the panel is narrow, it is what is cut."""
 
 
+NORM_CELLS = 7
+"""The |g| and median columns' width."""
+
+
+def norm_text(value: float, cells: int = NORM_CELLS) -> str:
+    """A norm in `cells` at most, 3 significant digits where they fit: `:.3g` writes a
+    small one as `1.23e-05` (8), which pushed the median and trend out of their columns;
+    here it is `1.23e-5`."""
+    text = f"{value:.3g}"
+    if len(text) <= cells:
+        return text
+    for digits in (2, 1, 0):
+        mantissa, exponent = f"{value:.{digits}e}".split("e")
+        text = f"{mantissa}e{int(exponent)}"
+        if len(text) <= cells:
+            return text
+    return text
+
+
 def row_text(row: ModuleNorms) -> Text:
     """One module's line; all red and bold while a jump is in view."""
     style = "bold red" if row.jump is not None else ""
     jump = "" if row.jump is None else (
         f"x{'inf' if math.isinf(row.jump) else f'{row.jump:.0f}'} at {row.jump_step}")
-    median = "-" if row.median is None else f"{row.median:.3g}"
-    text = Text(f"{row.name[:NAME_WIDTH]:<{NAME_WIDTH}} {row.last:>7.3g} {median:>7} "
+    median = "-" if row.median is None else norm_text(row.median)
+    text = Text(f"{row.name[:NAME_WIDTH]:<{NAME_WIDTH}} {norm_text(row.last):>7} {median:>7} "
                 f"{jump:<10} ", style=style)
     text.append(blocks(list(row.trend), TREND_CELLS), style=style or "green")
     return text
