@@ -114,6 +114,36 @@ def test_runs_screen_lists_runs_live_status_and_opens_one(runs_root, tmp_path):
         lock.release()
 
 
+def test_a_growing_run_keeps_its_size_unit_and_help_describes_the_runs_keys(tmp_path):
+    """A run that grows past a column's width widens it (the size lost its unit: `100.2`
+    for 100.2M); `?` here lists this screen's keys (the console's said `c` saves a
+    checkpoint, which here compares)."""
+    from tui.screens import HelpScreen
+
+    root = tmp_path / "runs"
+    shutil.copytree(RECORDED_RUNS["quickstart-lr1e-3"], root / "grows")
+
+    async def scenario():
+        app = RedHeartApp(runs=LocalRuns(root))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, RunsScreen)
+                           and len(runs_rows(app.screen)) == 1, timeout=60)
+            before = runs_rows(app.screen)[str(root / "grows")][-1]
+            (root / "grows" / "notes.bin").write_bytes(b"\0" * 150_000)   # 5 cells to 6
+            await wait_for(pilot, lambda: runs_rows(app.screen)[str(root / "grows")][-1]
+                           != before, timeout=60)
+            table = app.screen.query_one(DataTable)
+            for index, column in enumerate(table.ordered_columns):
+                shown = column.get_render_width(table) - 2 * table.cell_padding
+                assert shown >= len(str(table.get_row_at(0)[index])), column.label
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+            assert "compare the marked runs" in app.screen.text
+            assert "save a checkpoint" not in app.screen.text
+
+    asyncio.run(scenario())
+
+
 async def _compare(app, pilot, order: list[str]) -> CompareScreen:
     """Mark `order` (run paths) on the Runs screen with space, then press c (over the fake
     ssh each answer is a `python -m redheart`: seconds each on a busy machine)."""

@@ -30,9 +30,28 @@ REFRESH_S = {False: 2.0, True: 5.0}
 HELP = ("enter open (follow live, replay ended) · space mark · c compare marked · "
         "n new run · esc console · q quit")
 """One line at 120 columns; the footer names the same keys at any width."""
+HELP_MARKDOWN = """\
+# Runs
+
+| key | action |
+|---|---|
+| `enter`, click | open the run under the cursor (followed while live, replayed when ended) |
+| `space` | mark / unmark it |
+| `c` | compare the marked runs (their curves and config diff) |
+| `n` | start a new run from a profile, into this folder |
+| `esc` | back to the console |
+| `ctrl+p` | command palette |
+| `?` | this help |
+| `q` | quit |
+
+Rows are re-read every 2 seconds (5 over ssh), as `redheart runs` lists them.
+"""
+"""What `?` shows here: this screen's keys (the console's help said `c` saves a
+checkpoint, which here compares)."""
 
 
 class RunsScreen(Screen):
+    HELP_MARKDOWN = HELP_MARKDOWN
     BINDINGS = [Binding("enter", "open_run", "Open", priority=True),
                 Binding("space", "mark", "Mark"),
                 Binding("c", "compare", "Compare"),
@@ -99,7 +118,9 @@ class RunsScreen(Screen):
         for column, value in zip(COLUMNS, cells(run, key in self.marked), strict=True):
             column_key = column or "mark"
             if table.get_cell(key, column_key) != value:
-                table.update_cell(key, column_key, value)
+                # the column widens with its cell: a live run's size going from 99.9M to
+                # 100.2M lost its unit, the step 9/30 to 10/30 its last digit
+                table.update_cell(key, column_key, value, update_width=True)
 
     @property
     def current(self) -> str | None:
