@@ -44,7 +44,7 @@ from tui.run_view import RunView
 from tui.runs_nav import RunsNavigation
 from tui.runs_screen import RunsScreen
 from tui.runs_source import RunsSource
-from tui.screens import HelpScreen, QuitScreen
+from tui.screens import HELP, HelpScreen, QuitScreen
 from tui.try_screen import TryScreen
 from tui.widgets.gradients_panel import GradientsPanel
 from tui.widgets.key_footer import KeyFooter
@@ -571,7 +571,9 @@ class RedHeartApp(RunsNavigation, App):
         self._send("set-lr", lr)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        """The help of the screen shown: the Runs screen's `c` compares, not saves."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(getattr(self.screen, "HELP_MARKDOWN", HELP)))
 
     def action_try_model(self) -> None:
         if not isinstance(self.screen, TryScreen):

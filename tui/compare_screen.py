@@ -29,6 +29,23 @@ from tui.widgets.text import set_text
 
 HEADER = 12
 """Cells of a run's name kept in its column's header (its colour tells the rest)."""
+HELP_MARKDOWN = """\
+# Compare
+
+| key | action |
+|---|---|
+| `esc` | back to the runs |
+| `f5` | read the runs again |
+| `tab` | next control: metric, log, smoothing, window, x axis, the diff |
+| `left` / `right` | smoothing slider: less / more |
+| `ctrl+p` | command palette |
+| `?` | this help |
+| `q` | quit |
+
+One colour per run: its training curve as a line, its evals as points. The diff
+is `redheart diff`: the first marked run against each other one.
+"""
+"""What `?` shows on this screen."""
 PANEL_CHROME = 4
 """Cells a panel's border and padding take from its width (`.panel` in styles.tcss)."""
 
@@ -84,6 +101,7 @@ class DiffTable(DataTable):
 
 
 class CompareScreen(Screen):
+    HELP_MARKDOWN = HELP_MARKDOWN
     BINDINGS = [Binding("escape", "app.pop_screen", "Back to the runs"),
                 Binding("f5", "reload", "Reload")]
 

@@ -40,12 +40,19 @@ Detaching never stops a run.
 
 
 class HelpScreen(ModalScreen[None]):
+    """Keys and notes in Markdown: the console's by default, or those of the screen it
+    was opened on (the Runs and Compare screens give their own)."""
+
     BINDINGS = [("escape,q,question_mark", "dismiss", "Close")]
+
+    def __init__(self, text: str = HELP) -> None:
+        super().__init__()
+        self.text = text
 
     def compose(self) -> ComposeResult:
         # Scrolls: at 120x40 the table alone is taller than the box (arrows, page keys).
         with VerticalScroll(id="help-box"):
-            yield Markdown(HELP)
+            yield Markdown(self.text)
             yield Button("Close", id="close-help", compact=True)
 
     def on_mount(self) -> None:
