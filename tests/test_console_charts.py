@@ -256,3 +256,19 @@ def test_replaying_a_run_copied_while_it_was_written_draws_its_whole_history(tmp
                                                               for s in steps]), 0.6))
 
     asyncio.run(scenario())
+
+
+def test_the_throughput_header_fits_half_a_120_column_screen():
+    """Two GPU-sized rates and the note in the 56 cells of the panel at 120 columns
+    (`1,234.5 samples/s  123,456.7 tokens/s` cut the note off)."""
+    from tui.run_view import RunView
+    from tui.widgets import throughput_panel
+    from tui.widgets.throughput_panel import figures
+
+    view = RunView()
+    view.samples_per_s, view.tokens_per_s = 1234.5, 123456.7
+    text = figures(view).plain
+    assert len(text) <= 56 and "1.23k samples/s" in text and "123k tokens/s" in text
+    assert text.endswith("(smoothed, log axis)")
+    assert [throughput_panel.rate_text(v) for v in (0.6, 10.14, 999.4, 999.6, 2.5e6)] == \
+        ["0.6", "10.1", "999", "1k", "2.5M"]

@@ -21,13 +21,25 @@ COLORS = {"samples/s": "#00d7d7", "tokens/s": "#ffaf00"}
 SETTINGS = ChartSettings(log=True, smoothing=0.6)
 
 
+def rate_text(value: float) -> str:
+    """3 significant digits with k/M/G: `123k` where `123,456.7` made the header (two
+    rates and the note) longer than the panel is wide at 120 columns."""
+    if value < 0.01:
+        return f"{value:.2g}"
+    for unit in ("", "k", "M", "G"):
+        if value < 999.5:
+            return f"{value:.3g}{unit}"
+        value /= 1000
+    return f"{value:.3g}T"
+
+
 def figures(view: RunView) -> Text:
     """The latest figures, each after its line's colour (the chart's legend)."""
     text = Text()
     for name, value in zip(THROUGHPUT, (view.samples_per_s, view.tokens_per_s), strict=True):
         if value is not None:
             text.append(f"{LINE} ", style=COLORS[name])
-            text.append(f"{value:,.1f} {name}  ")
+            text.append(f"{rate_text(value)} {name}  ")
     return text.append("(smoothed, log axis)", style="dim") if text else Text("no steps yet")
 
 
