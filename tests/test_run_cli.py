@@ -68,6 +68,23 @@ def test_output_and_exit_codes(tmp_path, cache_opt, straight):
     first_step = next(i for i, line in enumerate(lines) if " step " in line)
     assert announced[0] < first_step and announced[-1] == len(lines) - 1  # at start and end
     assert any(" step 12/12 " in line for line in lines)                   # plain lines off a TTY
+    # the log under nohup: every eval and checkpoint of events.jsonl, and where the best is
+    events = list(read_events(run_dir / "events.jsonl"))
+    evals = [e for e in events if e["type"] == "eval"]
+    checkpoints = [e for e in events if e["type"] == "checkpoint"]
+    assert evals and any(c["best"] for c in checkpoints)
+    for e in evals:
+        assert any(f"eval at step {e['step']} " in line and
+                   f"eval loss {e['metrics']['loss']:.4f}" in line for line in lines), lines
+    written = [line for line in lines if " checkpoint step " in line]
+    assert [line.split("written: ")[1].split()[0] for line in written] == \
+        [c["path"] for c in checkpoints]
+    assert sum("new best" in line for line in written) == sum(c["best"] for c in checkpoints)
+    best = next(c for c in reversed(checkpoints) if c["best"])
+    best_loss = next(e for e in evals if e["step"] == best["step"])["metrics"]["loss"]
+    assert lines[-2].endswith(f"done at step 12/12; best eval loss {best_loss:.4f} at step "
+                              f"{best['step']} ({best['path']}); last checkpoint "
+                              f"{checkpoints[-1]['path']}")
     again = run_cli("run", *QUICK, *cache_opt, "--run-dir", str(run_dir))
     assert again.returncode == 2
     assert "already holds a run; pass --resume last" in again.stderr

@@ -207,6 +207,11 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         events_path = run_dir / "events.jsonl"
         events = (EventWriter.resume(events_path) if resume is not None
                   else EventWriter(events_path))
+        # The reporter hears every event (evals, checkpoints, warnings) as it is written:
+        # what `redheart run` prints of them comes from the file's own records. A reporter
+        # written to the older four-method protocol has no `event`.
+        if (listen := getattr(reporter, "event", None)) is not None:
+            events.add_listener(listen)
     else:
         lock, events = None, None
     sinks = None
