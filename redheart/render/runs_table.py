@@ -6,6 +6,7 @@ import time
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from redheart.runs.listing import RunSummary
@@ -58,29 +59,83 @@ def started_text(row: RunSummary) -> str:
                                                             time.localtime(row.started_at))
 
 
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run", "left"), ("profile", "left"), ("status", "left"), ("step", "right"),
+    ("best eval", "right"), ("samples/s", "right"), ("started", "left"),
+    ("duration", "right"), ("size", "right"))
+"""Every column of the listing, in the order shown."""
+
+ESSENTIAL = ("run", "status", "step", "best eval")
+"""Always shown, and never cut: what a listing is read for (which run, is it alive, how
+far, how good)."""
+
+OPTIONAL = ("duration", "samples/s", "started", "size", "profile")
+"""Shown in this order of preference as far as the terminal's width allows; `--json`
+keeps them all. The profile is the first to go: it is the run name's own prefix
+(`<name>-<timestamp>`)."""
+
+
+def _cells(row: RunSummary) -> dict[str, str]:
+    status = (f"[{STATUS_STYLES[row.status]}]{row.status}[/]" if row.status in STATUS_STYLES
+              else row.status)
+    return {"run": row.name, "profile": row.profile or "-", "status": status,
+            "step": step_text(row), "best eval": best_text(row), "samples/s": speed_text(row),
+            "started": started_text(row), "duration": duration_text(row.duration_s),
+            "size": size_text(row.size_bytes)}
+
+
+def _table(rows: list[RunSummary], title: str, shown: list[str],
+           run_width: int | None = None) -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    for name, justify in COLUMNS:
+        if name not in shown:
+            continue
+        if name == "run":
+            # Whole names, to copy into the next command: folded (never cut with an
+            # ellipsis) in the one case they do not fit beside the other essential columns.
+            table.add_column(name, overflow="fold", width=run_width,
+                             min_width=None if run_width else min(32, max(len(r.name)
+                                                                          for r in rows)))
+        else:
+            table.add_column(name, justify=justify, no_wrap=True)
+    for row in rows:
+        cells = _cells(row)
+        table.add_row(*(cells[name] for name, _ in COLUMNS if name in shown))
+    return table
+
+
+def _natural_width(console: Console, table: Table) -> int:
+    """The width the table takes with every cell on one line (`console.measure` clamps its
+    answer to the console's width, which would say everything fits)."""
+    return Measurement.get(console, console.options.update_width(10_000), table).maximum
+
+
 def print_runs(rows: list[RunSummary], title: str, console: Console | None = None) -> None:
-    """One line per run, newest first; a damaged run's problem under the table."""
+    """One line per run, newest first; a damaged run's problem under the table.
+
+    On a narrow terminal whole columns are left out (OPTIONAL) rather than every column
+    squeezed: Rich shrinks all of them, which cut `finished` to `finis…`, the step to
+    `300/3…` and stacked `1.2346 @ 11000` on three lines at 80 columns."""
     if console is None:             # off a terminal (a pipe, a file): one line per run
         console = Console()
         console = console if console.is_terminal else Console(width=200)
     if not rows:
         console.print(f"no run directories in {title}")
         return
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
-    # Whole names (folded, never cut), to copy into the next command.
-    table.add_column("run", overflow="fold", min_width=min(32, max(len(r.name) for r in rows)))
-    table.add_column("profile", overflow="fold", min_width=10)
-    for name, justify in (("status", "left"), ("step", "right"), ("best eval", "right"),
-                          ("samples/s", "right"), ("started", "left"),
-                          ("duration", "right"), ("size", "right")):
-        table.add_column(name, justify=justify)
-    for row in rows:
-        table.add_row(row.name, row.profile or "-",
-                      f"[{STATUS_STYLES.get(row.status, '')}]{row.status}[/]"
-                      if row.status in STATUS_STYLES else row.status,
-                      step_text(row), best_text(row), speed_text(row), started_text(row),
-                      duration_text(row.duration_s), size_text(row.size_bytes))
+    shown = list(ESSENTIAL)
+    for name in OPTIONAL:         # each one that still fits, in order of preference
+        if _natural_width(console, _table(rows, title, [*shown, name])) <= console.width:
+            shown.append(name)
+    dropped = [name for name, _ in COLUMNS if name not in shown]
+    table = _table(rows, title, shown)
+    excess = _natural_width(console, table) - console.width
+    if excess > 0:                # the essential columns alone are too wide: fold the names
+        longest = max(len(row.name) for row in rows)
+        table = _table(rows, title, shown, run_width=max(10, longest - excess))
     console.print(table)
+    if dropped:
+        console.print(f"({', '.join(dropped)} left out at {console.width} columns; a wider "
+                      f"terminal or --json shows them)", markup=False, highlight=False)
     for row in rows:
         if row.problem:
             console.print(f"{row.name}: {row.problem}", markup=False, highlight=False)
