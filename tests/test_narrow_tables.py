@@ -7,6 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from redheart.render.run_diff import print_diff
 from redheart.render.runs_table import print_runs
 from redheart.runs.listing import RunSummary
 
@@ -59,3 +60,27 @@ def test_runs_names_fold_whole_when_even_the_essential_columns_do_not_fit():
     body = lines[lines.index(next(line for line in lines if "───" in line)) + 1:]
     joined = "".join(line[:17].strip() for line in body)     # the run column, read down
     assert "quickstart-20261203-063524" in joined and "cpu-real-20261201-101500" in joined
+
+
+DIFF = {"runs": {"a": "runs/a", "b": "runs/b"},
+        "config": [{"key": "train.loss_weighting", "a": "uncertainty", "b": "fixed"},
+                   {"key": "data.sources[1].max_tokens", "a": 0, "b": 384},
+                   {"key": "data.sources[0].path",
+                    "a": "/home/user/data/scruples/anecdotes/dev.scruples-anecdotes.jsonl",
+                    "b": "sample:sample.jsonl"}],
+        "metrics": {"best.eval.regret_threshold": {"a": 0.2447, "b": 0.1353}}}
+
+
+def test_diff_keys_stay_whole_at_80_columns_and_the_values_wrap():
+    console = _console()
+    print_diff(DIFF, console)
+    lines = console.export_text().splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    for row in DIFF["config"]:
+        assert any(line.split() and line.split()[0] == row["key"] for line in lines), lines
+    path = DIFF["config"][2]["a"]
+    header = next(line for line in lines if line.split()[:1] == ["key"])
+    start, end = header.index(" A ") + 1, header.index(" B ")
+    body = "".join(line[start:end].strip() for line in lines)   # the A column, read down
+    assert f'"{path}"' in body                            # wrapped, nothing lost
+    assert any("best.eval.regret_threshold" in line for line in lines)

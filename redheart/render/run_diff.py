@@ -10,6 +10,9 @@ from rich.table import Table
 
 from redheart.config_keys import spell_value
 
+KEY_ROOM_FOR_VALUES = 30
+"""Columns kept for the two values (and the table's padding) beside the config keys."""
+
 
 def _metric(value: Any) -> str:
     if value is None:
@@ -34,15 +37,23 @@ def print_diff(result: dict[str, Any], console: Console | None = None) -> None:
     if result["config"]:
         table = Table(title="config keys that differ", title_justify="left",
                       box=box.SIMPLE_HEAD)
-        for name in ("key", "A", "B"):
-            table.add_column(name, overflow="fold")
+        # A key is what one types after --set: it keeps its width and is never broken
+        # (`data.sources[1].max_toke` / `ns` read as two keys); the values, often paths,
+        # share what is left and wrap. Only a key wider than the terminal less room for
+        # two short values still folds, as nothing else would show it whole either.
+        longest = max(len(row["key"]) for row in result["config"])
+        fits = longest <= console.width - KEY_ROOM_FOR_VALUES
+        table.add_column("key", no_wrap=fits, min_width=longest if fits else None,
+                         overflow="fold")
+        for name in ("A", "B"):
+            table.add_column(name, overflow="fold", ratio=1)
         for row in result["config"]:
             table.add_row(row["key"], _setting(row["a"]), _setting(row["b"]))
         console.print(table)
     else:
         console.print("the resolved configs are the same")
     table = Table(title="metrics", title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("metric")
+    table.add_column("metric", no_wrap=True)     # a dotted name, as `--json` spells it
     table.add_column("A", justify="right")
     table.add_column("B", justify="right")
     for name, pair in result["metrics"].items():
