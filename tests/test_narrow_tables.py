@@ -3,12 +3,14 @@ stays whole on one line; the less important gives way first."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from rich.console import Console
 
 from redheart.render.run_diff import print_diff
 from redheart.render.runs_table import print_runs
+from redheart.render.stats_table import print_stats
 from redheart.runs.listing import RunSummary
 
 
@@ -84,3 +86,17 @@ def test_diff_keys_stay_whole_at_80_columns_and_the_values_wrap():
     body = "".join(line[start:end].strip() for line in lines)   # the A column, read down
     assert f'"{path}"' in body                            # wrapped, nothing lost
     assert any("best.eval.regret_threshold" in line for line in lines)
+
+
+def test_data_stats_keeps_a_long_path_on_one_line_off_a_terminal():
+    path = ("/home/someone/projects/red-heart/data/scruples/anecdotes/"
+            "train.scruples-anecdotes.jsonl")
+    stats = {"sources": [{"kind": "scruples_dilemmas", "path": path, "rows": 46, "bad_rows": 0,
+                          "tasks": {"bentham": {"count": 0, "with_dims": 0, "pairs": 46}},
+                          "tokens": {"p50": 13, "p90": 17, "p99": 20, "max": 22,
+                                     "max_tokens": 128, "truncation": "head", "cut": 0.0}}]}
+    out = io.StringIO()
+    print_stats(stats, Console(file=out, width=80, color_system=None))   # as `| cat` gets it
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"scruples_dilemmas: {path}"
+    assert all(len(line) <= 80 for line in lines[1:])          # the table still fits

@@ -39,10 +39,13 @@ def test_data_stats_table_keeps_each_path_and_count_line_whole(tmp_path, monkeyp
                       "--set", f'data.cache_dir="{tmp_path}"')
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert max(len(line) for line in lines) <= 80
+    titles = []
     for name in ("sample.jsonl", "dilemmas.jsonl"):
         [title] = [line for line in lines if line.endswith(f"sample/{name}")]
         assert title.startswith(("jsonl: /", "scruples_dilemmas: /"))
+        titles.append(title)
+    # the name lines are never broken (in a deep checkout they pass 80); the rest fits
+    assert max(len(line) for line in lines if line not in titles) <= 80
     assert "255 rows (0 bad); tokens p50 " in result.stdout
     assert [line for line in lines if line.startswith("46 rows (0 bad)")][0].endswith(
         "0% cut at 128 (head)")

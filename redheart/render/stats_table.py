@@ -18,12 +18,16 @@ def print_stats(stats: dict[str, Any], console: Console | None = None) -> None:
 
     The name and the counts are lines of their own, not the table's title and caption,
     which Rich wraps to the table's width: a narrow table (a source with one task) cut
-    its own path in two."""
+    its own path in two. The name line is not wrapped at all (a path longer than the
+    console was folded onto two lines in a piped listing)."""
     console = console or Console()
     for number, source in enumerate(stats["sources"]):
         if number:
             console.print()
-        console.print(Text(f"{source['kind']}: {source['path']}", style="bold"))
+        # soft_wrap: Rich inserts no line break, so `| cat`, a log or a narrow terminal
+        # (which wraps it for the eye only) still hands over the whole path to copy
+        console.print(Text(f"{source['kind']}: {source['path']}", style="bold"),
+                      soft_wrap=True)
         table = Table()
         table.add_column("task")
         table.add_column("labelled", justify="right")
