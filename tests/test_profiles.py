@@ -19,7 +19,12 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-SHIPPED = ["quickstart", "local-8gb", "cloud", "validate", "grow-1.3b"]
+SHIPPED = ["quickstart", "local-8gb", "cloud", "cpu-real", "grow-1.3b"]
+
+
+def test_every_profile_in_the_folder_is_checked_here():
+    """A profile added to profiles/ (or one the README lists) is loaded by the tests below."""
+    assert sorted(path.stem for path in PROFILES.glob("*.toml")) == sorted(SHIPPED)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
