@@ -153,3 +153,17 @@ def test_a_second_sigint_stops_at_once(tmp_path, cache_opt):
     assert not (run_dir / "lock").exists()            # released on the way out
     finished = [e for e in read_events(run_dir / "events.jsonl") if e["type"] == "run_finished"]
     assert finished == []
+
+
+def test_resume_last_on_a_new_run_dir_starts_at_step_0(tmp_path, cache_opt):
+    """A restart loop passes `--resume last` from its first launch on."""
+    run_dir = tmp_path / "loop"
+    first = run_cli("run", *QUICK, *cache_opt, "--set", "train.max_steps=2",
+                    "--run-dir", str(run_dir), "--resume", "last")
+    assert first.returncode == 0, first.stderr
+    events = list(read_events(run_dir / "events.jsonl"))
+    started = next(e for e in events if e["type"] == "run_started")
+    assert started["step"] == 0 and started["resumed_from"] is None
+    assert [e["message"] for e in events if e["type"] == "warning"] == [
+        f"--resume last: {run_dir} holds no checkpoint yet; starting at step 0"]
+    assert (run_dir / "checkpoints" / "last").read_text().strip() == "step-00000002"

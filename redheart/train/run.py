@@ -205,6 +205,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         run_dir = run_dir or new_run_dir(config)
         lock = claim_run_dir(run_dir, resuming=resume is not None)  # before anything is written
         events_path = run_dir / "events.jsonl"
+        first_launch = not events_path.exists()
         events = (EventWriter.resume(events_path) if resume is not None
                   else EventWriter(events_path))
         # The reporter hears every event (evals, checkpoints, warnings) as it is written:
@@ -213,7 +214,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         if (listen := getattr(reporter, "event", None)) is not None:
             events.add_listener(listen)
     else:
-        lock, events = None, None
+        lock, events, first_launch = None, None, False
     sinks = None
     run_dir = Path(dist.from_main(str(run_dir)))
     checkpoint = dist.from_main(checkpoint)
@@ -246,8 +247,10 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
             events.emit("warning", message=f"--resume: {change.describe()} since "
                         f"{checkpoint.name} ({'moved' if change.moved else 'accepted'})")
         if resume == "last" and checkpoint is None:
-            events.emit("warning", message="no checkpoint was written before the run "
-                        "stopped; starting again from step 0")
+            events.emit("warning", message=(
+                f"--resume last: {run_dir} holds no checkpoint yet; starting at step 0"
+                if first_launch else "no checkpoint was written before the run "
+                "stopped; starting again from step 0"))
         events.emit("run_started", config=dumps(config), device=str(trainer.device),
                     world_size=dist.world, strategy=dist.strategy,
                     modules=trainer.model.module_params(), total_steps=trainer.total_steps,
