@@ -15,7 +15,7 @@ import typer.main
 from rich.text import Text
 
 from redheart.cli import app
-from tests.conftest import run_here
+from tests.conftest import ROOT, run_here
 
 
 def _commands() -> Iterator[tuple[str, object]]:
@@ -53,3 +53,13 @@ def test_bracketed_profile_sections_reach_the_help_page():
     runs = run_here("runs", "--help")
     assert runs.returncode == 0, runs.stderr
     assert "this profile's [run]" in runs.stdout
+
+
+def test_the_readme_names_every_command_that_takes_set():
+    """The README's list of commands with `--set` is the CLI's, both ways."""
+    text = " ".join((ROOT / "README.md").read_text().split())
+    listed = text.split("Every command that reads a profile (", 1)[1].split(")", 1)[0]
+    named = {name.strip(" `") for name in listed.replace(" and ", ", ").split(",")}
+    takes_set = {path.removeprefix("redheart ") for path, command in COMMANDS.items()
+                 if any("--set" in getattr(p, "opts", []) for p in command.params)}
+    assert named == takes_set
