@@ -519,7 +519,7 @@ def data_stats(
         from redheart.data.stats import data_stats as compute
 
         config = _load(profile, set_)
-        check_sources(config)
+        check_sources(config, profile.resolve().parent)
         sources = load_sources(config.data.sources, profile.resolve().parent,
                                config.data.cache_dir,
                                skip_bad_rows or config.data.skip_bad_rows)

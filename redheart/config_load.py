@@ -10,6 +10,7 @@ writing a `Config` back as TOML is `redheart.config_toml`.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import typing
 from collections.abc import Iterable, Mapping
@@ -64,8 +65,25 @@ def parse_profile(text: str, source: str, overrides: Iterable[str] = ()) -> Conf
             raise ConfigError(f"{source}: '{name}' must be a [{name}] table")
         sections[name] = _build(SECTIONS[name], table, _Where(source, lines, (name,), origins))
     config = Config(**sections, source=source)
-    validate(config)
+    try:
+        validate(config)
+    except ConfigError as exc:
+        raise ConfigError(_located(str(exc), _Where(source, lines, (), origins))) from None
     return config
+
+
+def _located(message: str, where: _Where) -> str:
+    """A cross-field error, moved from the profile's name to the key's line or `--set`.
+
+    The checks in `config.validate` see only the built Config, which has no
+    line numbers and does not know which value came from the command line;
+    their messages start "SOURCE: [section] key", which is enough to find both.
+    """
+    found = re.match(rf"{re.escape(where.source)}: \[(\w+)\] (\w+)", message)
+    if found is None:
+        return message
+    section, key = found.groups()
+    return where.child(section).location(key) + message[len(where.source):]
 
 
 def _apply_override(raw: dict, override: str) -> tuple[str, str]:

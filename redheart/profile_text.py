@@ -8,6 +8,7 @@ wants `file:line`. A light scan of the text, tracking `[table]` and
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
@@ -55,3 +56,19 @@ class KeyLines:
         if match:
             return (lineno or int(match.group(2))), match.group(1)
         return lineno, message
+
+
+def key_location(profile: str, path: tuple[str, ...], index: int | None, key: str) -> str:
+    """`file:line` of a key, for errors found after the profile was parsed.
+
+    A missing data file is only found when the data is read, long after the
+    text (and its line numbers) were dropped; reading it again is cheap.
+    The bare profile name when the key is not written in the file (a default,
+    a profile built in code).
+    """
+    try:
+        text = Path(profile).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return profile
+    line = KeyLines(text).key_line(path, index, key)
+    return f"{profile}:{line}" if line else profile

@@ -387,8 +387,10 @@ def test_missing_profile_data_names_the_download_command(tmp_path, capsys, monke
     profile.write_text((PROFILES / "cpu-real.toml").read_text())
     monkeypatch.chdir(tmp_path / "project")
     assert main(["data", "stats", str(profile)]) == 2
+    line = 1 + profile.read_text().splitlines().index(
+        'path = "../../shared/data/goemotions/train.tsv"')
     assert error_line(capsys) == (
-        f"error: [data.sources] path = '../../shared/data/goemotions/train.tsv': "
+        f"error: {profile}:{line}: [data.sources] path = '../../shared/data/goemotions/train.tsv': "
         f"{profiles}/../../shared/data/goemotions/train.tsv not found; get it with "
         f"`redheart data download goemotions --to ../shared/data`, or fix the path "
         f"(relative paths are relative to the profile's folder)")

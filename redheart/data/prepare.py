@@ -12,7 +12,8 @@ from redheart.data.bad_rows import DataError
 from redheart.data.encode import EncoderCache
 from redheart.data.encoder import TextEncoder, resolve_encoder_dir
 from redheart.data.prepared import load_sources
-from redheart.data.sources import SourceData
+from redheart.data.sources import SourceData, resolve_path
+from redheart.profile_text import key_location
 
 
 @dataclass
@@ -62,10 +63,17 @@ def texts_by_budget(config: Config,
     return groups
 
 
-def check_sources(config: Config) -> None:
+def check_sources(config: Config, base_dir: Path) -> None:
+    """Sources exist and each file is there, named by its profile line when missing."""
     if not config.data.sources:
         raise DataError(f"{config.source}: [data] has no sources; add [[data.sources]] entries "
                         f"(kind, path), e.g. kind = \"jsonl\", path = \"sample:sample.jsonl\"")
+    for index, source in enumerate(config.data.sources):
+        try:
+            resolve_path(source, base_dir)
+        except DataError as exc:
+            where = key_location(config.source, ("data", "sources"), index, "path")
+            raise DataError(f"{where}: {exc}") from None
 
 
 def prepare(config: Config, base_dir: Path, skip_bad_rows: bool = False,
@@ -82,7 +90,7 @@ def read_sources(config: Config, base_dir: Path, skip_bad_rows: bool = False) ->
     The encoder directory is checked here too, so every input error is
     reported before any work starts.
     """
-    check_sources(config)
+    check_sources(config, base_dir)
     resolve_encoder_dir(config.data.encoder)
     return load_sources(config.data.sources, base_dir, config.data.cache_dir,
                         skip_bad_rows or config.data.skip_bad_rows)

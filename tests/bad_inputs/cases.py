@@ -227,13 +227,13 @@ CASES: list[Case] = [
                 "error: {p}:2: [train] betas = [0.9, 1.5]: expected [beta1, beta2], each >= 0 "
                 "and < 1"),
     config_case("unknown-module", "[model]\nmodules = [\"utilties\"]\n",
-                "error: {p}: [model] modules: unknown module 'utilties'; did you mean "
+                "error: {p}:2: [model] modules: unknown module 'utilties'; did you mean "
                 "'utilities'?"),
     config_case("missing-requirement", "[model]\nmodules = [\"kalman_filter\"]\n",
-                "error: {p}: [model] modules: 'kalman_filter' needs 'emotion_analyzer' (it "
+                "error: {p}:2: [model] modules: 'kalman_filter' needs 'emotion_analyzer' (it "
                 "consumes its outputs); add 'emotion_analyzer' or remove 'kalman_filter'"),
     config_case("heads-divide", "[model]\nn_heads = 5\n",
-                "error: {p}: [model] n_heads = 5 must divide d_model = 768; pick a divisor such "
+                "error: {p}:2: [model] n_heads = 5 must divide d_model = 768; pick a divisor such "
                 "as 4 or 6"),
     config_case("source-kind", "[[data.sources]]\nkind = \"goemotion\"\npath = \"x.tsv\"\n",
                 "error: {p}:2: [data.sources[0]] kind = 'goemotion': unknown value "
@@ -258,6 +258,12 @@ CASES: list[Case] = [
     config_case("set-wrong-type", "[train]\nlr = 1e-3\n",
                 "error: --set train.lr=fast: [train] lr = 'fast': expected a number > 0 and <= 1",
                 "--set", "train.lr=fast"),
+    config_case("set-cross-field", "[model]\nd_model = 768\n",
+                "error: --set model.n_heads=5: [model] n_heads = 5 must divide d_model = 768; "
+                "pick a divisor such as 4 or 6", "--set", "model.n_heads=5"),
+    config_case("set-unknown-module", "",
+                "error: --set model.modules=utilties: [model] modules: unknown module "
+                "'utilties'; did you mean 'utilities'?", "--set", "model.modules=utilties"),
     config_case("set-malformed", "",
                 "error: --set train.lr: expected section.key=value, e.g. --set train.lr=3e-4",
                 "--set", "train.lr"),
@@ -272,8 +278,8 @@ CASES: list[Case] = [
          "remove it from [model] disabled"),
     Case("missing-data-path", "profile",
          lambda ws: ["redheart", "prepare", ws.data_profile("jsonl", "nowhere.jsonl")],
-         "error: [data.sources] path = 'nowhere.jsonl': {d}/nowhere.jsonl not found; fix the "
-         "path (relative paths are relative to the profile's folder)"),
+         "error: {d}/profile.toml:6: [data.sources] path = 'nowhere.jsonl': {d}/nowhere.jsonl "
+         "not found; fix the path (relative paths are relative to the profile's folder)"),
     Case("no-sources", "profile",
          lambda ws: ["redheart", "prepare", ws.profile("[run]\nname = 'x'\n")],
          "error: {d}/profile.toml: [data] has no sources; add [[data.sources]] entries{*}"),
