@@ -79,13 +79,18 @@ def test_every_spelling_resolves_to_its_folder(run, monkeypatch):
     assert resolve_checkpoint(str(root / "last"), run) == (root / STEP_2).resolve()
 
 
-def test_a_run_directory_whose_best_is_gone_means_its_newest_checkpoint(run, tmp_path):
+def test_a_run_directory_whose_best_is_gone_is_refused_not_read_as_the_newest(run, tmp_path):
     copy = Path(shutil.copytree(run, tmp_path / "copy"))
     (copy / "checkpoints" / "best").write_text("step-00000009\n")   # pruned by hand
-    assert checkpoint_folder(copy) == (copy / "checkpoints" / STEP_2).resolve()
+    root = copy / "checkpoints"
+    with pytest.raises(CheckpointError, match=f"^{root}/best: names step-00000009, which is "
+                                              f"missing or incomplete"):
+        checkpoint_folder(copy)
     with pytest.raises(CheckpointError, match=r"/checkpoints/step-00000009: the pointer names "
                                               r"a missing folder \(pruned or deleted\)"):
         checkpoint_folder(copy / "checkpoints" / "best")
+    (root / "best").unlink()                    # a run that never evaluated: its newest
+    assert checkpoint_folder(copy) == (root / STEP_2).resolve()
     shutil.rmtree(copy / "checkpoints" / STEP_1)
     shutil.rmtree(copy / "checkpoints" / STEP_2)
     with pytest.raises(CheckpointError, match=f"^{copy}: no checkpoint yet"):

@@ -11,8 +11,9 @@ The spellings, and what each means:
 - `runs/NAME/checkpoints/best`: the folder the pointer names.
 - `runs/NAME/checkpoints/last`: the newest complete folder, even when a kill
   left the pointer one behind (see recovery.py).
-- `runs/NAME` or `runs/NAME/checkpoints`: best if it names a complete
-  folder, else the newest complete one (a run that never evaluated).
+- `runs/NAME` or `runs/NAME/checkpoints`: best, else (a run that never
+  evaluated, so has no best pointer) the newest complete folder. A best
+  pointer whose folder is gone is refused rather than read as the newest.
 - a `.tmp-*` folder, a `step-*` folder without state.json, or a folder
   missing model.safetensors or config.toml: refused, naming what is wrong.
 """
@@ -68,10 +69,13 @@ def _from_root(root: Path, pointer: str | None) -> Path:
         name = pointer_target(root, "best")
         if name is None:
             raise CheckpointError(f"{root / 'best'}: an empty pointer; pass a step folder")
-    else:
+    else:   # a best pointer to a pruned folder is refused: the newest is not the best
         best = pointer_target(root, "best")
-        name = best if best in complete_folders(root) else newest_complete(
-            root, pointer_target(root, "last"))
+        if best is not None and best not in complete_folders(root):
+            raise CheckpointError(f"{root / 'best'}: names {best}, which is missing or "
+                                  f"incomplete (pruned or deleted); pass {root / 'last'} or a "
+                                  f"step-N folder that exists")
+        name = best or newest_complete(root, pointer_target(root, "last"))
     if name is None:
         raise CheckpointError(f"{root.parent}: no checkpoint yet (nothing complete in "
                               f"{root}); wait for the run's first checkpoint")
