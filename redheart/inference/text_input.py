@@ -8,6 +8,7 @@ answered with an error object and the stream goes on.
 
 from __future__ import annotations
 
+import codecs
 import json
 import queue
 import sys
@@ -47,6 +48,9 @@ def rows_from_file(path: Path) -> list[TextRow]:
     except OSError as exc:
         raise InputError(f"--file {path}: cannot read it ({exc.strerror}); pass a readable "
                          f"text or JSONL file") from None
+    # Notepad and Excel's "UTF-8" export start the file with a byte-order mark;
+    # left in, it becomes part of the first text (or breaks its JSON).
+    data = data.removeprefix(codecs.BOM_UTF8)
     jsonl = path.suffix.lower() == ".jsonl"
     rows = []
     for number, raw in enumerate(data.splitlines(), start=1):
