@@ -101,6 +101,11 @@ def test_export_metrics_writes_the_same_scalars_and_a_csv(run, tmp_path):
     assert [(int(r["step"]), r["tag"], float(r["value"])) for r in rows] == \
         [(s.step, s.tag, s.value) for s in expected]
     assert f"{len(rows)} rows to" in result.stdout
+    folder = run_here("export-metrics", str(run_dir), "--csv", str(tmp_path))
+    assert folder.returncode == 2
+    assert folder.stderr.strip() == (f"error: --csv {tmp_path}: a folder; name the file to "
+                                     f"write, e.g. --csv {tmp_path / 'metrics.csv'}")
+    assert not list(tmp_path.parent.glob(f".{tmp_path.name}.*.tmp"))
 
 
 def test_plot_writes_a_picture_of_the_asked_size(run, tmp_path):

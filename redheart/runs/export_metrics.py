@@ -54,6 +54,9 @@ def export_tensorboard(run_dir: Path, out_dir: Path) -> int:
 
 def export_csv(run_dir: Path, out: Path) -> int:
     """Rows written to `out`, whole or not at all (written beside it, then renamed)."""
+    if out.is_dir():      # else the final rename fails and reads as a disk error (exit 1)
+        raise ExportError(f"--csv {out}: a folder; name the file to write, e.g. "
+                          f"--csv {out / 'metrics.csv'}")
     path = events_path(run_dir)
     stream = ScalarStream()
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
