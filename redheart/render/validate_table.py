@@ -71,12 +71,17 @@ def _notes(result: dict[str, Any]) -> list[str]:
     if subsampled:
         lines.append(f"probe fitted on a fixed-seed sample of the training rows: "
                      f"{', '.join(subsampled)}")
-    penalties = [f"{task} {name} {value:g}" for task, chosen in
-                 result.get("probe_penalty", {}).items()
-                 for name, value in chosen.items() if name != "judged_on"]
-    if penalties:
+    picked, kept = [], []
+    for task, chosen in result.get("probe_penalty", {}).items():
+        text = ", ".join(f"{task} {name} {value:g}" for name, value in chosen.items()
+                         if name != "judged_on")
+        (picked if chosen.get("judged_on") else kept).append(text)
+    if picked:
         lines.append(f"probe penalties, picked on a held fifth of the training rows: "
-                     f"{', '.join(penalties)}")
+                     f"{', '.join(picked)}")
+    if kept:     # too few training rows to judge candidates on (probe_penalty.MIN_HELD_ROWS)
+        lines.append(f"probe penalties left at scikit-learn's default (too few training rows "
+                     f"to pick one): {', '.join(kept)}")
     return lines
 
 
