@@ -12,6 +12,7 @@ from typing import Any
 from redheart.config import longest_budget, token_budget
 from redheart.inference.model_source import ModelSource
 from redheart.inference.results import FINE_THRESHOLD, OUTPUT_LABELS
+from redheart.render.validate_table import row_decimals
 from redheart.train.trained_rows import TARGETS, output_trained
 
 
@@ -64,11 +65,14 @@ def _validation(result: dict[str, Any]) -> list[str]:
         for metric, value in metrics.items():
             if not isinstance(value, (int, float)) or metric == "count":
                 continue
-            cells = [_number(baselines.get(kind, {}).get(task, {}).get(metric))
-                     for kind in ("prior", "probe")]
-            lines.append(f"| {task} | {metric} | {_number(value)} | {cells[0]} | {cells[1]} |")
+            row = [value] + [baselines.get(kind, {}).get(task, {}).get(metric)
+                             for kind in ("prior", "probe")]
+            decimals = row_decimals([v for v in row if isinstance(v, (int, float))])
+            cells = [_number(v, decimals) for v in row]
+            lines.append(f"| {task} | {metric} | {' | '.join(cells)} |")
     return lines
 
 
-def _number(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "–"
+def _number(value: Any, decimals: int) -> str:
+    """As `validate` prints it: SURD MSE (~0.01) keeps the digits that tell runs apart."""
+    return f"{value:.{decimals}f}" if isinstance(value, (int, float)) else "–"
