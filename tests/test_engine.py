@@ -92,3 +92,22 @@ def test_training_without_an_optimizer_is_an_error(tmp_path, data):
                              trainer.plan.epoch(0))))
     with pytest.raises(TrainingError, match="needs an optimizer"):
         trainer.train_step(batch)
+
+
+def test_the_last_step_is_checkpointed_once_when_every_steps_divides_it(tmp_path, data):
+    """The run's last step is evaluated and checkpointed as the best candidate; an interval
+    checkpoint of the same step before it would only double the wait."""
+    import dataclasses
+
+    config, sources, featurizer = data
+    every_two = dataclasses.replace(config, checkpoint=dataclasses.replace(
+        config.checkpoint, every_steps=2))
+    run_dir = tmp_path / "run"
+    trainer = make_trainer((every_two, sources, featurizer), run_dir, max_steps=4)
+    try:
+        trainer.fit()
+    finally:
+        trainer.close()
+    saved = [(e["step"], bool(e.get("best"))) for e in read_events(run_dir / "events.jsonl")
+             if e["type"] == "checkpoint"]
+    assert saved == [(2, False), (4, True)]

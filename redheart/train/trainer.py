@@ -466,9 +466,11 @@ class Trainer:
                 self._step_event(result)
             if on_step:
                 on_step(result, self.state)
-            epoch_ends = self.state.batch_index >= self.batches_per_epoch and self._has_eval
-            if self.state.step % every == 0 and not result.skipped and not epoch_ends:
-                # (at an epoch's end the evaluated checkpoint below is this one)
+            evaluated_next = self._has_eval and (self.state.batch_index >= self.batches_per_epoch
+                                                 or self.state.step >= self.total_steps)
+            if self.state.step % every == 0 and not result.skipped and not evaluated_next:
+                # (at an epoch's end, and at the run's last step, the evaluated checkpoint
+                # that `fit` writes next is this one: writing it twice doubles the wait)
                 outcome.last_checkpoint = self.checkpoint({"loss": result.loss})
             if self.state.step >= self.total_steps:
                 break
