@@ -22,6 +22,7 @@ from tui.series import Series
 from tui.smoothing import smoothed
 from tui.widgets.chart import Chart
 from tui.widgets.slider import Slider
+from tui.widgets.throughput_panel import rate_text
 from tui.widgets.toggles import Toggles
 
 
@@ -97,8 +98,8 @@ def test_throughput_and_gradients_come_from_the_step_events(monkeypatch):
             np.testing.assert_allclose(traces["samples/s"].y, ema(samples, 0.6))
             assert traces["tokens/s"].x.tolist() == [e["step"] for e in steps]
             figures = str(app.query_one("#throughput-figures", Static).render())
-            assert f"{steps[-1]['samples_per_s']:,.1f} samples/s" in figures
-            assert f"{steps[-1]['tokens_per_s']:,.1f} tokens/s" in figures
+            assert f"{rate_text(steps[-1]['samples_per_s'])} samples/s" in figures
+            assert f"{rate_text(steps[-1]['tokens_per_s'])} tokens/s" in figures
             table = str(app.query_one("#grads-table", Static).render()).splitlines()
             modules = {m for e in steps for m in e["grad_norm_by_module"]}
             assert {line.split()[0] for line in table[1:]} == modules

@@ -331,7 +331,9 @@ def test_help_and_quit_stay_in_the_footer_down_to_80_columns(monkeypatch, width)
     async def scenario():
         app = RedHeartApp(attach=RECORDED)
         async with app.run_test(size=(width, 24)) as pilot:
-            await wait_for(pilot, lambda: len(app.screen.query(FooterKey)) >= 10)
+            # laid out, not only mounted: on a loaded machine the regions come later
+            await wait_for(pilot, lambda: len(app.screen.query(FooterKey)) >= 10 and all(
+                key.region.width for key in app.screen.query(FooterKey)))
             await pilot.pause(0.2)
             keys = {key.key: key.region for key in app.screen.query(FooterKey)}
             assert {"question_mark", "q", "s", "x", "c"} <= set(keys)

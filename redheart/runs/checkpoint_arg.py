@@ -70,12 +70,12 @@ def _from_root(root: Path, pointer: str | None) -> Path:
         if name is None:
             raise CheckpointError(f"{root / 'best'}: an empty pointer; pass a step folder")
     else:   # a best pointer to a pruned folder is refused: the newest is not the best
-        best = pointer_target(root, "best")
-        if best is not None and best not in complete_folders(root):
+        best, complete = pointer_target(root, "best"), complete_folders(root)
+        if best is not None and best not in complete and complete:
             raise CheckpointError(f"{root / 'best'}: names {best}, which is missing or "
                                   f"incomplete (pruned or deleted); pass {root / 'last'} or a "
                                   f"step-N folder that exists")
-        name = best or newest_complete(root, pointer_target(root, "last"))
+        name = best if best in complete else newest_complete(root, pointer_target(root, "last"))
     if name is None:
         raise CheckpointError(f"{root.parent}: no checkpoint yet (nothing complete in "
                               f"{root}); wait for the run's first checkpoint")
