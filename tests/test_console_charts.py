@@ -273,3 +273,21 @@ def test_the_throughput_header_fits_half_a_120_column_screen():
     assert text.endswith("(smoothed, log axis)")
     assert [throughput_panel.rate_text(v) for v in (0.6, 10.14, 999.4, 999.6, 2.5e6)] == \
         ["0.6", "10.1", "999", "1k", "2.5M"]
+
+
+def test_the_memory_legend_breaks_between_entries_never_inside_one():
+    """At 160 columns Rich's wrap split `■ optim` from its figure; each entry stays whole,
+    every line fits the panel, and the unit is named."""
+    from redheart.units import MIB
+    from tui.widgets.memory_panel import COLORS, SHORT, forecast_legend
+
+    mib = {"weights": 1262, "gradients": 1262, "optimizer": 2524, "optimizer_step": 1262,
+           "autocast_cache": 631, "activations": 2753, "context": 500}
+    plan = {"forecast": {k: v * MIB for k, v in mib.items()}, "savers": ["checkpoint"]}
+    for width in (76, 56, 40):
+        lines = forecast_legend(plan, width).plain.splitlines()
+        assert lines[0].startswith("MiB  ■ weights 1,262") and lines[-1] == "savers: checkpoint"
+        assert all(len(line) <= width for line in lines), (width, lines)
+        entries = [e.strip() for line in lines[:-1] for e in line.split("■")[1:]]
+        assert entries == [f"{SHORT[k]} {mib[k]:,}" for k in COLORS]
+    assert len(forecast_legend(plan, 76).plain.splitlines()) == 3

@@ -42,6 +42,32 @@ def forecast_bar(plan: dict[str, Any]) -> Text:
     return text
 
 
+def forecast_legend(plan: dict[str, Any], width: int) -> Text:
+    """`MiB  ■ weights 1,234  ■ grads 1,234 ...`, broken only between entries.
+
+    Rich wraps at any space, which split an entry from its figure ("■ optim" at the end
+    of a line, "2,468" at the start of the next) at 160 columns.
+    """
+    entries = [(color, f"{SHORT[category]} {plan['forecast'].get(category, 0) / MIB:,.0f}")
+               for category, color in COLORS.items()]
+    legend = Text("MiB")
+    column = len("MiB")
+    for color, entry in entries:
+        size = len("■ ") + len(entry)
+        if width and column + 2 + size > width:
+            legend.append("\n")
+            column = 0
+        else:
+            legend.append("  ")
+            column += 2
+        legend.append("■ ", style=color)
+        legend.append(entry)
+        column += size
+    if plan.get("savers"):
+        legend.append(f"\nsavers: {', '.join(plan['savers'])}")
+    return legend
+
+
 class MemoryPanel(Vertical):
     BORDER_TITLE = "Memory"
 
@@ -60,13 +86,17 @@ class MemoryPanel(Vertical):
                       f"{gib_text(budget) if budget else 'none'}{verdict}\n")
         header.append_text(forecast_bar(plan))
         self.query_one("#memory-forecast", Static).update(header)
-        legend = Text()
-        for category, color in COLORS.items():
-            legend.append("■ ", style=color)
-            legend.append(f"{SHORT[category]} {totals.get(category, 0) / MIB:.0f}  ")
-        if plan.get("savers"):
-            legend.append(f"\nsavers: {', '.join(plan['savers'])}")
-        self.query_one("#memory-legend", Static).update(legend)
+        self._plan = plan
+        self._show_legend()
+
+    def on_resize(self) -> None:
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        plan = getattr(self, "_plan", None)
+        if plan is not None:
+            legend = forecast_legend(plan, self.content_size.width)
+            self.query_one("#memory-legend", Static).update(legend)
 
     def reset(self) -> None:
         """Another run is about to be shown: no live usage until its first memory event."""
