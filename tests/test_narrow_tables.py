@@ -100,3 +100,11 @@ def test_data_stats_keeps_a_long_path_on_one_line_off_a_terminal():
     lines = out.getvalue().splitlines()
     assert lines[0] == f"scruples_dilemmas: {path}"
     assert all(len(line) <= 80 for line in lines[1:])          # the table still fits
+
+
+def test_diff_names_its_runs_whole_whatever_the_width():
+    """`A: PATH` is copied into the next command: never folded mid-path."""
+    long = "/home/someone/projects/red-heart/runs/cpu-real-20261201-101500-with-a-long-suffix"
+    console = _console()
+    print_diff({**DIFF, "runs": {"a": long, "b": "runs/b"}}, console)
+    assert f"A: {long}" in console.export_text().splitlines()

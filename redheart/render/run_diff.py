@@ -33,7 +33,7 @@ def print_diff(result: dict[str, Any], console: Console | None = None) -> None:
     """The differing config keys, then the metrics side by side."""
     console = console or Console()
     a, b = result["runs"]["a"], result["runs"]["b"]
-    console.print(f"A: {a}\nB: {b}", markup=False, highlight=False)
+    console.print(f"A: {a}\nB: {b}", markup=False, highlight=False, soft_wrap=True)  # whole paths
     if result["config"]:
         table = Table(title="config keys that differ", title_justify="left",
                       box=box.SIMPLE_HEAD)
