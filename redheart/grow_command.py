@@ -36,7 +36,6 @@ from redheart.runs.checkpoints import (
     load_checkpoint,
     write_checkpoint,
 )
-from redheart.runs.recovery import read_meta
 
 
 class VerifyError(RedHeartError):
@@ -66,15 +65,28 @@ class GrowReport:
         return dataclasses.asdict(self) | {"tolerance": TOLERANCE}
 
 
-def load_source(path: Path) -> tuple[Config, UnifiedModel]:
-    """The checkpoint's own config and its model with the trained weights.
+def load_source(path: Path) -> tuple[Config, UnifiedModel, TrainState]:
+    """The checkpoint's own config, its model with the trained weights, and its state.
 
     `path` comes from `checkpoint_folder`, which has checked that config.toml is there.
     """
     config = load_profile(path / "config.toml")
     model = UnifiedModel(config.model, ExecutionMode.TRAINING)
-    load_checkpoint(path, model, None)
-    return config, model
+    state, _meta = load_checkpoint(path, model, None)
+    return config, model, state
+
+
+def grown_state(small: TrainState) -> TrainState:
+    """The grown checkpoint's state: step 0, but what describes the function carried over.
+
+    The grown model computes what the small one did, so it keeps the rows that
+    trained it (which outputs are trained) and the calibrated WRONG threshold
+    (without it predict falls back to 0.5 and changes the decisions of a
+    function verified identical). The step, data position and loss history
+    belong to the small run and start afresh.
+    """
+    return TrainState(trained_rows=small.trained_rows,
+                      regret_threshold=small.regret_threshold)
 
 
 def check_out_dir(out: Path) -> None:
@@ -120,7 +132,7 @@ def grow_checkpoint(checkpoint: Path, out: Path, factor: int, noise_db: float | 
     copies_for_factor(factor)  # the cheap checks first: factor, checkpoint, output folder
     path = checkpoint_folder(checkpoint)   # a step folder, best/last pointer or run directory
     check_out_dir(out)
-    config, small = load_source(path)
+    config, small, small_state = load_source(path)
     grown_model_cfg, state = grow_state_dict(small, factor, noise_db, new_layers, seed)
     report = GrowReport(str(path), str(out), str(out / "checkpoints" / checkpoint_name(0)),
                         str(out / "profile.toml"), factor,
@@ -144,7 +156,7 @@ def grow_checkpoint(checkpoint: Path, out: Path, factor: int, noise_db: float | 
     root = out / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     snap = Snapshot(model=state, extra={}, optimizer=None, rng=torch.get_rng_state(),
-                    state=TrainState(trained_rows=read_meta(path).get("trained_rows")),
+                    state=grown_state(small_state),
                     modules=list(small.enabled))   # the grown model learned what the small one did
     metrics = {"grown_from": str(path), "factor": factor, "noise_db": noise_db,
                "new_layers": new_layers, "max_abs_delta": report.deltas or None}

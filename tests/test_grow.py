@@ -156,7 +156,24 @@ def tiny_checkpoint(tmp_path, quickstart_data, tiny_config):
     root = tmp_path / "run" / "checkpoints"
     root.mkdir(parents=True)
     optimizer = torch.optim.AdamW(model.parameters())
-    return save_checkpoint(root, model, optimizer, TrainState(step=7), config, {}, False, 1), model
+    state = TrainState(step=7, trained_rows={"emotion": 40, "regret": 12},
+                       regret_threshold=0.17)
+    return save_checkpoint(root, model, optimizer, state, config, {}, False, 1), model
+
+
+def test_grown_checkpoint_keeps_what_describes_the_function(tmp_path, tiny_checkpoint):
+    """A function verified identical must decide identically: the calibrated WRONG
+    threshold and the trained rows travel with the weights (not 0.5 and 'untrained')."""
+    from redheart.cli import main
+    from redheart.inference.model_source import open_model
+
+    checkpoint, _ = tiny_checkpoint
+    out = tmp_path / "grown"
+    assert main(["grow", str(checkpoint), "--out", str(out), "--json"]) == 0
+    small, grown = open_model(checkpoint), open_model(out / "checkpoints" / "step-00000000")
+    assert grown.regret_threshold == small.regret_threshold == pytest.approx(0.17)
+    assert grown.trained_rows == small.trained_rows == {"emotion": 40, "regret": 12}
+    assert grown.step == 0
 
 
 def test_grow_command_writes_a_checkpoint_and_profile_that_train_on(tmp_path, tiny_checkpoint,
