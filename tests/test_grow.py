@@ -217,6 +217,35 @@ def test_grow_command_writes_a_checkpoint_and_profile_that_train_on(tmp_path, ti
     assert all(torch.equal(again[k], start[k]) for k in start)
 
 
+def test_grown_profile_drops_the_small_runs_caps_and_lowers_the_lr(tmp_path, quickstart_data,
+                                                                   tiny_config):
+    """A smoke-tested small run (`--samples 24 --set train.max_steps=4`) must not cap the
+    grown run, and the grown model continues at a quarter of the small model's LR."""
+    from redheart.cli import main
+
+    base, _, _ = quickstart_data
+    sources = tuple(dataclasses.replace(s, limit=24) for s in base.data.sources)
+    config = dataclasses.replace(
+        base, model=tiny_config, data=dataclasses.replace(base.data, sources=sources),
+        train=dataclasses.replace(base.train, max_steps=4, lr=1e-3))
+    root = tmp_path / "run" / "checkpoints"
+    root.mkdir(parents=True)
+    model = perturbed(tiny_config)
+    checkpoint = save_checkpoint(root, model, torch.optim.AdamW(model.parameters()),
+                                 TrainState(step=4), config, {}, False, 1)
+    out = tmp_path / "grown"
+    assert main(["grow", str(checkpoint), "--out", str(out), "--json"]) == 0
+    profile = load_profile(out / "profile.toml")
+    assert [s.limit for s in profile.data.sources] == [0] * len(sources)
+    assert profile.train.max_steps == 0
+    assert profile.train.lr == pytest.approx(2.5e-4)
+    assert profile.train.eta_min <= profile.train.lr
+    assert profile.train.warmup_steps == base.train.warmup_steps   # the rest is the small run's
+    header = (out / "profile.toml").read_text().split("\n[")[0]
+    assert "lr = 0.25 x the small run's 0.001" in header
+    assert "max_steps = 4" in header and "limit (e.g. 24, --samples)" in header
+
+
 @pytest.mark.parametrize("args, message", [
     (["--factor", "8"], "--factor 8: the factor must be a perfect square >= 4"),
     (["--factor", "1"], "--factor 1: the factor must be a perfect square >= 4"),
