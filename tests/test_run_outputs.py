@@ -183,3 +183,58 @@ def test_the_last_step_is_always_an_event(quickstart_data, tmp_path, monkeypatch
     finished = next(e for e in events if e["type"] == "run_finished")
     assert [e["step"] for e in steps] == [3]
     assert steps[-1]["loss"]["total"] == pytest.approx(finished["summary"]["final_loss"])
+
+
+def _launch(first: int, last: int, loss: float, resumed_at: int | None) -> list[dict]:
+    """One launch's events: a run_started at `resumed_at` (None: a first launch at 0),
+    steps first..last with losses from `loss` on, and an eval (with checkpoint) at step 2."""
+    events: list[dict] = [{"type": "run_started", "step": resumed_at or 0, "t": 1.0}]
+    for step in range(first, last + 1):
+        events.append({"type": "step", "step": step, "t": float(step), "lr": 1e-3,
+                       "loss": {"total": loss + step}})
+        if step == 2:
+            events.append({"type": "eval", "step": 2, "t": 2.5, "metrics": {"loss": 0.5}})
+    return events
+
+
+# Killed at step 4 after the checkpoint at step 2 (with its eval), resumed from it.
+KILLED = _launch(1, 4, 10.0, None)
+RESUMED = _launch(3, 4, 20.0, 2)
+ONE_CURVE = {"loss/total": [(1, 11.0), (2, 12.0), (3, 23.0), (4, 24.0)],
+             "eval/loss": [(2, 0.5)]}
+
+
+def test_a_resumed_launch_keeps_its_checkpoint_steps_scalars_in_tensorboard(tmp_path):
+    """TensorBoard drops earlier points at or after a session start's step: the marker
+    goes after the checkpoint's step, so its eval and loss stay, live and exported."""
+    from redheart.runs.export_metrics import export_tensorboard
+    from redheart.runs.tensorboard_log import TensorBoardLog
+
+    for events in (KILLED, RESUMED):    # live: one writer (one event file) per launch
+        log = TensorBoardLog(tmp_path / "live")
+        for event in events:
+            log(event)
+        log.close()
+    live = _scalars(tmp_path / "live")
+    assert {tag: live[tag] for tag in ONE_CURVE} == ONE_CURVE
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n"
+                                                  for e in KILLED + RESUMED))
+    export_tensorboard(run_dir, tmp_path / "exported")
+    exported = _scalars(tmp_path / "exported")
+    assert {tag: exported[tag] for tag in ONE_CURVE} == ONE_CURVE
+
+
+def test_a_launch_restarted_from_step_0_replaces_the_earlier_steps(tmp_path):
+    """Killed before its first checkpoint, `--resume last` starts again at step 0."""
+    from redheart.runs.export_metrics import export_tensorboard
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    again = _launch(1, 2, 30.0, None)
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n"
+                                                  for e in _launch(1, 3, 10.0, None) + again))
+    export_tensorboard(run_dir, tmp_path / "tb")
+    assert _scalars(tmp_path / "tb")["loss/total"] == [(1, 31.0), (2, 32.0)]

@@ -25,10 +25,15 @@ FLUSH_S = 10
 class TensorBoardLog:
     """Event listener writing scalars under `logdir` (created at the first one).
 
-    A resumed launch restarts at its checkpoint's step; the steps after it
-    that the killed launch had logged are marked as abandoned (a session
-    start at that step, as SummaryWriter's purge_step does), so TensorBoard
-    draws one curve, not a loop back.
+    A resumed launch restarts at its checkpoint's step S and logs from S+1;
+    the steps from S+1 on that the killed launch had logged are marked as
+    abandoned (a session start at S+1, as SummaryWriter's purge_step does), so
+    TensorBoard draws one curve, not a loop back. TensorBoard drops every
+    earlier point at or after the marker's step, so the marker goes at S+1,
+    not S: step S's own scalars (its eval, which the checkpoint holds) stay.
+    Every launch writes it: one restarted from step 0 (killed before its first
+    checkpoint) abandons all the earlier steps, and on a first launch it
+    drops nothing.
     """
 
     name = "tensorboard"
@@ -40,8 +45,8 @@ class TensorBoardLog:
         self.written = 0
 
     def __call__(self, event: dict[str, Any]) -> None:
-        if event.get("type") == "run_started" and (event.get("step") or 0) > 0:
-            self._write(Event(wall_time=event.get("t") or 0.0, step=event["step"],
+        if event.get("type") == "run_started":
+            self._write(Event(wall_time=event.get("t") or 0.0, step=(event.get("step") or 0) + 1,
                               session_log=SessionLog(status=SessionLog.START)))
         for scalar in self._stream.scalars(event):
             self._write(Event(wall_time=scalar.wall_time, step=scalar.step, summary=Summary(
