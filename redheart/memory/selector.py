@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,10 @@ def target_device(config: Config, resolved: str | None = None) -> str:
 
 def resolve_budget(config: Config, device: str, budget_gb: float | None = None) -> Budget:
     if budget_gb is not None:
+        if not math.isfinite(budget_gb):   # typer's min=0.01 lets inf through (nan fails it)
+            raise RedHeartError(f"--budget-gb {budget_gb:g}: expected a finite number of GiB "
+                                f">= 0.01, e.g. --budget-gb 24; omit it to plan for GPU 0's "
+                                f"free memory")
         return Budget(round(budget_gb * GIB), f"--budget-gb {budget_gb:g}")
     if config.memory.budget_gb > 0:
         return Budget(round(config.memory.budget_gb * GIB),

@@ -382,6 +382,11 @@ CASES: list[Case] = [
     Case("samples-zero", "cli", lambda ws: ["redheart", "run", str(QUICKSTART), "--samples", "0"],
          "error: Invalid value for '--samples': Input should be greater than or equal to 1 "
          "(see 'redheart run --help')"),
+    Case("budget-gb-inf", "cli",
+         lambda ws: ["redheart", "plan", str(ROOT / "profiles" / "cloud.toml"), "--budget-gb",
+                     "inf"],
+         "error: --budget-gb inf: expected a finite number of GiB >= 0.01, e.g. --budget-gb "
+         "24; omit it to plan for GPU 0's free memory"),
     Case("lr-without-set-lr", "cli",
          lambda ws: ["redheart", "control", str(ws.run_copy()), "pause", "--lr", "0.1"],
          "error: set-lr needs --lr VALUE (and only set-lr takes --lr)", "runs"),
