@@ -219,7 +219,7 @@ def grow(
         "--verify", help="Compare both models on real batches (fp32); fail above 1e-4.")
     ] = False,
     noise_db: Annotated[float | None, typer.Option(
-        "--noise-db", help="Paired symmetry-breaking noise at this SNR in dB (e.g. 20).")
+        "--noise-db", help="Paired symmetry-breaking noise at this SNR in dB, > 0 (e.g. 20).")
     ] = None,
     new_layers: Annotated[int, typer.Option(
         "--new-layers", min=0, help="Backbone layers to add, starting as identities.")] = 0,

@@ -12,6 +12,7 @@ of the checkpoint's own data before anything is written.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,21 @@ def grown_state(small: TrainState) -> TrainState:
     """
     return TrainState(trained_rows=small.trained_rows,
                       regret_threshold=small.regret_threshold)
+
+
+def check_noise_db(noise_db: float | None) -> None:
+    """Refuse an SNR whose noise is as large as the weights it perturbs, or larger.
+
+    The paired noise cancels exactly only in exact arithmetic: at 0 dB and
+    below it is the weights' own size, fp32 rounding of the +N/-N pairs grows
+    with it (-20 dB already moves a tiny model's outputs by thousands), and it
+    no longer merely breaks the copies' symmetry. inf would add nothing and nan
+    would make every weight nan.
+    """
+    if noise_db is not None and not (math.isfinite(noise_db) and noise_db > 0):
+        raise RedHeartError(f"--noise-db {noise_db:g}: the SNR must be a finite number of dB "
+                            f"> 0 (noise smaller than the weights), e.g. --noise-db 20; omit "
+                            f"it for no noise")
 
 
 def check_out_dir(out: Path) -> None:
@@ -174,7 +190,8 @@ def grow_checkpoint(checkpoint: Path, out: Path, factor: int, noise_db: float | 
     `on_verified` sees the deltas before the verdict, so a failing check
     still shows its table.
     """
-    copies_for_factor(factor)  # the cheap checks first: factor, checkpoint, output folder
+    copies_for_factor(factor)  # the cheap checks first: factor, noise, checkpoint, output
+    check_noise_db(noise_db)
     path = checkpoint_folder(checkpoint)   # a step folder, best/last pointer or run directory
     check_out_dir(out)
     config, small, small_state = load_source(path)

@@ -247,10 +247,16 @@ def test_grown_profile_drops_the_small_runs_caps_and_lowers_the_lr(tmp_path, qui
 
 
 @pytest.mark.parametrize("args, message", [
+    (["--noise-db", "-60"], "--noise-db -60: the SNR must be a finite number of dB > 0"),
+    (["--noise-db", "-5"], "--noise-db -5: the SNR must be a finite number of dB > 0"),
+    (["--noise-db", "0"], "--noise-db 0: the SNR must be a finite number of dB > 0"),
+    (["--noise-db", "nan"], "--noise-db nan: the SNR must be a finite number of dB > 0"),
+    (["--noise-db", "inf"], "--noise-db inf: the SNR must be a finite number of dB > 0"),
     (["--factor", "8"], "--factor 8: the factor must be a perfect square >= 4"),
     (["--factor", "1"], "--factor 1: the factor must be a perfect square >= 4"),
-], ids=["not-a-square", "no-growth"])
-def test_unsupported_factor_is_one_line_and_exit_2(tmp_path, tiny_checkpoint, capsys, args,
+], ids=["noise-60dB", "noise-5dB", "noise-0dB", "noise-nan", "noise-inf", "not-a-square",
+        "no-growth"])
+def test_unsupported_factor_or_noise_is_one_line_and_exit_2(tmp_path, tiny_checkpoint, capsys, args,
                                                    message):
     from redheart.cli import main
 
