@@ -428,6 +428,8 @@ def export_metrics(
 
         if tensorboard is None and csv_out is None:
             raise RedHeartError("export-metrics: pass --tensorboard DIR, --csv PATH or both")
+        if csv_out is not None:
+            export.check_csv_out(csv_out)   # before --tensorboard writes anything
         if tensorboard is not None:
             count = export.export_tensorboard(run_dir, tensorboard)
             typer.echo(f"{count} scalars to {tensorboard}; view: tensorboard --logdir "

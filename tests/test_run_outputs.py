@@ -238,3 +238,21 @@ def test_a_launch_restarted_from_step_0_replaces_the_earlier_steps(tmp_path):
                                                   for e in _launch(1, 3, 10.0, None) + again))
     export_tensorboard(run_dir, tmp_path / "tb")
     assert _scalars(tmp_path / "tb")["loss/total"] == [(1, 31.0), (2, 32.0)]
+
+
+def test_export_metrics_refuses_an_existing_csv_and_writes_nothing(tmp_path, capsys):
+    """As --tensorboard and `export` do: one line, exit 2, the file kept, and no
+    TensorBoard files written by a command that was refused."""
+    from redheart.cli import main
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "events.jsonl").write_text("".join(json.dumps(e) + "\n" for e in KILLED))
+    (tmp_path / "m.csv").write_text("mine\n")
+    code = main(["export-metrics", str(run_dir), "--tensorboard", str(tmp_path / "tb"),
+                 "--csv", str(tmp_path / "m.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and err == (f"error: --csv {tmp_path / 'm.csv'}: already exists; name a "
+                                 f"new file or remove it first (nothing is overwritten)\n")
+    assert (tmp_path / "m.csv").read_text() == "mine\n"
+    assert not (tmp_path / "tb").exists()

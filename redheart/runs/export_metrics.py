@@ -52,11 +52,24 @@ def export_tensorboard(run_dir: Path, out_dir: Path) -> int:
     return log.written
 
 
-def export_csv(run_dir: Path, out: Path) -> int:
-    """Rows written to `out`, whole or not at all (written beside it, then renamed)."""
+def check_csv_out(out: Path) -> None:
+    """Refuse a --csv target that is a folder or an existing file.
+
+    Like --tensorboard and `redheart export`, nothing is overwritten: a CSV
+    exported earlier (or any file of the same name) may be someone's only copy.
+    Called before either export starts, so a refusal writes nothing at all.
+    """
     if out.is_dir():      # else the final rename fails and reads as a disk error (exit 1)
         raise ExportError(f"--csv {out}: a folder; name the file to write, e.g. "
                           f"--csv {out / 'metrics.csv'}")
+    if out.exists():
+        raise ExportError(f"--csv {out}: already exists; name a new file or remove it first "
+                          f"(nothing is overwritten)")
+
+
+def export_csv(run_dir: Path, out: Path) -> int:
+    """Rows written to `out`, whole or not at all (written beside it, then renamed)."""
+    check_csv_out(out)
     path = events_path(run_dir)
     stream = ScalarStream()
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
