@@ -256,7 +256,8 @@ def predict(
     json_out: Annotated[bool, typer.Option(
         "--json", help="One JSON object per text and line (schema in the README).")] = False,
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Write to this file (atomically, at the end) instead of stdout.")] = None,
+        "--out", help="Write to this file (atomically, at the end) instead of stdout; a .jsonl "
+        "file gets JSON lines, as with --json.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Texts per forward pass.")
                           ] = 64,
     device: Annotated[str, typer.Option("--device", help="cpu or cuda.")] = "cpu",

@@ -316,6 +316,25 @@ def test_untrained_outputs_are_hidden_and_flagged(trained_run, tmp_path, capsys)
     assert line["outputs"]["bentham_dims"]["trained"] is False
 
 
+def test_out_jsonl_writes_json_lines_and_a_table_file_has_no_padding(trained_run, tmp_path,
+                                                                       capsys):
+    """--out p.jsonl without --json is JSON lines, not the terminal table; a table written
+    to a file carries no padding to the console's width."""
+    from redheart.cli import main
+
+    jsonl = tmp_path / "p.jsonl"
+    assert main(["predict", str(trained_run), *TEST_TEXTS[:2], "--out", str(jsonl)]) == 0
+    lines = jsonl.read_text().splitlines()
+    assert [json.loads(line)["text"] for line in lines] == TEST_TEXTS[:2]
+    table = tmp_path / "p.txt"
+    assert main(["predict", str(trained_run), *TEST_TEXTS[:2], "--all", "--out",
+                 str(table)]) == 0
+    text = table.read_text()
+    assert TEST_TEXTS[1] in text and "hedonic value" in text
+    assert [line for line in text.splitlines() if line != line.rstrip()] == []
+    assert capsys.readouterr().out == ""
+
+
 def _bad(args, capsys, tmp_path) -> str:
     from redheart.cli import main
 

@@ -29,7 +29,13 @@ from redheart.render.predictions import hidden_note, print_predictions
 def run_predict(model: Path, texts: list[str], file: str | None, json_out: bool,
                 out: Path | None, batch_size: int, device: str, show_all: bool,
                 overrides: list[str]) -> int:
-    """Exit status: 0, or 2 when a streamed line was refused (its answer says why)."""
+    """Exit status: 0, or 2 when a streamed line was refused (its answer says why).
+
+    `--out` naming a JSON-lines file (.jsonl, .ndjson) writes JSON lines as
+    --json does: the terminal table in a file of that name is what nobody
+    asking for it meant.
+    """
+    json_out = json_out or (out is not None and out.suffix.lower() in JSON_LINES_SUFFIXES)
     inference_device(device)
     source = open_model(model, overrides)       # cheap checks: files, config, spellings
     if texts and file is not None:
@@ -57,6 +63,9 @@ def run_predict(model: Path, texts: list[str], file: str | None, json_out: bool,
     sink.close()
     return 2 if failed else 0
 
+
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+"""--out file names that mean one JSON object per line, so --json is implied."""
 
 _WHERE_TEXTS = "pass TEXT arguments, --file PATH, or pipe texts into stdin (--file - to type them)"
 
@@ -141,6 +150,12 @@ class _Sink:
 
     def close(self) -> None:
         if self.buffer is not None and self.out is not None:
-            write_text_atomically(self.out, self.buffer.getvalue())
+            write_text_atomically(self.out, _without_padding(self.buffer.getvalue()))
         else:
             sys.stdout.flush()
+
+
+def _without_padding(text: str) -> str:
+    """The table as a file wants it: rich pads every table row with spaces to the
+    console's width, which in a file is only trailing whitespace."""
+    return "\n".join(line.rstrip() for line in text.split("\n"))
