@@ -35,6 +35,14 @@ has_nvidia_gpu() {
     command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU'
 }
 
+# CUDA GPUs the venv's torch can use (CUDA_VISIBLE_DEVICES respected); 0 when it
+# cannot tell (a CPU build, no driver).
+visible_cuda_gpus() {
+    local count
+    count="$("$VENV/bin/python" -c 'import torch; print(torch.cuda.device_count())' 2>/dev/null || true)"
+    case "$count" in ''|*[!0-9]*) echo 0 ;; *) echo "$count" ;; esac
+}
+
 torch_flavour() {
     case "${REDHEART_TORCH:-auto}" in
         cpu|cuda) echo "$REDHEART_TORCH" ;;
@@ -160,6 +168,15 @@ case "$cmd" in
         setup ""
         cd "$ROOT"
         if [ "$gpus" -gt 1 ]; then
+            # Checked before torchrun: each rank would print the device error and
+            # torchrun a traceback of its own, and redheart's hint (--set) is not
+            # an option of train-cloud.
+            visible="$(visible_cuda_gpus)"
+            if [ "$visible" -eq 0 ]; then
+                die "train-cloud --gpus $gpus: no CUDA GPU is visible here (torch.cuda.device_count() is 0); run it on a machine with $gpus GPUs, or ./run_learning.sh train-local on this one"
+            elif [ "$visible" -lt "$gpus" ]; then
+                die "train-cloud --gpus $gpus: only $visible CUDA GPU(s) visible here; pass --gpus $visible, or run it on a machine with $gpus GPUs"
+            fi
             # one process per GPU on this machine; rank 0 writes events and checkpoints
             exec "$VENV/bin/torchrun" --standalone --nproc_per_node "$gpus" \
                 -m redheart run "$profile" "${args[@]}"

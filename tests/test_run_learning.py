@@ -55,6 +55,38 @@ def script_copy(tmp_path: Path) -> Path:
     return root
 
 
+def train_cloud(root: Path, visible: str, *args: str) -> subprocess.CompletedProcess:
+    """train-cloud with a venv whose torch sees `visible` CUDA GPUs and whose torchrun only
+    says it ran."""
+    bin_dir = root / "venv" / "bin"
+    (bin_dir / "python").write_text(f"#!/bin/sh\necho {visible}\n")
+    (bin_dir / "torchrun").write_text('#!/bin/sh\necho "torchrun $*"\n')
+    (bin_dir / "torchrun").chmod(0o755)
+    return subprocess.run([str(root / "run_learning.sh"), "train-cloud", *args],
+                          capture_output=True, text=True, cwd=root, timeout=60,
+                          env={**os.environ, "REDHEART_TORCH": "cpu",
+                               "REDHEART_VENV": str(root / "venv")})
+
+
+def test_train_cloud_refuses_more_gpus_than_visible_before_torchrun(tmp_path):
+    """On a CPU-only box every rank printed the device error and torchrun a traceback
+    (exit 1); the launcher says it once, with a hint train-cloud itself accepts."""
+    root = script_copy(tmp_path)
+    none = train_cloud(root, "0", "--gpus", "2")
+    assert none.returncode == 2 and none.stdout == ""
+    assert none.stderr == (
+        "run_learning.sh: train-cloud --gpus 2: no CUDA GPU is visible here "
+        "(torch.cuda.device_count() is 0); run it on a machine with 2 GPUs, or "
+        "./run_learning.sh train-local on this one\n")
+    fewer = train_cloud(root, "1", "--gpus", "2")
+    assert fewer.returncode == 2 and fewer.stdout == ""
+    assert fewer.stderr == ("run_learning.sh: train-cloud --gpus 2: only 1 CUDA GPU(s) visible "
+                            "here; pass --gpus 1, or run it on a machine with 2 GPUs\n")
+    enough = train_cloud(root, "2", "--gpus", "2")
+    assert enough.returncode == 0, enough.stderr
+    assert enough.stdout.startswith("torchrun --standalone --nproc_per_node 2 -m redheart run")
+
+
 def train_validate(root: Path, *args: str, cwd: Path | None = None,
                    venv: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(root / "run_learning.sh"), "train-validate", *args],
