@@ -217,6 +217,23 @@ def test_grow_command_writes_a_checkpoint_and_profile_that_train_on(tmp_path, ti
     assert all(torch.equal(again[k], start[k]) for k in start)
 
 
+def test_resuming_the_grown_checkpoint_is_refused_in_one_line_only(tmp_path, tiny_checkpoint,
+                                                                   capsys):
+    """It has no optimizer state. The refusal is the whole answer: no `run directory`
+    line on stdout before it (the run never started)."""
+    from redheart.cli import main
+
+    checkpoint, _ = tiny_checkpoint
+    out = tmp_path / "grown"
+    assert main(["grow", str(checkpoint), "--out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    code = main(["run", str(out / "profile.toml"), "--resume",
+                 str(out / "checkpoints" / "step-00000000")])
+    printed = capsys.readouterr()
+    assert code == 2 and printed.out == "", printed.out
+    assert printed.err.count("\n") == 1 and "holds model weights only" in printed.err
+
+
 def test_grown_profile_drops_the_small_runs_caps_and_lowers_the_lr(tmp_path, quickstart_data,
                                                                    tiny_config):
     """A smoke-tested small run (`--samples 24 --set train.max_steps=4`) must not cap the

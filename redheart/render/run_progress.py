@@ -167,6 +167,8 @@ class RunReporter:
         after the run directory's line, which says whose they are."""
         self._finished: dict[str, Any] | None = None
         """The run_finished event's summary, for the last line."""
+        self._started = False
+        """`started` was called: the run got past its checks (a resumed checkpoint's too)."""
 
     def event(self, event: dict[str, Any]) -> None:
         """One event of the run as it is written (a listener of its EventWriter)."""
@@ -208,6 +210,7 @@ class RunReporter:
         self.total = trainer.total_steps
         self.device = str(trainer.device)
         self.every = 1 if self.verbose else max(1, self.total // 50)
+        self._started = True
         self._line(f"run directory {run_dir}")
         dist = trainer.dist
         ranks = f" x {dist.world} ranks ({dist.strategy}, {dist.backend})" if dist.active else ""
@@ -251,6 +254,9 @@ class RunReporter:
             if outcome.profile_trace is not None:
                 self._line(f"profile trace {outcome.profile_trace} (open it in "
                            f"ui.perfetto.dev, or point TensorBoard at its folder)")
+        if outcome is None and not self._started:
+            return   # refused before it started (e.g. its --resume checkpoint): the error
+            # line is the whole answer, and the refusal wrote nothing to look at there
         self._line(f"run directory {run_dir}")
 
     def _line(self, text: str, when: float | None = None) -> None:
