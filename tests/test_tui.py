@@ -557,3 +557,63 @@ def test_a_bug_in_the_training_thread_is_shown_with_its_trace(quickstart_data, t
             assert "a bug in Red Heart" in log and "ValueError: a made-up bug" in log
 
     asyncio.run(scenario())
+
+
+SPY_SSH = """\
+import json, os, sys
+with open(sys.argv[1], "a") as f:     # is this child's stdin /dev/null?
+    f.write(json.dumps(os.path.samestat(os.fstat(0), os.stat(os.devnull))) + "\\n")
+if sys.argv[4] == "runs":
+    print("[]")
+"""
+
+
+def test_no_ssh_child_reads_the_consoles_keyboard(tmp_path):
+    """ssh reading the terminal took the console's keystrokes (a swallowed Tab put the
+    quit dialog's focus on Stop): every ssh child gets /dev/null for stdin, whatever fd 0
+    the console has (here a pipe, as a terminal would be)."""
+    import os
+    import sys
+
+    from tui.event_source import SshController, SshEventSource
+    from tui.runs_source import SshRuns
+
+    spy, record = tmp_path / "spy_ssh.py", tmp_path / "stdin.jsonl"
+    spy.write_text(SPY_SSH)
+    ssh = f"{sys.executable} {spy} {record}"
+    read_end, write_end = os.pipe()
+    saved = os.dup(0)
+    os.dup2(read_end, 0)
+    try:
+        source = SshEventSource("box:/runs/x", ssh)
+        source._process.wait(30)
+        source.close()
+        SshController("box:/runs/x", ssh).send("pause")
+        SshRuns("box", "/runs", ssh).runs()
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, read_end, write_end):
+            os.close(fd)
+    assert [json.loads(line) for line in record.read_text().splitlines()] == [True] * 3
+
+
+def test_the_quit_dialog_focuses_the_choice_that_keeps_the_run(monkeypatch):
+    """Enter in the quit dialog must not stop a run: Leave/Detach has the focus."""
+    from tui.screens import QuitScreen
+
+    monkeypatch.chdir(ROOT)
+
+    async def scenario(in_process: bool) -> list[str | None]:
+        chosen: list[str | None] = []
+        app = RedHeartApp(attach=RECORDED)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.push_screen(QuitScreen(in_process=in_process), chosen.append)
+            await wait_for(pilot, lambda: app.screen.query("#quit-box"))
+            await pilot.pause()
+            assert app.screen.focused is not None and app.screen.focused.id == "leave"
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: chosen)
+        return chosen
+
+    for in_process in (True, False):
+        assert asyncio.run(scenario(in_process)) == ["leave"]

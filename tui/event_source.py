@@ -87,8 +87,11 @@ class SshEventSource:
         self.label = spec
         command = [*shlex.split(ssh_command), host, remote_redheart, "events", run_dir,
                    "--follow", "--json"]
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True, bufsize=1)
+        # stdin from /dev/null: ssh otherwise reads the console's terminal and takes
+        # keystrokes (a swallowed Tab moved the quit dialog's focus onto Stop).
+        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         text=True, bufsize=1)
         self._queue: queue.Queue[dict[str, Any]] = queue.Queue()
         self.error: str | None = None
         self._reader = threading.Thread(target=self._read, name="ssh-events", daemon=True)
@@ -134,7 +137,9 @@ class SshController:
         command = [*self.ssh, self.host, self.remote_redheart, "control", self.run_dir, cmd]
         if lr is not None:
             command += ["--lr", repr(lr)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        # stdin from /dev/null: an ssh reading the terminal eats the console's keys
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=30)
         if done.returncode != 0:
             raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
                                else f"ssh exited with {done.returncode}")

@@ -101,8 +101,9 @@ class SshRuns:
         command = [*shlex.split(self.ssh_command), self.host, self.remote_redheart,
                    *map(shlex.quote, args)]
         try:
-            done = subprocess.run(command, capture_output=True, text=True,
-                                  timeout=SSH_TIMEOUT_S)
+            # stdin from /dev/null: an ssh reading the terminal eats the console's keys
+            done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=SSH_TIMEOUT_S)
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise RunsError(f"{self.host}: {exc}") from None
         if done.returncode != 0:

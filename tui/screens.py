@@ -63,7 +63,12 @@ class HelpScreen(ModalScreen[None]):
 
 
 class QuitScreen(ModalScreen[str]):
-    """Returns "stop", "leave" or "cancel"."""
+    """Returns "stop", "leave" or "cancel".
+
+    The focus starts on Leave/Detach, the choice that keeps the run: Enter pressed
+    out of habit (or after a key lost on the way) must not stop a run."""
+
+    AUTO_FOCUS = "#leave"
 
     BINDINGS = [("escape", "dismiss('cancel')", "Cancel")]
 
