@@ -479,6 +479,8 @@ def test_console_usage_errors_are_one_line_and_exit_2(tmp_path):
         (("profiles/quickstart.toml", "--set", "train.lr=fast"), "[train] lr = 'fast'"),
         (("--attach", str(tmp_path)), "not a run directory (no events.jsonl)"),
         (("--remote", "box:/runs/x", "profiles/quickstart.toml"), "--remote takes its profile"),
+        (("--remote", "me@gpu-box"), "--remote 'me@gpu-box': expected [user@]host:"),
+        (("--remote", "me@gpu-box:"), "--remote 'me@gpu-box:': expected [user@]host:"),
         (("--frobnicate",), "unrecognized arguments: --frobnicate"),
     ]:
         result = console(*args)

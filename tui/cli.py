@@ -46,6 +46,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("--samples must be at least 1")
     if args.remote and args.profile:
         parser.error("--remote takes its profile from the remote run; drop PROFILE")
+    if args.remote is not None:     # checked here: inside the app it was a traceback, exit 0
+        from tui.event_source import parse_remote
+
+        try:
+            parse_remote(args.remote)
+        except ValueError as exc:
+            parser.error(str(exc))
     if args.attach is not None and not (args.attach / "events.jsonl").is_file():
         parser.error(f"--attach {args.attach}: not a run directory (no events.jsonl)")
     return args
