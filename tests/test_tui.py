@@ -619,3 +619,35 @@ def test_the_quit_dialog_focuses_the_choice_that_keeps_the_run(monkeypatch):
 
     for in_process in (True, False):
         assert asyncio.run(scenario(in_process)) == ["leave"]
+
+
+def test_a_remote_run_path_with_a_space_is_followed_and_controlled(tmp_path):
+    """ssh hands its words to the far side's shell: the run directory is quoted."""
+    import shutil
+    import sys
+
+    from tui.event_source import SshController, SshEventSource
+
+    run = tmp_path / "my runs" / "run one"
+    shutil.copytree(ROOT / RECORDED, run)
+    expected = len((run / "events.jsonl").read_text().splitlines())
+    ssh = f"{sys.executable} {ROOT / 'tests' / 'fake_ssh.py'}"
+    remote_redheart = f"{sys.executable} -m redheart"
+    source = SshEventSource(f"box:{run}", ssh, remote_redheart)
+    try:
+        source._process.wait(60)          # a finished run: --follow ends after its end
+        source._reader.join(10)
+        assert source.error is None
+        assert len(source.poll()) == expected
+    finally:
+        source.close()
+    from redheart.runs.run_dir import RunLock
+
+    lock = RunLock(run)                   # control goes only to a live run
+    lock.acquire()
+    try:
+        SshController(f"box:{run}", ssh, remote_redheart).send("set-lr", 2e-4)
+    finally:
+        lock.release()
+    sent = json.loads((run / "control").read_text().splitlines()[-1])
+    assert sent["cmd"] == "set-lr" and sent["lr"] == 2e-4

@@ -85,8 +85,9 @@ class SshEventSource:
                  remote_redheart: str = "redheart") -> None:
         host, run_dir = parse_remote(spec)
         self.label = spec
-        command = [*shlex.split(ssh_command), host, remote_redheart, "events", run_dir,
-                   "--follow", "--json"]
+        # ssh joins the words for the far side's shell: a path with a space is quoted
+        command = [*shlex.split(ssh_command), host, remote_redheart, "events",
+                   shlex.quote(run_dir), "--follow", "--json"]
         # stdin from /dev/null: ssh otherwise reads the console's terminal and takes
         # keystrokes (a swallowed Tab moved the quit dialog's focus onto Stop).
         self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
@@ -134,9 +135,11 @@ class SshController:
         self.remote_redheart = remote_redheart
 
     def send(self, cmd: str, lr: float | None = None) -> None:
-        command = [*self.ssh, self.host, self.remote_redheart, "control", self.run_dir, cmd]
+        # ssh joins the words for the far side's shell: a path with a space is quoted
+        command = [*self.ssh, self.host, self.remote_redheart, "control",
+                   shlex.quote(self.run_dir), shlex.quote(cmd)]
         if lr is not None:
-            command += ["--lr", repr(lr)]
+            command += ["--lr", shlex.quote(repr(lr))]
         # stdin from /dev/null: an ssh reading the terminal eats the console's keys
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, timeout=30)
