@@ -651,3 +651,28 @@ def test_a_remote_run_path_with_a_space_is_followed_and_controlled(tmp_path):
         lock.release()
     sent = json.loads((run / "control").read_text().splitlines()[-1])
     assert sent["cmd"] == "set-lr" and sent["lr"] == 2e-4
+
+
+def test_a_remote_that_fails_says_so_in_the_run_panel_and_the_title(tmp_path):
+    """A failed stream (no redheart there, or no such run) stays on screen: the Run
+    panel's log and state and the title, not only a toast; 127 names --remote-redheart."""
+    import sys
+
+    ssh = f"{sys.executable} {ROOT / 'tests' / 'fake_ssh.py'}"
+
+    async def scenario(remote: str, remote_redheart: str, expected: str) -> None:
+        app = RedHeartApp(remote=remote, ssh_command=ssh, remote_redheart=remote_redheart)
+        async with app.run_test(size=(120, 40)) as pilot:
+            def log() -> str:
+                return "".join(strip.text for strip in app.query_one("#messages").lines)
+
+            await wait_for(pilot, lambda: "ssh exited" in log(), timeout=60)
+            assert expected in log()
+            assert str(app.query_one("#run-state", Static).render()) == "disconnected"
+            assert "not followed" in app.sub_title and expected in app.sub_title
+            assert "loading" not in str(app.query_one("#modules-status", Static).render())
+
+    asyncio.run(scenario(f"box:{tmp_path / 'run'}", "no-such-redheart-here",
+                         "--remote-redheart /path/to/venv/bin/redheart"))
+    asyncio.run(scenario(f"box:{tmp_path / 'no such run'}", f"{sys.executable} -m redheart",
+                         "no such run"))

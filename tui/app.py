@@ -21,7 +21,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
-from textual.widgets import Header, Input, Tab, Tabs
+from textual.widgets import Header, Input, Static, Tab, Tabs
 
 from redheart.config import Config
 from redheart.config_load import load_profile
@@ -331,23 +331,41 @@ class RedHeartApp(RunsNavigation, App):
             return
         if self.notices is not None and (stalled := self.notices.stalled()):
             self.ring(stalled)
-        events = self.source.poll()
+        # The error is read first: it is set once the stream's last event is queued, so
+        # this poll applies every event before the failure is shown.
         error = getattr(self.source, "error", None)
         if error:
-            self.notify(error, severity="error")
             self.source.error = None  # type: ignore[attr-defined]
-        if not events:
-            if self._charts_stale and time.monotonic() - self._charts_at >= CHARTS_S:
-                self.refresh_charts()
-            return
-        self.view.apply(events)
-        if self.notices is not None:
-            for notice in self.notices.batch(events, self.view.state in LIVE):
-                self.ring(notice)
-        plan = next((e for e in reversed(events) if e.get("type") == "plan"), None)
-        if plan is not None:
-            self.show_plan(plan)
-        self.refresh_panels()
+        events = self.source.poll()
+        if events:
+            self.view.apply(events)
+            if self.notices is not None:
+                for notice in self.notices.batch(events, self.view.state in LIVE):
+                    self.ring(notice)
+            plan = next((e for e in reversed(events) if e.get("type") == "plan"), None)
+            if plan is not None:
+                self.show_plan(plan)
+            self.refresh_panels()
+        elif self._charts_stale and time.monotonic() - self._charts_at >= CHARTS_S:
+            self.refresh_charts()
+        if error:
+            self.show_source_failure(error)
+
+    def show_source_failure(self, error: str) -> None:
+        """The run's event stream failed (`ssh` exited: no redheart there, no such run, the
+        connection lost): said where it stays, not only in a toast. A toast alone left the
+        console at idle, step 0 and "loading the module table..." with nothing to say why."""
+        if self.view.state in LIVE or self.view.state == "idle":
+            self.view.state = "disconnected"   # nothing more arrives: not live as seen here
+        run_panel = self.query_one(RunPanel)
+        run_panel.show(self.view, self.source.label if self.source else None)
+        run_panel.log("error", error)
+        status = self.query_one("#modules-status", Static)
+        if not self.view.events_seen:
+            status.update("no module table: the run's events could not be read (see Run)")
+        if self.source is not None:
+            self.sub_title = f"{self.source.label}: not followed ({error})"
+        self.notify(error, severity="error", timeout=10)
 
     def refresh_charts(self) -> None:
         """The paced redraw of the charts (at most every CHARTS_S)."""

@@ -78,6 +78,22 @@ def parse_remote(spec: str) -> tuple[str, str]:
     return host, run_dir
 
 
+NOT_FOUND = 127
+"""The shell's exit code for a command it cannot find: the far side's `redheart`."""
+
+
+def ssh_failure(code: int, stderr: str, remote_redheart: str) -> str:
+    """One line for an ssh command that failed: the exit code, the far side's last word,
+    and for 127 (command not found) how to name the remote redheart, since ssh's
+    non-interactive shell rarely has a virtual environment's bin on its PATH."""
+    lines = stderr.strip().splitlines()
+    text = f"ssh exited with {code}: {lines[-1] if lines else 'no message'}"
+    if code == NOT_FOUND:
+        text += (f" ('{remote_redheart}' was not found on the remote host; pass "
+                 f"--remote-redheart /path/to/venv/bin/redheart)")
+    return text
+
+
 class SshEventSource:
     """`ssh HOST redheart events RUN_DIR --follow --json`, read line by line in a thread."""
 
@@ -85,6 +101,7 @@ class SshEventSource:
                  remote_redheart: str = "redheart") -> None:
         host, run_dir = parse_remote(spec)
         self.label = spec
+        self.remote_redheart = remote_redheart
         # ssh joins the words for the far side's shell: a path with a space is quoted
         command = [*shlex.split(ssh_command), host, remote_redheart, "events",
                    shlex.quote(run_dir), "--follow", "--json"]
@@ -109,8 +126,8 @@ class SshEventSource:
                 self._queue.put(event)
         code = self._process.wait()
         if code not in (0, None):
-            stderr = self._process.stderr.read().strip() if self._process.stderr else ""
-            self.error = f"ssh exited with {code}: {stderr.splitlines()[-1] if stderr else ''}"
+            stderr = self._process.stderr.read() if self._process.stderr else ""
+            self.error = ssh_failure(code, stderr, self.remote_redheart)
 
     def poll(self) -> list[dict[str, Any]]:
         events = []
@@ -144,5 +161,4 @@ class SshController:
         done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
                               text=True, timeout=30)
         if done.returncode != 0:
-            raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip()
-                               else f"ssh exited with {done.returncode}")
+            raise RuntimeError(ssh_failure(done.returncode, done.stderr, self.remote_redheart))
