@@ -676,3 +676,43 @@ def test_a_remote_that_fails_says_so_in_the_run_panel_and_the_title(tmp_path):
                          "--remote-redheart /path/to/venv/bin/redheart"))
     asyncio.run(scenario(f"box:{tmp_path / 'no such run'}", f"{sys.executable} -m redheart",
                          "no such run"))
+
+
+def test_the_checkpoint_list_drops_what_keep_last_pruned_and_keeps_the_best(tmp_path):
+    """The list follows the disk: `_prune` itself runs on real folders beside the view,
+    keep_last from run_started's config, the best and last pointers pinned (the panel
+    showed 162, 180, 198, 200 while the disk held 126*, 180, 198, 200)."""
+    from pathlib import PurePath
+
+    from redheart.runs.checkpoints import _prune, _write_pointer, checkpoint_name
+    from tui.widgets.run_panel import checkpoints_text
+
+    def replay(keep_last: int, saves: list[tuple[int, bool]]) -> RunView:
+        root = tmp_path / f"keep{keep_last}" / "checkpoints"
+        root.mkdir(parents=True)
+        view = RunView()
+        view.apply([{"type": "run_started", "t": 1.0, "step": 0, "total_steps": 200,
+                     "config": f"[run]\nname = \"x\"\n\n[checkpoint]\nkeep_last = {keep_last}\n"}])
+        for step, best in saves:
+            name = checkpoint_name(step)
+            (root / name).mkdir(exist_ok=True)
+            _write_pointer(root, "last", name)
+            if best:
+                _write_pointer(root, "best", name)
+            _prune(root, keep_last)
+            view.apply([{"type": "checkpoint", "path": str(root / name), "step": step,
+                         "best": best}])
+            on_disk = sorted(p.name for p in root.glob("step-*"))
+            assert [PurePath(c.path).name for c in view.checkpoints] == on_disk, step
+        return view
+
+    saves = [(s, s in (18, 54, 126)) for s in range(18, 199, 18)] + [(200, False), (200, False)]
+    view = replay(3, saves)
+    assert [(c.step, c.best) for c in view.checkpoints] == \
+        [(126, True), (180, False), (198, False), (200, False)]
+    assert checkpoints_text(view).startswith("checkpoints: step 126*, 180, 198, 200\n")
+    view = replay(5, saves)                    # more than the panel lists: the best still is
+    assert [c.step for c in view.checkpoints] == [126, 144, 162, 180, 198, 200]
+    assert checkpoints_text(view).startswith("checkpoints: step 126*, 180, 198, 200\n")
+    view = replay(1, [(10, True), (20, False), (30, True), (40, False)])
+    assert [(c.step, c.best) for c in view.checkpoints] == [(30, True), (40, False)]

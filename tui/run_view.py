@@ -7,14 +7,21 @@ look the same.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import Any
 
 from redheart.runs.events import SeqGaps
 from tui.grad_norms import GradNorms, batch_kind
 from tui.series import Series
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:                                   # the project's own fallback (pyproject.toml)
+    import tomli as tomllib
 
 HISTORY = 600
 """Memory samples kept for the memory panel's one-row history."""
@@ -65,6 +72,11 @@ class RunView:
     """Bytes in use per sample: torch allocated on a GPU, else the process RSS."""
     plan: dict[str, Any] | None = None
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    """The run's step folders as on disk, in folder-name (step) order: each `checkpoint`
+    event adds one and `keep_last` pruning, modelled here, drops those it removed."""
+    keep_last: int | None = None
+    """`[checkpoint] keep_last` of the newest launch's config (its run_started event);
+    None when unknown, and then nothing is pruned from the list."""
     messages: list[tuple[str, str]] = field(default_factory=list)
     """(level, text) of warnings and errors, oldest first."""
     gaps: SeqGaps = field(default_factory=SeqGaps)
@@ -96,6 +108,7 @@ class RunView:
         if self.opened_at is None:
             self.opened_at = self.started_at
         self.state = "running"
+        self.keep_last = _keep_last(event.get("config"))
 
     def _on_plan(self, event: dict[str, Any]) -> None:
         self.plan = event
@@ -146,8 +159,23 @@ class RunView:
         same = next((c for c in self.checkpoints if c.path == path), None)
         if same is not None:
             same.best = same.best or best
+        else:
+            self.checkpoints.append(Checkpoint(path, int(event.get("step", 0)), best))
+            self.checkpoints.sort(key=lambda c: PurePath(c.path).name)
+        self._prune(path)
+
+    def _prune(self, last: str) -> None:
+        """What redheart/runs/checkpoints.py `_prune` just did on disk after writing
+        `last`: every folder but the newest keep_last goes, unless the `last` or `best`
+        pointer names it. The events carry no deletions; without this the list showed
+        folders long gone and hid the older best that is still there."""
+        if self.keep_last is None:
             return
-        self.checkpoints.append(Checkpoint(path, int(event.get("step", 0)), best))
+        best = self.best_checkpoint()
+        pinned = {last, best.path if best else None}
+        old = self.checkpoints[:-self.keep_last]
+        self.checkpoints = [c for c in old if c.path in pinned] \
+            + self.checkpoints[-self.keep_last:]
 
     def _on_state(self, event: dict[str, Any]) -> None:
         self.state = event.get("state", self.state)
@@ -192,6 +220,17 @@ class RunView:
 
     def best_checkpoint(self) -> Checkpoint | None:
         return next((c for c in reversed(self.checkpoints) if c.best), None)
+
+
+def _keep_last(config_toml: Any) -> int | None:
+    """`[checkpoint] keep_last` from a run_started event's config (TOML text)."""
+    if not isinstance(config_toml, str):
+        return None
+    try:
+        value = tomllib.loads(config_toml).get("checkpoint", {}).get("keep_last")
+    except (tomllib.TOMLDecodeError, AttributeError):
+        return None
+    return value if isinstance(value, int) and value >= 1 else None
 
 
 def _record(series: dict[str, Series], name: str, step: int, t: float, value: Any) -> None:

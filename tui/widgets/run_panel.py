@@ -18,8 +18,11 @@ below keep their rows in the panel's quarter of the screen."""
 
 def checkpoints_text(view: RunView) -> str:
     """`checkpoints: step 15*, 20, 25, 30` and `best (*): step 15  in FOLDER`."""
-    steps = ", ".join(f"{c.step}{'*' if c.best else ''}" for c in view.checkpoints[-SHOWN:])
     best = view.best_checkpoint()
+    shown = view.checkpoints[-SHOWN:]
+    if best is not None and best not in shown:     # the best stays listed, first
+        shown = [best, *shown[1:]]
+    steps = ", ".join(f"{c.step}{'*' if c.best else ''}" for c in shown)
     folder = Path(view.checkpoints[-1].path).parent
     return (f"checkpoints: step {steps}\n"
             + (f"best (*): step {best.step}" if best else "best: none yet") + f"  in {folder}")
