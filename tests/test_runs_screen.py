@@ -271,3 +271,28 @@ def test_compare_view_snapshot(snap_compare, tmp_path, monkeypatch):
 
     assert snap_compare(RedHeartApp(runs=LocalRuns(root.relative_to(tmp_path))),
                         terminal_size=(120, 40), run_before=compare)
+
+
+def test_the_compare_legend_names_every_run_at_120_columns(tmp_path, monkeypatch):
+    """Two runs named as `redheart run` names them: the legend broke inside the second
+    entry and cut to one line showed `━ live-20261203-064706  ━`, no second name."""
+    root = tmp_path / "runs"
+    names = ["live-20261203-064706", "live-20261203-064912"]
+    for name, source in zip(names, RECORDED_RUNS.values(), strict=True):
+        shutil.copytree(source, root / name)
+    monkeypatch.chdir(tmp_path)
+
+    async def scenario():
+        app = RedHeartApp(runs=LocalRuns(root.relative_to(tmp_path)))
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = await _compare(app, pilot, [f"runs/{name}" for name in names])
+            shown = screen.query_one("#compare-legend", Static)
+            await wait_for(pilot, lambda: all(name in str(shown.render())
+                                              for name in names))
+            lines = [line.text for line in shown.render_lines(shown.region.reset_offset)]
+            for name in names:
+                assert any(f"━ {name}" in line for line in lines), lines
+            rows = len([line for line in lines if line.strip()])
+            assert screen.query_one("#compare-controls").size.height >= rows   # not cut
+
+    asyncio.run(scenario())

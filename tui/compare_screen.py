@@ -22,6 +22,7 @@ from tui.layout import WIDE
 from tui.messages import CompareLoaded
 from tui.run_view import RunView
 from tui.runs_source import RunsError, RunsSource
+from tui.traces import Trace
 from tui.widgets.chart import Chart, legend
 from tui.widgets.chart_options import ChartOptions
 from tui.widgets.key_footer import KeyFooter
@@ -109,6 +110,8 @@ class CompareScreen(Screen):
         super().__init__()
         self.source, self.runs = source, runs
         self.views: dict[str, RunView] = {}
+        self._lines: list[Trace] = []
+        """The training curves drawn: the legend names them."""
         self.sub_title = "compare " + ", ".join(run.name for run in runs)
 
     def compose(self) -> ComposeResult:
@@ -132,6 +135,7 @@ class CompareScreen(Screen):
 
     def on_resize(self, event) -> None:
         self.place(event.size.width)
+        self.call_after_refresh(self.show_legend)     # the legend's new width, laid out
 
     def place(self, width: int) -> None:
         """The diff beside the chart from 120 columns when all of it fits in half the
@@ -195,9 +199,17 @@ class CompareScreen(Screen):
         settings = self.query_one(ChartOptions).settings
         metric = str(self.query_one("#compare-metric", Select).value)
         traces = compare_traces(self.views, metric, settings)
-        set_text(self.query_one("#compare-legend", Static), legend(
-            [t for t in traces if not t.points]) or "no steps in these runs yet")
+        self._lines = [t for t in traces if not t.points]
+        self.show_legend()
         self.query_one(Chart).draw(traces, log=settings.log, elapsed=settings.elapsed)
+
+    def show_legend(self) -> None:
+        """Every run's name in the legend, on as many lines as its width needs."""
+        if not self.views:
+            return
+        shown = self.query_one("#compare-legend", Static)
+        set_text(shown, legend(self._lines, shown.content_size.width)
+                 or "no steps in these runs yet")
 
     @property
     def diff_rows(self) -> list[tuple[str, ...]]:

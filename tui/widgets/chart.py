@@ -32,12 +32,23 @@ X_MARGIN, Y_MARGIN = 0.02, 0.05
 
 
 
-def legend(traces: Sequence[Trace]) -> Text:
-    """`━ name` / `● name` per trace in its colour, on one line (wraps if it must)."""
+def legend(traces: Sequence[Trace], width: int = 0) -> Text:
+    """`━ name  ━ name` per trace in its colour, a new line only between entries once
+    `width` cells are full (0: one line). Rich wraps at any space: at 120 columns the
+    Compare view showed `━ live-20261203-064706  ━` and lost the second run's name."""
     text = Text()
+    column = 0
     for trace in traces:
-        text.append(f"{POINT if trace.points else LINE} ", style=trace.color)
-        text.append(f"{trace.label}  ")
+        entry = f"{POINT if trace.points else LINE} {trace.label}"
+        if column and width and column + 2 + len(entry) > width:
+            text.append("\n")
+            column = 0
+        elif column:
+            text.append("  ")
+            column += 2
+        text.append(entry[:2], style=trace.color)
+        text.append(entry[2:])
+        column += len(entry)
     return text
 
 
