@@ -444,20 +444,44 @@ def test_quitting_a_live_run_asks_and_stop_checkpoints_first(quickstart_data, tm
     assert list((run_dir / "checkpoints").glob("step-*/model.safetensors"))
 
 
-def test_leaving_a_run_headless_gives_the_terminal_back_while_it_trains(quickstart_data,
-                                                                         tmp_path):
+def test_leaving_a_run_headless_gives_the_terminal_back_and_tells_how_it_ended(
+        quickstart_data, tmp_path, monkeypatch, capsys):
+    """Through redheart-tui's main: the console quits with the run training, and once it
+    ends (stopped here) the outcome lines `redheart run` prints come too (nothing was)."""
+    import sys
+    import threading
+
+    import tui.app
+    import tui.cli
     from tui.event_source import LocalController
 
-    app = _run_app(quickstart_data, tmp_path)
-    try:   # returns with the run still training (2,000 steps)
+    config, _, _ = quickstart_data
+    apps: list[RedHeartApp] = []
+
+    def run_and_leave(app: RedHeartApp) -> None:
+        apps.append(app)
         asyncio.run(_quit_while_training(app, "#leave"))
         assert app.exit_choice == "leave" and not app.training_done.is_set()
-    finally:
-        LocalController(app.own_run).send("stop")
-        assert app.training_done.wait(120), "the stopped run ends"
+        # the run goes on after the app: stop it later, as `redheart control` would
+        threading.Timer(1.0, LocalController(app.own_run).send, ("stop",)).start()
+
+    monkeypatch.setattr(tui.app.RedHeartApp, "run", run_and_leave)
+    monkeypatch.setattr(sys, "setswitchinterval", lambda _interval: None)  # main's, not ours
+    code = tui.cli.main([str(PROFILES / "quickstart.toml"),
+                         "--set", f'data.cache_dir="{config.data.cache_dir}"',
+                         "--set", f'run.runs_root="{tmp_path / "runs"}"',
+                         "--set", "train.max_steps=2000", "--set", "checkpoint.every_steps=1000"])
+    app = apps[0]
+    assert code == 0 and app.training_done.is_set()
     events = [json.loads(line) for line in (app.own_run / "events.jsonl").read_text()
               .splitlines()]
     assert [e["state"] for e in events if e["type"] == "state"][-1] == "stopped"
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("training continues headless in this process")
+    step = [e for e in events if e["type"] == "run_finished"][-1]["summary"]["steps"]
+    assert out[1].startswith(f"stopped at step {step}/2000; ")
+    assert f"last checkpoint {app.own_run / 'checkpoints'}" in out[1]
+    assert out[2] == f"run directory {app.own_run}"
 
 
 def test_no_color_is_respected(monkeypatch):

@@ -95,9 +95,16 @@ class SilentReporter(QuietReporter):
         directory was being set up (after the last check of `cancelled`, before the
         engine read its control channel, which skips older lines) is sent now."""
         if self.app is not None:
+            self.app.total_steps = trainer.total_steps
             if self.app.mark_started(run_dir):
                 LocalController(run_dir).send("stop")
             self.app.from_training(self.app.clear_status)
+
+    def finished(self, run_dir: Path, outcome: Any) -> None:
+        """Kept for the line `redheart-tui` prints once a run left training headless ends
+        (the terminal is the shell's again by then, and nothing else would tell it)."""
+        if self.app is not None:
+            self.app.outcome, self.app.ended_run = outcome, run_dir
 
 
 class RedHeartApp(RunsNavigation, App):
@@ -140,6 +147,15 @@ class RedHeartApp(RunsNavigation, App):
         self.exit_choice: str | None = None
         self.own_run: Path | None = None
         """The run this process trains (it goes on when another run is opened)."""
+        self.outcome: Any = None
+        """The own run's RunOutcome once it has ended (None: not yet, or it failed)."""
+        self.ended_run: Path | None = None
+        """The own run's directory as its end names it: left during the data read, the
+        app had exited before the directory was named, and own_run is still None."""
+        self.training_error: str | None = None
+        """Why the own run failed, if it did."""
+        self.total_steps: int | None = None
+        """The own run's planned steps (for the outcome line printed after a headless run)."""
         self._start_lock = threading.Lock()
         self._started_dir: Path | None = None
         """The own run's directory once its engine reads its control channel."""
@@ -468,6 +484,7 @@ class RedHeartApp(RunsNavigation, App):
             error = ("a bug in Red Heart (please report this trace):\n"
                      + traceback.format_exc(limit=-4))
         finally:
+            self.training_error = error
             self.training_done.set()
         self.post_message(TrainingEnded(error))
 

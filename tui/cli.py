@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from redheart.errors import RedHeartError
+from redheart.runs.listing import best_eval
 
 RUNS = Path("runs")
 
@@ -97,7 +99,39 @@ def main(argv: list[str] | None = None) -> int:
                   if app.start_cancelled else "stopping: a checkpoint is written first",
                   flush=True)
             app.training_done.wait()
+        for line in outcome_lines(app.ended_run or app.own_run, app.outcome, app.training_error,
+                                  app.total_steps):
+            print(line, flush=True)
+        if app.training_error:
+            return 1
     return 0
+
+
+def outcome_lines(run_dir: Path | None, outcome: Any, error: str | None,
+                  total_steps: int | None) -> list[str]:
+    """What `redheart run` prints when a run ends (reason, step, best, last checkpoint,
+    run directory), for a run that ended after the console had quit: without it the
+    process just exited, and the shell never learnt how the run went or where it is."""
+    if run_dir is None:             # cancelled or refused before its folder was made
+        return [f"error: {error}"] if error else []
+    if error:
+        lines = [f"failed: {error}"]
+    elif outcome is not None:
+        metrics, best_step = best_eval(run_dir)
+        best = (f"best eval loss {_number(metrics.get('loss'))} at step {best_step} "
+                f"({run_dir / 'checkpoints' / f'step-{best_step:08d}'})"
+                if metrics is not None and best_step is not None
+                else "no eval yet, so no best checkpoint")
+        last = outcome.last_checkpoint
+        lines = [f"{outcome.reason} at step {outcome.state.step}/{total_steps or '?'}; "
+                 f"{best}; last checkpoint {last if last else 'none'}"]
+    else:
+        lines = []
+    return [*lines, f"run directory {run_dir}"]
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
 
 
 if __name__ == "__main__":
