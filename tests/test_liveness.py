@@ -110,3 +110,32 @@ def test_the_console_shows_killed(tmp_path):
     assert view.state == "killed" and view.step == 3
     assert view.messages[-1] == ("error", "the run was killed after step 3 (no run_finished, "
                                           "its lock is free); continue it with --resume last")
+
+
+def test_a_resumed_run_is_followed_past_its_earlier_launchs_run_finished(tmp_path):
+    """`events --follow` (and so the console's --remote view) read the first launch's
+    `run_finished` as the end, and showed a live resumed run as stopped."""
+    run = _run_dir(tmp_path, {"type": "run_finished", "summary": {"reason": "stopped"}},
+                   {"type": "plan"}, {"type": "run_started", "step": 3, "total_steps": 10})
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run / "lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        follower: list[dict] = []
+        thread = threading.Thread(target=lambda: follower.extend(
+            follow_events(run, follow=True, poll_s=0.05)), daemon=True)
+        thread.start()
+        thread.join(1.5)
+        assert thread.is_alive(), [e["type"] for e in follower]      # the second launch
+        with (run / "events.jsonl").open("a") as f:
+            f.write(json.dumps({"seq": 6, "t": 9.0, "type": "step", "step": 4}) + "\n")
+            f.write(json.dumps({"seq": 7, "t": 9.5, "type": "run_finished",
+                                "summary": {"reason": "done"}}) + "\n")
+        holder.kill()                                 # the launch ends and frees its lock
+        holder.wait()
+        thread.join(5.0)
+        assert not thread.is_alive()
+        assert [e["type"] for e in follower][-3:] == ["run_started", "step", "run_finished"]
+    finally:
+        if holder.poll() is None:
+            holder.kill()

@@ -219,9 +219,11 @@ def follow_events(run_dir: Path, follow: bool,
     Whole lines only, so a reader racing the writer never sees half an
     event. A jump in `seq` (lines cut by a crash or a full disk) is reported
     as a `{"type": "gap", "missing": "a-b"}` item before the next event.
-    Following stops after `run_finished`, and when the run is no longer
-    live (its lock is free): after its `error`, or, when it died without
-    a word, after a `{"type": "killed", ...}` item (runs/liveness.py).
+    Following stops when the run is no longer live (its lock is free): after
+    its newest launch's `run_finished` or `error`, or, when it died without a
+    word, after a `{"type": "killed", ...}` item (runs/liveness.py). Not at
+    the first `run_finished` read: a resumed run's file holds one per earlier
+    launch, and a follower that stopped there showed a live run as ended.
     """
     from redheart.runs.liveness import EndWatch
 
@@ -238,12 +240,11 @@ def follow_events(run_dir: Path, follow: bool,
             if missing := gaps.see(event):
                 yield {"type": "gap", "missing": missing}
             yield event
-            if event.get("type") == "run_finished" and follow:
-                return
         if not follow:
             return
         watch.see(batch)
-        if ended := watch.ended():
+        said_end = any(event.get("type") == "run_finished" for event in batch)
+        if ended := watch.ended(at_once=said_end):
             if ended == "killed":
                 yield watch.killed_event()
             return

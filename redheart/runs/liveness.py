@@ -117,10 +117,13 @@ class EndWatch:
         if batch:
             self._quiet_since = time.monotonic()
 
-    def ended(self) -> str | None:
+    def ended(self, at_once: bool = False) -> str | None:
         """None while the run may be live; else "finished", "stopped", "failed" or
-        "killed" (not live, and its newest launch said nothing of its end)."""
-        if time.monotonic() - self._quiet_since < self.check_every_s:
+        "killed" (not live, and its newest launch said nothing of its end).
+
+        `at_once` asks the lock now, not after `check_every_s` of quiet: a follower that
+        has just read `run_finished` need not wait to learn whether a launch is live."""
+        if not at_once and time.monotonic() - self._quiet_since < self.check_every_s:
             return None
         self._quiet_since = time.monotonic()
         if lock_holder(self.run_dir) is not None:
