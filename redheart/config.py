@@ -160,7 +160,8 @@ class DataSource:
     split: str = _field("train", choices=("train", "dev", "test"))
     """Which role the rows play: training, evaluation or held-out test."""
     weight: float = _field(1.0, positive=True)
-    """Relative sampling weight of this source in the training mixture."""
+    """Mixture weight: each training batch comes from one source, drawn with probability
+    proportional to `weight` (not to the source's size), so a small source is cycled."""
     limit: int = _field(0, min=0)
     """Read at most this many rows (0: all)."""
     labels: str = ""

@@ -81,3 +81,14 @@ def test_evaluation_plan_covers_every_row_of_every_source_once(prepared):
     for source, data in enumerate(sources):
         rows = sorted(i for s, b in batches if s == source for i in b)
         assert rows == list(range(len(data.examples) + len(data.pairs)))
+
+
+def test_a_weight_is_a_share_of_batches_not_a_per_row_rate():
+    """What README's Data section says of `weight`: equal weights give a 1,000-row and a
+    100-row source about equal numbers of batches, so the small one is read ~10x an epoch."""
+    plan = BatchPlan([[5] * 1000, [5] * 100], [1.0, 1.0], batch_size=10, seed=0)
+    batches = [source for epoch in range(20) for source, _ in plan.epoch(epoch)]
+    assert len(batches) == 20 * 110                            # all sources' batches
+    small = batches.count(1) / len(batches)
+    assert abs(small - 0.5) < 0.03                             # half, not 100 / 1100
+    assert abs(batches.count(1) / 20 / 10 - 5.5) < 0.4         # passes over the small one
