@@ -291,3 +291,15 @@ def test_the_memory_legend_breaks_between_entries_never_inside_one():
         entries = [e.strip() for line in lines[:-1] for e in line.split("■")[1:]]
         assert entries == [f"{SHORT[k]} {mib[k]:,}" for k in COLORS]
     assert len(forecast_legend(plan, 76).plain.splitlines()) == 3
+
+
+def test_a_curve_below_zero_on_a_log_axis_is_named_on_the_panel():
+    """Uncertainty weighting's total goes negative; on a log axis it is left out, and the
+    Loss panel's border says so instead of the curve vanishing without a word."""
+    from tui.traces import Trace
+    from tui.widgets.loss_panel import hidden_on_log_axis
+
+    total = Trace("total", np.arange(3.0), np.array([0.4, -0.1, -0.7]), "white")
+    emotion = Trace("emotion", np.arange(3.0), np.array([2.0, 1.5, 1.2]), "red")
+    assert hidden_on_log_axis([total, emotion]) == "log axis: total <= 0 not drawn; turn log off"
+    assert hidden_on_log_axis([emotion]) == ""

@@ -47,6 +47,17 @@ def loss_traces(view: RunView, shown: frozenset[str], settings: ChartSettings) -
     return traces
 
 
+def hidden_on_log_axis(traces: list[Trace]) -> str:
+    """Which curves a log axis cannot draw in full, said on the panel's border.
+
+    With `loss_weighting = "uncertainty"` the training total includes the learned
+    log-variance terms and goes below zero as they fall; a log axis leaves those values
+    out (as TensorBoard does), and a curve that vanished without a word reads as a bug.
+    """
+    cut = [t.label for t in traces if t.y.size and (t.y <= 0).any()]
+    return f"log axis: {', '.join(cut)} <= 0 not drawn; turn log off" if cut else ""
+
+
 def figures(view: RunView) -> str:
     total = f"/{view.total_steps}" if view.total_steps else ""
     if view.lr is None:
@@ -90,8 +101,9 @@ class LossPanel(Vertical):
     def refresh_chart(self, view: RunView) -> bool:
         """Redraw the chart from `view`; False when nothing on it changed."""
         settings = self.query_one(ChartOptions).settings
-        return self.query_one(Chart).draw(loss_traces(view, self.shown, settings),
-                                          log=settings.log, elapsed=settings.elapsed)
+        traces = loss_traces(view, self.shown, settings)
+        self.border_subtitle = hidden_on_log_axis(traces) if settings.log else ""
+        return self.query_one(Chart).draw(traces, log=settings.log, elapsed=settings.elapsed)
 
     def reset(self) -> None:
         """Another run is about to be shown: its evals are not this one's."""
