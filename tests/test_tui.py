@@ -256,6 +256,8 @@ def test_quit_with_stop_during_the_data_read_cancels_the_start(tmp_path):
     start (it failed on "not a run directory" and the console stayed)."""
     from textual.widgets import Button
 
+    from tui.screens import QuitScreen
+
     async def scenario():
         app = RedHeartApp(PROFILES / "quickstart.toml", [
             f'data.cache_dir="{tmp_path / "cache"}"', f'run.runs_root="{tmp_path / "runs"}"',
@@ -266,7 +268,8 @@ def test_quit_with_stop_during_the_data_read_cancels_the_start(tmp_path):
                            or app.training_done.is_set())
             assert not app.training_done.is_set(), "the encoding ended before the quit"
             await pilot.press("q")
-            await wait_for(pilot, lambda: bool(app.screen.query("#stop")))
+            # the dialog itself: the Run panel has a #stop too, which only cancels
+            await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
             app.screen.query_one("#stop", Button).press()
             await wait_for(pilot, lambda: app.return_code is not None, timeout=30)
         assert app.exit_choice == "stop" and app.start_cancelled
