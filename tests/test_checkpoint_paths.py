@@ -183,3 +183,16 @@ def test_init_from_a_run_directory_relative_to_the_profile(run, tmp_path, cache)
     assert not all(torch.equal(started[k], last[k]) for k in last)
     recorded = (tmp_path / "started" / "config.toml").read_text()
     assert f'init_from = "{(run / "checkpoints" / STEP_1).resolve()}"' in recorded
+
+
+def test_a_run_started_from_a_checkpoint_keeps_its_regret_threshold(run, tmp_path, cache):
+    """Until its first eval recalibrates it, a run started with `init_from` decides WRONG
+    with the loaded model's threshold (grown checkpoints carry it), not the bare 0.5."""
+    source = Path(shutil.copytree(run / "checkpoints" / STEP_2, tmp_path / "source"))
+    state = json.loads((source / "state.json").read_text())
+    (source / "state.json").write_text(json.dumps({**state, "regret_threshold": 0.23}))
+    args = run_args(cache, "--set", f"train.init_from={source}", "--set",
+                    "train.max_steps=3", "--run-dir", str(tmp_path / "started"))
+    assert redheart(*args) == 0
+    first = json.loads((tmp_path / "started" / "checkpoints" / STEP_1 / "state.json").read_text())
+    assert first["step"] == 1 and first["regret_threshold"] == 0.23

@@ -16,7 +16,7 @@ import torch
 from redheart.config import Config
 from redheart.errors import ConfigError
 from redheart.runs.checkpoint_arg import checkpoint_folder, refuse_other_model
-from redheart.runs.checkpoints import CheckpointError, load_checkpoint
+from redheart.runs.checkpoints import CheckpointError, TrainState, load_checkpoint
 
 
 def anchor_init_from(config: Config, profile_dir: Path, check: bool = True) -> Config:
@@ -47,11 +47,13 @@ def anchor_init_from(config: Config, profile_dir: Path, check: bool = True) -> C
                                                                  init_from=str(path)))
 
 
-def load_initial_weights(model: torch.nn.Module, config: Config) -> dict[str, int] | None:
+def load_initial_weights(model: torch.nn.Module, config: Config, state: TrainState) -> None:
     """Model weights from `init_from`; another architecture is refused naming the modules.
 
-    Returns the rows that trained those weights: the new run carries them on,
-    since its outputs start from what the earlier run learned.
+    `state` (at step 0) carries on what describes the loaded function: the
+    rows that trained it, and its calibrated regret threshold, so a checkpoint
+    written before the new run's first eval (which recalibrates it) does not
+    decide WRONG at the bare 0.5.
     """
-    state, _meta = load_checkpoint(checkpoint_folder(config.train.init_from), model, None)
-    return state.trained_rows
+    loaded, _meta = load_checkpoint(checkpoint_folder(config.train.init_from), model, None)
+    state.trained_rows, state.regret_threshold = loaded.trained_rows, loaded.regret_threshold

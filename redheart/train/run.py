@@ -226,7 +226,7 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         if checkpoint is not None:
             trainer.resume(checkpoint)
         elif config.train.init_from:
-            trainer.state.trained_rows = load_initial_weights(trainer.model, config)
+            load_initial_weights(trainer.model, config, trainer.state)
         if events is None:           # not rank 0: train, and leave the telling to rank 0
             with stop_on_signals(trainer):
                 try:
