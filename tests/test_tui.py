@@ -256,12 +256,14 @@ def test_quit_with_stop_during_the_data_read_cancels_the_start(tmp_path):
     start (it failed on "not a run directory" and the console stayed)."""
     from textual.widgets import Button
 
+    from redheart.runs.events import read_events
     from tui.screens import QuitScreen
 
+    app = RedHeartApp(PROFILES / "quickstart.toml", [
+        f'data.cache_dir="{tmp_path / "cache"}"', f'run.runs_root="{tmp_path / "runs"}"',
+        "train.max_steps=3", "data.encode_batch=2"], samples=40)
+
     async def scenario():
-        app = RedHeartApp(PROFILES / "quickstart.toml", [
-            f'data.cache_dir="{tmp_path / "cache"}"', f'run.runs_root="{tmp_path / "runs"}"',
-            "train.max_steps=3", "data.encode_batch=2"], samples=40)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("s")
             await wait_for(pilot, lambda: app.sub_title.startswith("encoding texts")
@@ -272,11 +274,16 @@ def test_quit_with_stop_during_the_data_read_cancels_the_start(tmp_path):
             await wait_for(pilot, lambda: isinstance(app.screen, QuitScreen))
             app.screen.query_one("#stop", Button).press()
             await wait_for(pilot, lambda: app.return_code is not None, timeout=30)
-        assert app.exit_choice == "stop" and app.start_cancelled
+        assert app.exit_choice == "stop"
         assert app.training_done.wait(60)
 
     asyncio.run(scenario())
-    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+    runs = list((tmp_path / "runs").iterdir()) if (tmp_path / "runs").exists() else []
+    if app.start_cancelled:          # the usual case: the press came during the data read
+        assert runs == []
+    else:   # a loaded machine finished reading (or all 3 steps) first: stopped or done
+        [run] = runs
+        assert list(read_events(run / "events.jsonl"))[-1]["type"] == "run_finished"
 
 
 def recorded_events() -> list[dict]:
@@ -743,3 +750,18 @@ def test_the_checkpoint_list_drops_what_keep_last_pruned_and_keeps_the_best(tmp_
     assert checkpoints_text(view).startswith("checkpoints: step 126*, 180, 198, 200\n")
     view = replay(1, [(10, True), (20, False), (30, True), (40, False)])
     assert [(c.step, c.best) for c in view.checkpoints] == [(30, True), (40, False)]
+
+
+def test_stop_chosen_after_the_own_run_ended_needs_nothing_and_raises_nothing(tmp_path):
+    """The quit dialog stayed open while the run's last steps ran: its Stop then has no
+    live run to reach, and must not fail (the refusal kept the console from exiting)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "events.jsonl").write_text(json.dumps(
+        {"v": 1, "seq": 0, "t": 1.0, "type": "run_finished", "summary": {"reason": "done"}})
+        + "\n")
+    app = RedHeartApp()
+    app.mark_started(run)
+    app.training_done.set()
+    assert app.stop_own_run() is False
+    assert not (run / "control").exists()

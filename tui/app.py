@@ -581,12 +581,14 @@ class RedHeartApp(RunsNavigation, App):
 
     def stop_own_run(self) -> bool:
         """Stop this process's own run, from any thread: a start still reading its data
-        is cancelled (True), a running one is sent `stop` (a checkpoint first)."""
+        is cancelled (True), a running one is sent `stop` (a checkpoint first), and one
+        that ended meanwhile (the quit dialog was open while its last steps ran) needs
+        nothing: a stop sent there is refused as not live, which kept the console open."""
         if self.cancel_start():
             return True
         with self._start_lock:
             run_dir = self._started_dir
-        if run_dir is not None:
+        if run_dir is not None and not self.training_done.is_set():
             LocalController(run_dir).send("stop")
         return False
 
