@@ -167,3 +167,15 @@ def test_resume_last_on_a_new_run_dir_starts_at_step_0(tmp_path, cache_opt):
     assert [e["message"] for e in events if e["type"] == "warning"] == [
         f"--resume last: {run_dir} holds no checkpoint yet; starting at step 0"]
     assert (run_dir / "checkpoints" / "last").read_text().strip() == "step-00000002"
+
+
+def test_resume_last_on_a_new_run_dir_checks_init_from_before_the_data(tmp_path, cache_opt):
+    """A restart loop's first launch starts at step 0, so a wrong init_from is refused
+    at once, as a fresh start's is, before a run directory exists."""
+    run_dir = tmp_path / "loop"
+    refused = run_cli("run", *QUICK, *cache_opt, "--set", f"train.init_from={tmp_path}/nope",
+                      "--run-dir", str(run_dir), "--resume", "last")
+    assert refused.returncode == 2
+    assert f"init_from = '{tmp_path}/nope': {tmp_path}/nope: no such checkpoint" in \
+        refused.stderr
+    assert not run_dir.exists()

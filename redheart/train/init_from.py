@@ -27,10 +27,11 @@ def anchor_init_from(config: Config, profile_dir: Path, check: bool = True) -> C
     best/last pointer, run directory). A fresh run resolves and checks before
     anything is written (the folder, and its weights' shapes against this
     profile's model on `meta`), so a wrong start point costs no run directory,
-    and its recorded config names the exact folder it started from. A resumed
-    run skips the check: it continues its own checkpoint and reads `init_from`
-    only when it was killed before its first one and starts again from step 0
-    (`load_initial_weights` resolves it then, reporting the same errors).
+    and its recorded config names the exact folder it started from; so does a
+    `--resume last` with no checkpoint to continue (a restart loop's first
+    launch, or one killed before its first checkpoint), which starts at step 0
+    too. A run resumed from a checkpoint skips the check: it continues its own
+    weights and never reads `init_from`.
     """
     spec = config.train.init_from
     if not spec:

@@ -117,8 +117,10 @@ def run_training(config: Config, profile_dir: Path, reporter: Reporter,
     exists, its control channel cannot take a stop).
     """
     config = anchor_paths(with_sample_cap(config, samples), profile_dir)
-    config = anchor_init_from(config, profile_dir, check=resume is None)
     checkpoint, run_dir = resume_target(config, resume, run_dir)
+    # A launch that starts at step 0 (no --resume, or `--resume last` with nothing to
+    # resume yet: a restart loop's first launch) checks init_from before the data read.
+    config = anchor_init_from(config, profile_dir, check=checkpoint is None)
     if run_dir is not None:
         refuse_live_run(run_dir)
     device = resolve_device(config)  # a missing GPU is reported before anything is written
