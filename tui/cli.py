@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from redheart.errors import RedHeartError
-from redheart.runs.listing import best_eval
+from redheart.render.run_outcome import best_on_disk, outcome_line
 
 RUNS = Path("runs")
 
@@ -87,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     if not app.training_done.is_set():   # this process's own run, or its start, goes on
         stopping = app.exit_choice == "stop"      # sent from the quit dialog
         if not stopping:
-            print(f"training continues headless in this process ({app.own_run}); attach "
-                  f"with: redheart-tui --attach {app.own_run}", flush=True)
+            run = app.own_run
+            print(f"training continues headless in this process ({run}); attach with: "
+                  f"redheart-tui --attach {run}" if run is not None and run.exists() else
+                  "the start goes on headless in this process, reading its data; its run "
+                  "folder is made when training starts (see `redheart runs`)", flush=True)
             try:
                 app.training_done.wait()
             except KeyboardInterrupt:
@@ -99,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                   if app.start_cancelled else "stopping: a checkpoint is written first",
                   flush=True)
             app.training_done.wait()
-        for line in outcome_lines(app.ended_run or app.own_run, app.outcome, app.training_error,
-                                  app.total_steps):
+        made = app.ended_run or (app.own_run if app.own_run and app.own_run.exists() else None)
+        for line in outcome_lines(made, app.outcome, app.training_error, app.total_steps):
             print(line, flush=True)
         if app.training_error:
             return 1
@@ -117,21 +120,11 @@ def outcome_lines(run_dir: Path | None, outcome: Any, error: str | None,
     if error:
         lines = [f"failed: {error}"]
     elif outcome is not None:
-        metrics, best_step = best_eval(run_dir)
-        best = (f"best eval loss {_number(metrics.get('loss'))} at step {best_step} "
-                f"({run_dir / 'checkpoints' / f'step-{best_step:08d}'})"
-                if metrics is not None and best_step is not None
-                else "no eval yet, so no best checkpoint")
-        last = outcome.last_checkpoint
-        lines = [f"{outcome.reason} at step {outcome.state.step}/{total_steps or '?'}; "
-                 f"{best}; last checkpoint {last if last else 'none'}"]
+        lines = [outcome_line(outcome.reason, outcome.state.step, total_steps,
+                              best_on_disk(run_dir), outcome.last_checkpoint)]
     else:
         lines = []
     return [*lines, f"run directory {run_dir}"]
-
-
-def _number(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
 
 
 if __name__ == "__main__":

@@ -22,8 +22,7 @@ from rich.text import Text
 
 from redheart.memory.telemetry import process_rss_bytes, torch_memory
 from redheart.render.encoding_progress import EncodingProgress
-from redheart.runs.checkpoints import checkpoint_name
-from redheart.runs.listing import best_eval
+from redheart.render.run_outcome import best_on_disk, loss_text, outcome_line
 from redheart.train.trainer import RunOutcome, StepResult, Trainer
 from redheart.units import GIB, mfu_text
 
@@ -60,10 +59,6 @@ def _loss_text(loss: dict[str, float]) -> str:
     parts = [f"loss {loss['total']:.4f}"]
     parts += [f"{k} {v:.4f}" for k, v in loss.items() if k not in ("total", "moe")]
     return "  ".join(parts)
-
-
-def _number(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
 
 
 class RunLog:
@@ -114,12 +109,12 @@ class RunLog:
         step = event.get("step")
         if isinstance(loss, (int, float)) and isinstance(step, int):
             self._eval_loss[step] = float(loss)
-        tasks = "  ".join(f"{name} {_number(value)}" for name, value in metrics.items()
+        tasks = "  ".join(f"{name} {loss_text(value)}" for name, value in metrics.items()
                           if name != "loss")
         threshold = event.get("regret_threshold")
-        return (f"eval at step {step}  {tasks}  eval loss {_number(loss)} (sum of the tasks; "
+        return (f"eval at step {step}  {tasks}  eval loss {loss_text(loss)} (sum of the tasks; "
                 f"picks best)"
-                + (f"  regret threshold {_number(threshold)}" if threshold is not None else ""))
+                + (f"  regret threshold {loss_text(threshold)}" if threshold is not None else ""))
 
     def _checkpoint(self, event: dict[str, Any]) -> str:
         step, path = event.get("step"), str(event.get("path"))
@@ -128,7 +123,7 @@ class RunLog:
             return text
         loss = self._eval_loss.get(step) if isinstance(step, int) else None
         self.best = (loss, step if isinstance(step, int) else -1, path)
-        return f"{text}  new best (eval loss {_number(loss)})"
+        return f"{text}  new best (eval loss {loss_text(loss)})"
 
     def best_text(self, run_dir: Path, best_loss: float | None) -> str:
         """`best eval loss L at step N (path)`: this launch's newest best, else the `best`
@@ -137,13 +132,9 @@ class RunLog:
             best = self.best
         if best is not None:
             loss, step, path = best
-            return (f"best eval loss {_number(loss if loss is not None else best_loss)} at "
+            return (f"best eval loss {loss_text(loss if loss is not None else best_loss)} at "
                     f"step {step} ({path})")
-        metrics, step = best_eval(run_dir)
-        if metrics is not None and step is not None:
-            path = run_dir / "checkpoints" / checkpoint_name(step)
-            return f"best eval loss {_number(metrics.get('loss'))} at step {step} ({path})"
-        return "no eval yet, so no best checkpoint"
+        return best_on_disk(run_dir)
 
 
 class RunReporter:
@@ -248,9 +239,8 @@ class RunReporter:
         if outcome is not None:
             last = outcome.last_checkpoint
             best_loss = (self._finished or {}).get("best_loss", outcome.state.best_loss)
-            self._line(f"{outcome.reason} at step {outcome.state.step}/{self.total}; "
-                       f"{self.log.best_text(run_dir, best_loss)}; last checkpoint "
-                       f"{last if last else 'none'}")
+            self._line(outcome_line(outcome.reason, outcome.state.step, self.total,
+                                    self.log.best_text(run_dir, best_loss), last))
             if outcome.profile_trace is not None:
                 self._line(f"profile trace {outcome.profile_trace} (open it in "
                            f"ui.perfetto.dev, or point TensorBoard at its folder)")

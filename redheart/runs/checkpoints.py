@@ -36,7 +36,13 @@ from redheart.runs.full_state import (
     load_model_state,
     load_optimizer_state,
 )
-from redheart.runs.recovery import TMP_PREFIX, newest_complete, next_order, remove_folder
+from redheart.runs.recovery import (
+    TMP_PREFIX,
+    checkpoint_name,
+    newest_complete,
+    next_order,
+    remove_folder,
+)
 
 SCHEMA = 1
 
@@ -122,10 +128,6 @@ def snapshot(model: torch.nn.Module, optimizer: Any, state: TrainState,
 def _copy(rows: dict[str, int] | None) -> dict[str, int] | None:
     """The counts as they are now: training goes on adding to them while the write runs."""
     return None if rows is None else dict(rows)
-
-
-def checkpoint_name(step: int) -> str:
-    return f"step-{step:08d}"
 
 
 def _tmp_folder(root: Path, step: int) -> Path:

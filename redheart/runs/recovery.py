@@ -20,6 +20,11 @@ TMP_PREFIX = ".tmp-"
 """Folders (and pointer files) that are being written or deleted."""
 
 
+def checkpoint_name(step: int) -> str:
+    """`step-NNNNNNNN`: the folder a step's checkpoint is renamed to once complete."""
+    return f"step-{step:08d}"
+
+
 def remove_partial_checkpoints(root: Path) -> list[str]:
     """Delete temporary checkpoint folders and pointer files a killed run left in `root`.
 
