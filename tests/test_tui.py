@@ -765,3 +765,27 @@ def test_stop_chosen_after_the_own_run_ended_needs_nothing_and_raises_nothing(tm
     app.training_done.set()
     assert app.stop_own_run() is False
     assert not (run / "control").exists()
+
+
+def test_a_remote_path_under_home_is_expanded_by_the_far_side(tmp_path, monkeypatch):
+    """`--remote box:~/runs/NAME`: the `~` is left to the far side's shell (quoting it
+    asked `redheart` for a folder named `~`); the rest stays quoted."""
+    import shutil
+    import sys
+
+    from tui.event_source import SshEventSource, remote_path
+
+    assert remote_path("~/my runs/a") == "~/'my runs/a'" and remote_path("~") == "~"
+    assert remote_path("/x/~y z") == "'/x/~y z'"
+    run = tmp_path / "my runs" / "run one"
+    shutil.copytree(ROOT / RECORDED, run)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    ssh = f"{sys.executable} {ROOT / 'tests' / 'fake_ssh.py'}"
+    source = SshEventSource("box:~/my runs/run one", ssh, f"{sys.executable} -m redheart")
+    try:
+        source._process.wait(60)
+        source._reader.join(10)
+        assert source.error is None
+        assert len(source.poll()) == len((run / "events.jsonl").read_text().splitlines())
+    finally:
+        source.close()

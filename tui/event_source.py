@@ -78,6 +78,18 @@ def parse_remote(spec: str) -> tuple[str, str]:
     return host, run_dir
 
 
+def remote_path(path: str) -> str:
+    """A path quoted for the far side's shell, which ssh joins the words for.
+
+    Quoted, so a space stays inside the path; but a leading `~/` (as users
+    type `--remote box:~/runs/NAME`) is left to that shell to expand, since
+    quoting it would hand `redheart` a folder literally named `~`.
+    """
+    if path == "~" or path.startswith("~/"):
+        return "~" + (f"/{shlex.quote(path[2:])}" if path[2:] else "")
+    return shlex.quote(path)
+
+
 NOT_FOUND = 127
 """The shell's exit code for a command it cannot find: the far side's `redheart`."""
 
@@ -104,7 +116,7 @@ class SshEventSource:
         self.remote_redheart = remote_redheart
         # ssh joins the words for the far side's shell: a path with a space is quoted
         command = [*shlex.split(ssh_command), host, remote_redheart, "events",
-                   shlex.quote(run_dir), "--follow", "--json"]
+                   remote_path(run_dir), "--follow", "--json"]
         # stdin from /dev/null: ssh otherwise reads the console's terminal and takes
         # keystrokes (a swallowed Tab moved the quit dialog's focus onto Stop).
         self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL,
@@ -154,7 +166,7 @@ class SshController:
     def send(self, cmd: str, lr: float | None = None) -> None:
         # ssh joins the words for the far side's shell: a path with a space is quoted
         command = [*self.ssh, self.host, self.remote_redheart, "control",
-                   shlex.quote(self.run_dir), shlex.quote(cmd)]
+                   remote_path(self.run_dir), shlex.quote(cmd)]
         if lr is not None:
             command += ["--lr", shlex.quote(repr(lr))]
         # stdin from /dev/null: an ssh reading the terminal eats the console's keys

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import posixpath
-import shlex
 import subprocess
 import sys
 import threading
@@ -20,6 +19,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tui.event_source import remote_path
 
 STREAM_ARGS = ("--json", "--file", "-", "--all")
 """Streaming mode; `--all` keeps outputs trained on no rows, so the screen can mark them
@@ -65,7 +66,7 @@ class PredictTarget:
         if self.remote:
             # ssh joins the words and hands them to the remote shell: quote the path.
             return [*self.ssh, str(self.host), self.remote_redheart, "predict",
-                    shlex.quote(model), *STREAM_ARGS]
+                    remote_path(model), *STREAM_ARGS]
         return [self.python, "-m", "redheart", "predict", model, *STREAM_ARGS]
 
 

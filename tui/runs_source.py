@@ -27,6 +27,7 @@ from tui.event_source import (
     LocalController,
     SshController,
     SshEventSource,
+    remote_path,
 )
 
 SSH_TIMEOUT_S = 60
@@ -99,7 +100,7 @@ class SshRuns:
     def _run(self, *args: str) -> str:
         # ssh joins the words for the far side's shell, as SshEventSource relies on
         command = [*shlex.split(self.ssh_command), self.host, self.remote_redheart,
-                   *map(shlex.quote, args)]
+                   *map(remote_path, args)]
         try:
             # stdin from /dev/null: an ssh reading the terminal eats the console's keys
             done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True,
