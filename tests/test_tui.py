@@ -761,6 +761,7 @@ def test_stop_chosen_after_the_own_run_ended_needs_nothing_and_raises_nothing(tm
         {"v": 1, "seq": 0, "t": 1.0, "type": "run_finished", "summary": {"reason": "done"}})
         + "\n")
     app = RedHeartApp()
+    assert app._commit_or_cancel() is False
     app.mark_started(run)
     app.training_done.set()
     assert app.stop_own_run() is False
@@ -789,3 +790,19 @@ def test_a_remote_path_under_home_is_expanded_by_the_far_side(tmp_path, monkeypa
         assert len(source.poll()) == len((run / "events.jsonl").read_text().splitlines())
     finally:
         source.close()
+
+
+def test_a_stop_is_a_cancel_during_the_data_read_and_a_pending_stop_after_it():
+    """Before `run_training`'s last cancel check a Stop cancels the start (no folder);
+    after it, while the folder is made, it is kept and sent as training starts: calling
+    that a cancel said "no run folder is made" of a run that went on to make one."""
+    reading = RedHeartApp()
+    assert reading.cancel_start() is True
+    assert reading._commit_or_cancel() is True             # the training thread ends it
+    committed = RedHeartApp()
+    assert committed._commit_or_cancel() is False
+    assert committed.cancel_start() is False and not committed.start_cancelled
+    assert committed.mark_started(Path("/runs/x")) is True  # the started hook sends stop
+    running = RedHeartApp()
+    running._commit_or_cancel()
+    assert running.mark_started(Path("/runs/x")) is False   # nothing was pressed

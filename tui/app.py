@@ -160,7 +160,11 @@ class RedHeartApp(RunsNavigation, App):
         self._started_dir: Path | None = None
         """The own run's directory once its engine reads its control channel."""
         self.start_cancelled = False
-        """Stop was pressed before that: the training thread ends the start itself."""
+        """Stop was pressed during the data read: the training thread ends the start."""
+        self._committed = False
+        """The start is past its last cancel check (its folder is being made): a Stop now
+        waits for the engine to read its control channel (`_stop_pending`)."""
+        self._stop_pending = False
         self._charts_at = -CHARTS_S
         self._charts_stale = False
         self._messages_shown = 0
@@ -440,6 +444,7 @@ class RedHeartApp(RunsNavigation, App):
         self.training_done.clear()
         with self._start_lock:
             self._started_dir, self.start_cancelled = None, False
+            self._committed = self._stop_pending = False
         self.own_run = None
         self.view = RunView(state="starting")
         self._messages_shown = 0
@@ -471,7 +476,7 @@ class RedHeartApp(RunsNavigation, App):
             run_training(config, profile_dir, SilentReporter(self), samples=self.samples,
                          on_run_dir=lambda run_dir: self.from_training(
                              self._started_in_process, run_dir.absolute()),
-                         cancelled=lambda: self.start_cancelled)
+                         cancelled=self._commit_or_cancel)
         except DoesNotFitError as exc:     # refused before the data is read or a file written
             self.post_message(StartRefused(str(exc)))
             return
@@ -555,29 +560,45 @@ class RedHeartApp(RunsNavigation, App):
         is cancelled instead (it has no run directory to send a stop to yet)."""
         starting = (not self.training_done.is_set() and self.view.state == "starting"
                     and (self.own_run is None or self._own_run_shown()))
-        if starting and self.cancel_start():
-            text = "stop: cancelling the start (its data is still being read)"
-            self.query_one(RunPanel).log("stopping", text)
-            self.notify(text)
-            return
+        if starting:
+            if self.cancel_start():
+                text = "stop: cancelling the start (its data is still being read)"
+            elif self._stop_pending:
+                text = "stop: sent as training starts (a checkpoint first)"
+            else:
+                text = None
+            if text is not None:
+                self.query_one(RunPanel).log("stopping", text)
+                self.notify(text)
+                return
         self._send("stop")
 
-    def cancel_start(self) -> bool:
-        """Cancel this process's own start if its engine does not read its control channel
-        yet (any thread: the quit path after the app has exited too); False when it
-        does, and a stop is then sent there."""
+    def _commit_or_cancel(self) -> bool:
+        """`run_training`'s last cancel check (the training thread): True ends the start;
+        False commits it, so a Stop from now on is sent once training starts, and nothing
+        says "no run folder is made" of a start whose folder is being made."""
         with self._start_lock:
-            if self._started_dir is None:
+            self._committed = not self.start_cancelled
+            return self.start_cancelled
+
+    def cancel_start(self) -> bool:
+        """Cancel this process's own start while it still reads its data (any thread: the
+        quit path after the app has exited too). False once it is past that: a stop is
+        then sent to the run, now or, while its folder is made, as training starts."""
+        with self._start_lock:
+            if not self._committed:
                 self.start_cancelled = True
                 return True
+            if self._started_dir is None:
+                self._stop_pending = True
         return False
 
     def mark_started(self, run_dir: Path) -> bool:
         """The own run's engine reads its control channel now (the training thread);
-        True when Stop was pressed before (the caller sends it there)."""
+        True when Stop was pressed while its folder was made (the caller sends it)."""
         with self._start_lock:
             self._started_dir = run_dir
-            return self.start_cancelled
+            return self._stop_pending
 
     def stop_own_run(self) -> bool:
         """Stop this process's own run, from any thread: a start still reading its data
