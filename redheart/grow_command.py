@@ -162,10 +162,11 @@ def continuing_profile(grown: Config, init_from: str) -> Config:
 
 def profile_header(checkpoint: Path, factor: int, small: Config) -> str:
     """The grown profile's comment: which keys are the small run's and which were changed."""
-    capped = [s.limit for s in small.data.sources if s.limit]
+    capped = [f"data.sources[{i}] limit = {s.limit}" for i, s in enumerate(small.data.sources)
+              if s.limit]
     dropped = [f"max_steps = {small.train.max_steps}"] if small.train.max_steps else []
-    if capped:
-        dropped.append(f"per-source limit (e.g. {capped[0]}, --samples)")
+    if capped:   # a profile's own limits too: the checkpoint's config cannot tell them apart
+        dropped.append(f"{', '.join(capped)} (from --samples or the profile)")
     lines = [
         f"Grown by `redheart grow {checkpoint} --factor {factor}`: the checkpoint's profile",
         "with the grown widths; training continues from init_from with a fresh optimizer.",

@@ -260,7 +260,9 @@ def test_grown_profile_drops_the_small_runs_caps_and_lowers_the_lr(tmp_path, qui
     assert profile.train.warmup_steps == base.train.warmup_steps   # the rest is the small run's
     header = (out / "profile.toml").read_text().split("\n[")[0]
     assert "lr = 0.25 x the small run's 0.001" in header
-    assert "max_steps = 4" in header and "limit (e.g. 24, --samples)" in header
+    assert "max_steps = 4" in header
+    assert "data.sources[0] limit = 24, data.sources[1] limit = 24" in " ".join(
+        line.lstrip("# ") for line in header.splitlines())
 
 
 @pytest.mark.parametrize("args, message", [
