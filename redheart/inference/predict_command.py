@@ -17,6 +17,7 @@ from redheart.inference.model_source import open_model
 from redheart.inference.predictor import Predictor, inference_device
 from redheart.inference.results import Prediction
 from redheart.inference.text_input import (
+    JSON_LINES_SUFFIXES,
     InputError,
     TextRow,
     rows_from_arguments,
@@ -63,9 +64,6 @@ def run_predict(model: Path, texts: list[str], file: str | None, json_out: bool,
     sink.close()
     return 2 if failed else 0
 
-
-JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
-"""--out file names that mean one JSON object per line, so --json is implied."""
 
 _WHERE_TEXTS = "pass TEXT arguments, --file PATH, or pipe texts into stdin (--file - to type them)"
 

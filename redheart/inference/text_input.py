@@ -20,6 +20,10 @@ from typing import Any, BinaryIO
 
 from redheart.errors import RedHeartError
 
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+"""File names that mean one JSON object per line: read as such by --file, and written as
+such by --out (which implies --json)."""
+
 
 class InputError(RedHeartError):
     """A text to predict is unusable; the message names where it came from."""
@@ -51,7 +55,7 @@ def rows_from_file(path: Path) -> list[TextRow]:
     # Notepad and Excel's "UTF-8" export start the file with a byte-order mark;
     # left in, it becomes part of the first text (or breaks its JSON).
     data = data.removeprefix(codecs.BOM_UTF8)
-    jsonl = path.suffix.lower() == ".jsonl"
+    jsonl = path.suffix.lower() in JSON_LINES_SUFFIXES
     rows = []
     for number, raw in enumerate(data.splitlines(), start=1):
         row = parse_line(raw, f"{path}:{number}", jsonl)
