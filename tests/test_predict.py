@@ -215,8 +215,10 @@ def test_export_then_predict_and_load_give_the_same_numbers(trained_run, predict
 
     metrics = tmp_path / "validate.json"
     metrics.write_text(json.dumps({
-        "metrics": {"regret": {"mae": 0.25, "count": 9}, "surd": {"mse": 0.01063}},
-        "baselines": {"prior": {"regret": {"mae": 0.31}}, "probe": {"surd": {"mse": 0.01031}}}}))
+        "metrics": {"regret": {"mae": 0.25, "count": 9}, "surd": {"mse": 0.01063},
+                    "bentham": {"pairwise_accuracy": 0.0842}},
+        "baselines": {"prior": {"regret": {"mae": 0.31}}, "probe": {"surd": {"mse": 0.01031}}},
+        "intervals": {"model": {"bentham": {"pairwise_accuracy": [0.05, 0.12]}}}}))
     out = tmp_path / "export"
     assert main(["export", str(trained_run), "--out", str(out), "--metrics", str(metrics)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
@@ -228,6 +230,7 @@ def test_export_then_predict_and_load_give_the_same_numbers(trained_run, predict
     card = (out / "MODEL_CARD.md").read_text()
     assert "| regret | mae | 0.250 | 0.310 | – |" in card
     assert "| surd | mse | 0.0106 | – | 0.0103 |" in card      # as validate prints it
+    assert "| bentham | pairwise_accuracy | 0.084 | – | – |" in card   # its bounds' decimals
     assert "| cultural | yes |" in card
     again = redheart.load(str(out)).predict([*TEST_TEXTS, LONG_TEXT])
     for before, after in zip(predictions, again, strict=True):

@@ -59,7 +59,7 @@ def _trained_text(trained: bool | None) -> str:
 
 def _validation(result: dict[str, Any]) -> list[str]:
     """Each metric of `validate --json`, the model next to its baselines."""
-    baselines = result.get("baselines", {})
+    baselines, intervals = result.get("baselines", {}), result.get("intervals", {})
     lines = ["| task | metric | model | prior | probe |", "|---|---|---|---|---|"]
     for task, metrics in result["metrics"].items():
         for metric, value in metrics.items():
@@ -67,7 +67,10 @@ def _validation(result: dict[str, Any]) -> list[str]:
                 continue
             row = [value] + [baselines.get(kind, {}).get(task, {}).get(metric)
                              for kind in ("prior", "probe")]
-            decimals = row_decimals([v for v in row if isinstance(v, (int, float))])
+            bounds = [b for kind in ("model", "prior", "probe")
+                      for b in intervals.get(kind, {}).get(task, {}).get(metric) or ()]
+            # the values and their interval bounds, as validate picks the row's decimals
+            decimals = row_decimals([v for v in row + bounds if isinstance(v, (int, float))])
             cells = [_number(v, decimals) for v in row]
             lines.append(f"| {task} | {metric} | {' | '.join(cells)} |")
     return lines
