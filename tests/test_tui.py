@@ -34,6 +34,15 @@ async def wait_for(pilot, condition, timeout: float = 90.0, step: float = 0.1) -
             raise AssertionError("timed out waiting for the console")
 
 
+def fresh_cache_app(tmp_path, encode_batch: int, samples: int) -> RedHeartApp:
+    """The console on the quickstart profile with an empty encoder cache under `tmp_path`:
+    a start that encodes its texts in batches of `encode_batch` (small, so a test can act
+    during the data read), then trains 3 steps."""
+    return RedHeartApp(PROFILES / "quickstart.toml", [
+        f'data.cache_dir="{tmp_path / "cache"}"', f'run.runs_root="{tmp_path / "runs"}"',
+        "train.max_steps=3", f"data.encode_batch={encode_batch}"], samples=samples)
+
+
 def forecast_text(app) -> str:
     return str(app.query_one("#memory-forecast", Static).render())
 
@@ -161,9 +170,7 @@ def test_the_title_counts_the_encoding_then_names_the_run_once_it_trains(tmp_pat
         statuses.append(text), set_status(self, text)))
 
     async def scenario():
-        app = RedHeartApp(PROFILES / "quickstart.toml", [
-            f'data.cache_dir="{tmp_path / "cache"}"', f'run.runs_root="{tmp_path / "runs"}"',
-            "train.max_steps=3", "data.encode_batch=16"], samples=20)
+        app = fresh_cache_app(tmp_path, encode_batch=16, samples=20)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("s")
             await wait_for(pilot, lambda: app.view.step >= 1 or app.training_done.is_set())
@@ -228,9 +235,7 @@ def test_stop_during_the_data_read_cancels_the_start(tmp_path, monkeypatch):
         notes.append(str(message)), notify(self, message, **kw)))
 
     async def scenario():
-        app = RedHeartApp(PROFILES / "quickstart.toml", [
-            f'data.cache_dir="{tmp_path / "cache"}"', f'run.runs_root="{tmp_path / "runs"}"',
-            "train.max_steps=3", "data.encode_batch=2"], samples=40)
+        app = fresh_cache_app(tmp_path, encode_batch=2, samples=40)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.press("s")
             await wait_for(pilot, lambda: app.sub_title.startswith("encoding texts")
@@ -259,9 +264,7 @@ def test_quit_with_stop_during_the_data_read_cancels_the_start(tmp_path):
     from redheart.runs.events import read_events
     from tui.screens import QuitScreen
 
-    app = RedHeartApp(PROFILES / "quickstart.toml", [
-        f'data.cache_dir="{tmp_path / "cache"}"', f'run.runs_root="{tmp_path / "runs"}"',
-        "train.max_steps=3", "data.encode_batch=2"], samples=40)
+    app = fresh_cache_app(tmp_path, encode_batch=2, samples=40)
 
     async def scenario():
         async with app.run_test(size=(120, 40)) as pilot:
