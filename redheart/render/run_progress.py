@@ -22,6 +22,7 @@ from rich.text import Text
 
 from redheart.memory.telemetry import process_rss_bytes, torch_memory
 from redheart.render.encoding_progress import EncodingProgress
+from redheart.render.reader_gone import ReaderGoneSafe
 from redheart.render.run_outcome import best_on_disk, loss_text, outcome_line
 from redheart.train.trainer import RunOutcome, StepResult, Trainer
 from redheart.units import GIB, mfu_text
@@ -142,7 +143,8 @@ class RunReporter:
 
     def __init__(self, quiet: bool = False, tty: bool | None = None,
                  verbose: bool = False) -> None:
-        self.console = Console(stderr=False, highlight=False, soft_wrap=True)
+        # A closed log pipe (`| tee` killed with its SSH session) must not end the run.
+        self.console = Console(file=ReaderGoneSafe(), highlight=False, soft_wrap=True)
         self.tty = sys.stdout.isatty() if tty is None else tty
         self.quiet = quiet
         self.verbose = verbose
@@ -211,7 +213,7 @@ class RunReporter:
         if self.tty and not self.quiet and not self.verbose:
             # A console that wraps: the reporter's soft-wraps its lines (a path stays whole
             # for copying), and a live display cuts a soft-wrapped line at the edge.
-            self.progress = StepProgress(Console(highlight=False))
+            self.progress = StepProgress(Console(file=ReaderGoneSafe(), highlight=False))
             self.progress.start()
             self.task = self.progress.add_task("", total=self.total,
                                                completed=trainer.state.step)
