@@ -117,3 +117,35 @@ def test_last_is_the_newest_complete_folder_never_a_partial_one(saved, tmp_path)
     assert sorted(remove_partial_checkpoints(root)) == sorted([partial.name, pointer.name])
     assert sorted(p.name for p in root.iterdir()) == [
         "best", "last", "step-00000002", "step-00000003", "step-00000004"]
+
+
+def test_a_kill_before_the_best_pointer_moved_is_repaired_before_pruning(saved, monkeypatch):
+    """A best checkpoint renamed into place whose `best` pointer a kill beat: the next
+    launch's lock moves the pointer to it, so keep_last does not prune the real best."""
+    from redheart.runs import checkpoints
+    from redheart.runs.run_dir import claim_run_dir
+
+    root, model, optimizer, config = saved
+    write_pointer = checkpoints._write_pointer
+
+    def killed_at_best(folder, name, target):
+        if name == "best":
+            raise KeyboardInterrupt          # the process dies here
+        write_pointer(folder, name, target)
+
+    monkeypatch.setattr(checkpoints, "_write_pointer", killed_at_best)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(root, model, optimizer, TrainState(step=5, best_loss=1.0), config,
+                        {"eval": {"loss": 1.0}}, True, 2)
+    monkeypatch.setattr(checkpoints, "_write_pointer", write_pointer)
+    assert pointer_target(root, "last") == "step-00000005"
+    assert pointer_target(root, "best") == "step-00000002"       # what the kill left
+
+    claim_run_dir(root.parent, resuming=True).release()          # the resumed launch's lock
+    assert pointer_target(root, "best") == "step-00000005"
+    for step in (6, 7):                  # later evals were worse: no new best
+        save_checkpoint(root, model, optimizer, TrainState(step=step, best_loss=1.0), config,
+                        {}, False, 1)
+    assert sorted(p.name for p in root.glob("step-*")) == ["step-00000005", "step-00000007"]
+    claim_run_dir(root.parent, resuming=True).release()          # a right pointer stays
+    assert pointer_target(root, "best") == "step-00000005"

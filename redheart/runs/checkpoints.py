@@ -188,7 +188,7 @@ def _write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[
             "lr_scale": state.lr_scale, "trained_rows": state.trained_rows,
             "regret_threshold": state.regret_threshold,
             "config_hash": config_hash(config), "metrics": metrics, "modules": snap.modules,
-            "order": next_order(root),
+            "order": next_order(root), "best": is_best,
             "parameters": {k: list(v.shape) for k, v in snap.model.items()}}
     (tmp / "state.json").write_text(json.dumps(meta, indent=1))
     (tmp / "config.toml").write_text(dumps(config))

@@ -7,6 +7,9 @@ folder is complete, and everything a killed writer left behind is named
 `.tmp-*`. The `last` pointer is moved right after the rename; a kill between
 the two leaves it one checkpoint behind, so `last` is resolved from the
 folders' write order (`order` in state.json), not from the pointer alone.
+`best` is moved after `last`; state.json's `best` says the folder was
+written as the new best, so a kill before that pointer moved is repaired
+once the directory is next locked (`repair_best_pointer`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import json
 import os
 import shutil
 from pathlib import Path
+
+from redheart.atomic_file import write_text_atomically
 
 TMP_PREFIX = ".tmp-"
 """Folders (and pointer files) that are being written or deleted."""
@@ -91,3 +96,28 @@ def newest_complete(root: Path, pointer: str | None) -> str | None:
     if pointer in folders:
         return pointer
     return max(folders, default=None)
+
+
+def repair_best_pointer(root: Path) -> str | None:
+    """Point `best` at the newest folder written as the new best, when a kill beat the pointer.
+
+    Without this, a run killed between a best checkpoint's rename and its
+    `best` pointer resumed believing in that best loss (state.json keeps it)
+    while `best` named an older folder or none: no later eval beat the
+    loss, the pointer never moved, and `keep_last` pruned the real best.
+    Only call with the run directory's lock held. Returns the folder's name
+    when the pointer was moved.
+    """
+    folders = complete_folders(root)
+    written_best = {name: meta["order"] for name, meta in folders.items()
+                    if meta.get("best") is True and isinstance(meta.get("order"), int)}
+    if not written_best:
+        return None
+    newest = max(written_best, key=written_best.__getitem__)
+    path = root / "best"
+    current = path.read_text().strip() if path.is_file() else None
+    order = folders.get(current, {}).get("order") if current is not None else None
+    if isinstance(order, int) and order >= written_best[newest]:
+        return None
+    write_text_atomically(path, newest + "\n", durable=True)
+    return newest

@@ -13,7 +13,7 @@ from redheart.atomic_file import write_text_atomically
 from redheart.config import Config
 from redheart.config_toml import dumps
 from redheart.errors import RedHeartError
-from redheart.runs.recovery import remove_partial_checkpoints
+from redheart.runs.recovery import remove_partial_checkpoints, repair_best_pointer
 
 
 class RunDirError(RedHeartError):
@@ -115,7 +115,8 @@ def claim_run_dir(path: Path, resuming: bool) -> RunLock:
     A refused run (the directory is live, or holds a finished run) leaves
     every file as it was. With the lock held, no other process writes here,
     so what a killed run was writing (temporary checkpoint folders, a
-    temporary config) is removed: it is never complete and only takes space.
+    temporary config) is removed: it is never complete and only takes space;
+    a `best` pointer the kill left behind is moved to the folder it should name.
     """
     _ensure_dir(path)
     lock = RunLock(path)
@@ -123,6 +124,7 @@ def claim_run_dir(path: Path, resuming: bool) -> RunLock:
     try:
         _refuse_finished_run(path, resuming)
         remove_partial_checkpoints(path / "checkpoints")
+        repair_best_pointer(path / "checkpoints")   # before a resume prunes the real best
         for leftover in path.glob(".config.toml.*.tmp"):
             leftover.unlink(missing_ok=True)
     except BaseException:
