@@ -149,3 +149,55 @@ def test_a_kill_before_the_best_pointer_moved_is_repaired_before_pruning(saved, 
     assert sorted(p.name for p in root.glob("step-*")) == ["step-00000005", "step-00000007"]
     claim_run_dir(root.parent, resuming=True).release()          # a right pointer stays
     assert pointer_target(root, "best") == "step-00000005"
+
+
+REWRITE_KILLED = """
+import dataclasses, json, os, sys
+from pathlib import Path
+import torch
+from redheart.config import Config, ModelConfig
+from redheart.model.unified import UnifiedModel
+from redheart.runs import checkpoints
+from redheart.runs.checkpoints import TrainState, save_checkpoint
+
+torch.manual_seed(0)
+model_config = ModelConfig(**{k: tuple(v) if isinstance(v, list) else v
+                              for k, v in json.loads(sys.argv[2]).items()})
+model = UnifiedModel(model_config)
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+config = dataclasses.replace(Config(), model=model_config)
+root = Path(sys.argv[1])
+save_checkpoint(root, model, optimizer, TrainState(step=3), config, {}, True, 3)
+rename = os.rename
+
+def killed_when_the_new_one_moves_in(src, dst):
+    if Path(src).name.startswith(".tmp-step-"):
+        os._exit(9)                     # SIGKILL's effect: nothing after this runs
+    rename(src, dst)
+
+checkpoints.os.rename = killed_when_the_new_one_moves_in
+save_checkpoint(root, model, optimizer, TrainState(step=3), config, {}, True, 3)
+"""
+
+
+def test_a_kill_while_a_resumed_run_rewrites_its_step_keeps_the_checkpoint(tmp_path,
+                                                                          tiny_config):
+    """Resuming a finished run writes its last step again; a kill in the middle must not
+    leave `best` and `last` naming a folder that the next lock deletes."""
+    import subprocess
+    import sys
+
+    from redheart.runs.checkpoint_arg import checkpoint_folder
+    from redheart.runs.run_dir import claim_run_dir
+    from tests.conftest import ROOT
+
+    root = tmp_path / "checkpoints"
+    root.mkdir()
+    killed = subprocess.run([sys.executable, "-c", REWRITE_KILLED, str(root),
+                             json.dumps(dataclasses.asdict(tiny_config))], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert killed.returncode == 9, killed.stderr
+    claim_run_dir(tmp_path, resuming=True).release()             # the next launch's lock
+    assert sorted(p.name for p in root.iterdir()) == ["best", "last", "step-00000003"]
+    folder = checkpoint_folder(root / "best")                     # whole, as before the kill
+    assert json.loads((folder / "state.json").read_text())["step"] == 3

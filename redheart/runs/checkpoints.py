@@ -37,6 +37,7 @@ from redheart.runs.full_state import (
     load_optimizer_state,
 )
 from redheart.runs.recovery import (
+    REPLACED_PREFIX,
     TMP_PREFIX,
     checkpoint_name,
     newest_complete,
@@ -196,15 +197,35 @@ def _write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[
         with file.open("rb") as f:
             os.fsync(f.fileno())
     _fsync_dir(tmp)
-    if final.exists():          # a run resumed from an earlier step writes this step again
-        remove_folder(final)
-    os.rename(tmp, final)
-    _fsync_dir(root)
+    _rename_into_place(root, tmp, final)
     _write_pointer(root, "last", name)
     if is_best:
         _write_pointer(root, "best", name)
     _prune(root, keep_last)
     return final
+
+
+def _rename_into_place(root: Path, tmp: Path, final: Path) -> None:
+    """Rename the finished `tmp` to `final`; a `final` already there (a resumed run writes
+    its step again) is set aside whole first and deleted only once the new one is in place.
+
+    Deleting it first left a window in which a kill lost both: the old one half deleted,
+    the new one still `.tmp-*` (removed at the next lock), and `best`/`last` naming
+    nothing. A kill between the two renames now leaves the old one set aside, which the
+    next lock puts back (`recovery.remove_partial_checkpoints`).
+    """
+    aside = root / f"{REPLACED_PREFIX}{final.name}-{os.getpid()}" if final.exists() else None
+    if aside is not None:
+        os.rename(final, aside)
+    try:
+        os.rename(tmp, final)
+    except BaseException:
+        if aside is not None and not final.exists():
+            os.rename(aside, final)
+        raise
+    _fsync_dir(root)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def save_checkpoint(root: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,

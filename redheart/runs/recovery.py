@@ -23,6 +23,9 @@ from redheart.atomic_file import write_text_atomically
 
 TMP_PREFIX = ".tmp-"
 """Folders (and pointer files) that are being written or deleted."""
+REPLACED_PREFIX = f"{TMP_PREFIX}old-"
+"""A whole `step-*` folder set aside while a resumed run writes the same step again
+(`checkpoints._rename_into_place`): put back if a kill came before the new one was in place."""
 
 
 def checkpoint_name(step: int) -> str:
@@ -31,7 +34,8 @@ def checkpoint_name(step: int) -> str:
 
 
 def remove_partial_checkpoints(root: Path) -> list[str]:
-    """Delete temporary checkpoint folders and pointer files a killed run left in `root`.
+    """Delete temporary checkpoint folders and pointer files a killed run left in `root`;
+    put back a folder set aside for a rewrite of its step that never got in place.
 
     Only call with the run directory's lock held: then no writer is alive.
     Returns the names removed.
@@ -39,7 +43,12 @@ def remove_partial_checkpoints(root: Path) -> list[str]:
     removed = []
     if not root.is_dir():
         return removed
-    for path in root.iterdir():
+    for path in sorted(root.iterdir()):
+        if path.name.startswith(REPLACED_PREFIX) and path.is_dir():
+            original = root / path.name[len(REPLACED_PREFIX):].rsplit("-", 1)[0]
+            if not original.exists():       # the new one never got in place: keep the old
+                os.rename(path, original)
+                continue
         if path.name.startswith(TMP_PREFIX) or (path.name.startswith((".last.", ".best."))
                                                 and path.name.endswith(".tmp")):
             if path.is_dir():
