@@ -76,6 +76,9 @@ class TrainState:
     regret_threshold: float | None = None
     """Predicted regret above which the author is judged in the wrong, fitted on training
     rows at the last evaluation (train/regret_decision.py); None before the first."""
+    data: list[dict[str, Any]] | None = None
+    """Rows per source and split with a digest of their texts (train/data_digest.py): what
+    `batch_index` points into; None for a checkpoint written before they were recorded."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -187,7 +190,7 @@ def _write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[
             "batch_index": state.batch_index, "best_loss": state.best_loss,
             "skipped": state.skipped, "skipped_total": state.skipped_total,
             "lr_scale": state.lr_scale, "trained_rows": state.trained_rows,
-            "regret_threshold": state.regret_threshold,
+            "regret_threshold": state.regret_threshold, "data": state.data,
             "config_hash": config_hash(config), "metrics": metrics, "modules": snap.modules,
             "order": next_order(root), "best": is_best,
             "parameters": {k: list(v.shape) for k, v in snap.model.items()}}
@@ -388,5 +391,5 @@ def load_checkpoint(path: Path, model: torch.nn.Module,
                        skipped_total=meta.get("skipped_total", 0),
                        lr_scale=meta.get("lr_scale", 1.0),
                        trained_rows=meta.get("trained_rows"),
-                       regret_threshold=meta.get("regret_threshold"))
+                       regret_threshold=meta.get("regret_threshold"), data=meta.get("data"))
     return state, meta

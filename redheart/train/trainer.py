@@ -30,9 +30,11 @@ from redheart.model.unified import UnifiedModel
 from redheart.runs.checkpoint_writer import CheckpointWriter
 from redheart.runs.checkpoints import TrainState, load_checkpoint
 from redheart.runs.events import EventWriter
+from redheart.runs.recovery import read_meta
 from redheart.step_shape import step_shape
 from redheart.train.compiled_step import StepCompiler, is_compile_error
 from redheart.train.control import RunControl
+from redheart.train.data_digest import data_digest, refuse_changed_data
 from redheart.train.distributed import (
     SINGLE,
     DistContext,
@@ -155,7 +157,9 @@ class Trainer:
         self.total_steps = config.train.max_steps or config.train.epochs * self.batches_per_epoch
         self.shape = step_shape(config, dist.world)
         """This rank's rows and forward passes per optimizer step of a full batch."""
-        self.state = TrainState()
+        self.data = data_digest(train_sources, eval_sources)
+        """The rows the data position points into, recorded in each checkpoint."""
+        self.state = TrainState(data=self.data)
         self.events = events
         self.checkpoints = CheckpointWriter(run_dir, config, self._emit)
         self.control = RunControl(run_dir, dist, config.train.lr, self._emit)
@@ -200,8 +204,10 @@ class Trainer:
         # Sharded: rank 0 reads the files and the shards come from it (a grown 1.3B
         # model's state is 16 GB, which every rank would otherwise hold in host memory).
         ranks = self.dist if self.dist.sharded and self.dist.active else None
+        refuse_changed_data(checkpoint, (read_meta(checkpoint) or {}).get("data"), self.data)
         self.state, meta = load_checkpoint(checkpoint, self.model, self.optimizer,
                                            self._extra_modules(), ranks)
+        self.state.data = self.data
         if self.dist.rank > 0:  # the checkpoint holds rank 0's RNG; the others draw their own
             torch.manual_seed(self.config.run.seed + 1_000_003 * self.dist.rank
                               + self.state.step)
