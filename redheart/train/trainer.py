@@ -160,6 +160,8 @@ class Trainer:
         self.data = data_digest(train_sources, eval_sources)
         """The rows the data position points into, recorded in each checkpoint."""
         self.state = TrainState(data=self.data)
+        self.resumed_from: Path | None = None
+        """The checkpoint this launch continues, if it resumed one."""
         self.events = events
         self.checkpoints = CheckpointWriter(run_dir, config, self._emit)
         self.control = RunControl(run_dir, dist, config.train.lr, self._emit)
@@ -208,6 +210,7 @@ class Trainer:
         self.state, meta = load_checkpoint(checkpoint, self.model, self.optimizer,
                                            self._extra_modules(), ranks)
         self.state.data = self.data
+        self.resumed_from = checkpoint
         if self.dist.rank > 0:  # the checkpoint holds rank 0's RNG; the others draw their own
             torch.manual_seed(self.config.run.seed + 1_000_003 * self.dist.rank
                               + self.state.step)
@@ -435,6 +438,15 @@ class Trainer:
     def _fit(self, outcome: RunOutcome,
              on_step: Callable[[StepResult, TrainState], None] | None) -> None:
         """`fit`'s epochs, evaluations and last checkpoint, inside the step profiler."""
+        if self.resumed_from is not None and self.state.step >= self.total_steps:
+            # A finished run launched again (a resubmitted job, a lowered max_steps): its
+            # checkpoint is the end. Evaluating again and rewriting it cost minutes and
+            # gigabytes of writes for the same numbers, and printed them as new work.
+            outcome.last_checkpoint = self.resumed_from
+            self._emit("warning", message=f"nothing left to train: {self.resumed_from.name} "
+                       f"is at step {self.state.step} and the run has {self.total_steps} "
+                       f"steps; raise train.max_steps (or train.epochs) to train further")
+            return
         while self.state.step < self.total_steps:
             stopped = self._train_epoch(outcome, on_step)
             if stopped or self.control.agree_on_stop():
