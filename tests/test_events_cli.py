@@ -98,3 +98,33 @@ def test_control_appends_a_command_and_refuses_bad_ones(tmp_path):
     assert bad.returncode == 2 and "unknown control command 'explode'" in bad.stderr
     nowhere = run_cli("control", str(tmp_path), "pause")
     assert nowhere.returncode == 2 and "not a run directory" in nowhere.stderr
+
+
+FOREIGN = [  # lines that parse but that no run wrote: a script's own, a newer schema's
+    {"v": 1, "seq": 900, "t": "noon", "type": "step", "step": 3, "loss": "x", "lr": "fast"},
+    {"v": 1, "seq": 901, "type": "eval", "metrics": [4.2]},
+    {"v": 1, "seq": {"a": 1}, "type": "memory", "torch": 1, "gpus": [None, 3]},
+]
+
+
+def test_lines_of_other_types_neither_stop_events_nor_the_csv_export(tmp_path):
+    run = copy_run(tmp_path)
+    whole = [json.loads(x) for x in (run / "events.jsonl").read_text().splitlines()]
+    with (run / "events.jsonl").open("a") as f:
+        f.writelines(json.dumps(line) + "\n" for line in FOREIGN)
+    listed = run_cli("events", str(run))
+    assert listed.returncode == 0, listed.stderr
+    assert "Traceback" not in listed.stderr
+    printed = listed.stdout.splitlines()
+    assert len(printed) == len(whole) + len(FOREIGN)
+    assert printed[-3] == ("--:--:-- #900    step         (fields of unexpected types; see it "
+                           "with --json)")
+    assert printed[-2].endswith("#901    eval         (fields of unexpected types; see it "
+                                "with --json)")
+    exported = run_cli("export-metrics", str(run), "--csv", str(tmp_path / "m.csv"))
+    assert exported.returncode == 0, exported.stderr
+    rows = (tmp_path / "m.csv").read_text().splitlines()
+    clean = copy_run(tmp_path / "clean")
+    assert run_cli("export-metrics", str(clean), "--csv", str(tmp_path / "c.csv")).returncode == 0
+    expected = (tmp_path / "c.csv").read_text().splitlines()
+    assert rows == expected              # the run's own rows, all there; none of theirs

@@ -27,9 +27,26 @@ def _value(value: Any) -> str:
 
 
 def event_line(event: dict[str, Any]) -> str:
-    """`HH:MM:SS #seq type  details`; unknown fields of newer schemas are simply not shown."""
+    """`HH:MM:SS #seq type  details`; unknown fields of newer schemas are simply not shown.
+
+    A line that parses but whose fields have other types than a run writes (a script's
+    own line, a newer schema) is shown without its details rather than ending the
+    listing with a traceback; `--json` shows it as it is.
+    """
     kind = event.get("type", "?")
-    stamp = time.strftime("%H:%M:%S", time.localtime(event.get("t", 0)))
+    try:
+        stamp = time.strftime("%H:%M:%S", time.localtime(event.get("t", 0)))
+    except (TypeError, ValueError, OverflowError, OSError):
+        stamp = "--:--:--"
+    try:
+        detail = _detail(kind, event)
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        detail = "(fields of unexpected types; see it with --json)"
+    return f"{stamp} #{str(event.get('seq', '?')):<6} {str(kind):<12} {detail}".rstrip()
+
+
+def _detail(kind: Any, event: dict[str, Any]) -> str:
+    """The details `event_line` shows for one kind of event."""
     if kind == "step":
         detail = (f"step {event.get('step')}  epoch {event.get('epoch')}  "
                   f"{_loss(event.get('loss', {}))}  lr {event.get('lr', 0):.2e}  "
@@ -72,4 +89,4 @@ def event_line(event: dict[str, Any]) -> str:
                   f"--resume last")
     else:
         detail = ""
-    return f"{stamp} #{event.get('seq', '?'):<6} {kind:<12} {detail}".rstrip()
+    return detail

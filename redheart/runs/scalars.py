@@ -43,24 +43,35 @@ class ScalarStream:
 
 def _values(kind: Any, event: dict[str, Any]) -> Iterator[tuple[str, Any]]:
     if kind == "step":
-        for task, value in (event.get("loss") or {}).items():
+        for task, value in _fields(event, "loss").items():
             yield f"loss/{task}", value
         for field, tag in STEP_FIELDS.items():
             yield tag, event.get(field)
-        for module, value in (event.get("grad_norm_by_module") or {}).items():
+        for module, value in _fields(event, "grad_norm_by_module").items():
             yield f"grad_norm/{module}", value
     elif kind == "eval":
-        for metric, value in (event.get("metrics") or {}).items():
+        for metric, value in _fields(event, "metrics").items():
             yield f"eval/{metric}", value
         yield "eval/regret_threshold", event.get("regret_threshold")
     elif kind == "memory":
         yield "memory/rss_gib", _gib(event.get("rss"))
         for field in TORCH_FIELDS:
-            yield f"memory/torch_{field}_gib", _gib((event.get("torch") or {}).get(field))
-        for gpu in event.get("gpus") or []:
+            yield f"memory/torch_{field}_gib", _gib(_fields(event, "torch").get(field))
+        gpus = event.get("gpus")
+        for gpu in gpus if isinstance(gpus, list) else []:
+            if not isinstance(gpu, dict):
+                continue
             index = gpu.get("index")
             yield f"memory/gpu{index}_used_gib", _gib(gpu.get("used"))
             yield f"gpu/{index}_util", gpu.get("util")
+
+
+def _fields(event: dict[str, Any], key: str) -> dict[str, Any]:
+    """`event[key]` when it is an object, else nothing: a line that parses but was not
+    written by a run (a script's, a newer schema's) gives no scalars instead of a
+    traceback that ends the whole export."""
+    value = event.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _gib(value: Any) -> float | None:
