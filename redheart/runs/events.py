@@ -28,6 +28,10 @@ EVENT_TYPES = ("run_started", "plan", "step", "memory", "eval", "checkpoint", "s
 class EventsWriteError(RedHeartError):
     """events.jsonl cannot be written (a full disk, a read-only or removed directory).
 
+    A removed file is found by its link count: writing to it still succeeds, so
+    before that check a run whose directory was deleted trained on with its
+    events going nowhere and recreated `checkpoints/` for them.
+
     Training stops (exit 1): a run nobody can follow or resume from its
     events is not worth continuing blind.
     """
@@ -108,7 +112,14 @@ class EventWriter:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT |
                                    os.O_CLOEXEC, 0o600)
-            end = os.fstat(self._fd).st_size
+            status = os.fstat(self._fd)
+            end = status.st_size
+            if status.st_nlink == 0:     # deleted under the run: writes would go nowhere
+                self._failure = (f"{self.path}: deleted while the run was writing it (was "
+                                 f"its run directory removed?); the run stopped rather than "
+                                 f"train without a record; continue with --resume last if "
+                                 f"its checkpoints are still there, else start it again")
+                raise EventsWriteError(self._failure)
             data = memoryview(text.encode())
             while data:
                 data = data[os.write(self._fd, data):]
