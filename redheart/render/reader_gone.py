@@ -6,16 +6,21 @@ next progress line meets a closed pipe. Python raises BrokenPipeError
 there, and a progress line is not worth the run: before this, the run died
 at once, with no checkpoint, no `error` event and nothing on stderr
 (events.jsonl, not the terminal, is the run's record). So the first
-closed-pipe write points the descriptor at /dev/null (Python's documented
-recipe, which also lets the interpreter's final flush succeed) and the
-lines after it are dropped.
+closed-pipe write (or hung-up terminal's) points the descriptor at /dev/null
+(Python's documented recipe, which also lets the interpreter's final flush
+succeed) and the lines after it are dropped.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from typing import Any, TextIO
+
+GONE = (errno.EPIPE, errno.EIO)
+"""A closed pipe; a terminal hung up (its SSH session ended: the run got SIGHUP and is
+writing its last checkpoint)."""
 
 
 class ReaderGoneSafe:
@@ -34,14 +39,18 @@ class ReaderGoneSafe:
     def write(self, text: str) -> int:
         try:
             return self._target.write(text)
-        except BrokenPipeError:
+        except OSError as exc:
+            if exc.errno not in GONE:
+                raise
             self._drop()
             return len(text)
 
     def flush(self) -> None:
         try:
             self._target.flush()
-        except BrokenPipeError:
+        except OSError as exc:
+            if exc.errno not in GONE:
+                raise
             self._drop()
 
     def _drop(self) -> None:

@@ -65,11 +65,20 @@ def latest_run(config: Config) -> Path:
 
 @contextmanager
 def stop_on_signals(trainer: Trainer):
-    """First SIGINT/SIGTERM: finish the step, checkpoint, exit 0. Second SIGINT: stop now."""
+    """First SIGINT/SIGTERM/SIGHUP: finish the step, checkpoint, exit 0. Second SIGINT:
+    stop now.
+
+    SIGHUP is what a run started in a plain SSH session gets when the connection
+    drops or the terminal closes; its default ended the run on the spot, losing
+    every step since the last checkpoint. Under nohup it is ignored, and stays so.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield          # the console's training thread: the console owns the signals
         return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:   # not nohup's SIG_IGN
+        signals.append(signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in signals}
 
     def handle(signum, _frame):
         if trainer.control.stop_requested and signum == signal.SIGINT:
