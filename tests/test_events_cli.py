@@ -128,3 +128,15 @@ def test_lines_of_other_types_neither_stop_events_nor_the_csv_export(tmp_path):
     assert run_cli("export-metrics", str(clean), "--csv", str(tmp_path / "c.csv")).returncode == 0
     expected = (tmp_path / "c.csv").read_text().splitlines()
     assert rows == expected              # the run's own rows, all there; none of theirs
+
+
+def test_a_resumed_writer_numbers_on_after_a_line_without_a_numeric_seq(tmp_path):
+    run = copy_run(tmp_path)
+    last = max(json.loads(x)["seq"] for x in (run / "events.jsonl").read_text().splitlines())
+    with (run / "events.jsonl").open("a") as f:
+        f.writelines(json.dumps(line) + "\n" for line in FOREIGN)
+        f.write('{"v": 1, "seq": "x", "type": "warning", "message": "a script\'s note"}\n')
+    writer = EventWriter.resume(run / "events.jsonl")
+    assert writer.emit("state", state="running")["seq"] == 902     # after FOREIGN's 901
+    writer.close()
+    assert last < 900

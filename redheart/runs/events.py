@@ -73,10 +73,13 @@ class EventWriter:
         """Continue the numbering of an existing events file (a resumed run).
 
         A last line cut by a crash is ended, so it cannot swallow the next
-        event, and its seq number is skipped, so readers see the gap.
+        event, and its seq number is skipped, so readers see the gap. A line
+        whose seq is not a number (one a script appended) does not count.
         """
         tail = EventTail(path)
-        last = max((int(e.get("seq", -1)) for e in tail.poll()), default=-1)
+        last = max((e["seq"] for e in tail.poll()
+                    if isinstance(e.get("seq"), int) and not isinstance(e["seq"], bool)),
+                   default=-1)
         cut = tail.has_partial_line
         return cls(path, last + 1 + int(cut), cut_line=cut)
 
