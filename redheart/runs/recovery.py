@@ -85,6 +85,21 @@ def complete_folders(root: Path) -> dict[str, dict]:
     return found
 
 
+def newer_damaged(root: Path, chosen: Path | None) -> list[str]:
+    """`step-*` folders past `chosen` (None: any) that are not complete checkpoints.
+
+    Every `step-*` folder was whole when it was renamed into place, so one that
+    is not was damaged since (a disk error, a file removed by hand). `--resume
+    last` goes back to the newest whole one; these are what it passed over, which
+    the run says in a warning rather than redoing their steps without a word.
+    """
+    if not root.is_dir():
+        return []
+    complete = complete_folders(root)
+    return sorted(p.name for p in root.glob("step-*") if p.is_dir() and p.name not in complete
+                  and (chosen is None or p.name > chosen.name))
+
+
 def next_order(root: Path) -> int:
     """Write order for the next checkpoint: one more than any complete folder's."""
     orders = [m.get("order", 0) for m in complete_folders(root).values()]

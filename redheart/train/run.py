@@ -23,6 +23,7 @@ from redheart.runs.checkpoints import CheckpointError
 from redheart.runs.config_change import check_resume_config
 from redheart.runs.events import EventsWriteError, EventWriter
 from redheart.runs.liveness import refuse_live_run
+from redheart.runs.recovery import newer_damaged
 from redheart.runs.resume import resume_point
 from redheart.runs.run_dir import claim_run_dir, new_run_dir, run_dir_name, write_config
 from redheart.runs.sinks import EventSinks
@@ -257,7 +258,14 @@ def _run(config: Config, profile_dir: Path, reporter: Reporter, run_dir: Path | 
         for change in changed:
             events.emit("warning", message=f"--resume: {change.describe()} since "
                         f"{checkpoint.name} ({'moved' if change.moved else 'accepted'})")
-        if resume == "last" and checkpoint is None:
+        passed_over = (newer_damaged(run_dir / "checkpoints", checkpoint)
+                       if resume == "last" else [])
+        for name in passed_over:
+            events.emit("warning", message=(
+                f"--resume last: {name} is damaged (no readable state.json or "
+                f"model.safetensors) and was passed over; continuing from "
+                f"{checkpoint.name if checkpoint else 'step 0'}"))
+        if resume == "last" and checkpoint is None and not passed_over:
             events.emit("warning", message=(
                 f"--resume last: {run_dir} holds no checkpoint yet; starting at step 0"
                 if first_launch else "no checkpoint was written before the run "
