@@ -111,3 +111,24 @@ def test_the_last_step_is_checkpointed_once_when_every_steps_divides_it(tmp_path
     saved = [(e["step"], bool(e.get("best"))) for e in read_events(run_dir / "events.jsonl")
              if e["type"] == "checkpoint"]
     assert saved == [(2, False), (4, True)]
+
+
+def test_a_control_file_rewritten_with_a_single_redirect_is_read_from_its_start(tmp_path):
+    """`echo '{"cmd": "stop"}' > control` (`>` for `>>`) must not be skipped."""
+    from redheart.train.control import ControlReader
+
+    path = tmp_path / "control"
+    path.write_text('{"cmd": "pause"}\n')                    # before the run: not replayed
+    reader = ControlReader(tmp_path)
+    assert reader.poll() == []
+    with path.open("a") as f:
+        f.write('{"cmd": "resume"}\n{"cmd": "save-')            # a line still being written
+    assert [c["cmd"] for c in reader.poll()] == ["resume"]
+    with path.open("a") as f:
+        f.write('now"}\n')
+    assert [c["cmd"] for c in reader.poll()] == ["save-now"]
+    path.write_text('{"cmd": "stop"}\n')                     # shorter than what was read
+    assert [c["cmd"] for c in reader.poll()] == ["stop"]
+    path.write_text('{"cmd": "set-lr", "lr": 0.0003}\n{"cmd": "pause"}\n')    # longer
+    assert [c["cmd"] for c in reader.poll()] == ["set-lr", "pause"]
+    assert reader.poll() == []

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from redheart.errors import RedHeartError
-from redheart.runs.events import EventTail
+from redheart.runs.events import parse_lines
 from redheart.runs.liveness import lock_holder
 
 if TYPE_CHECKING:
@@ -58,13 +58,37 @@ def send_checked(run_dir: Path, cmd: str, lr: float | None = None) -> None:
 
 class ControlReader:
     """Returns the commands appended since the last poll (whole lines only); commands
-    written before the run started are not replayed."""
+    written before the run started are not replayed.
+
+    A file rewritten rather than appended to (`echo '{"cmd": "stop"}' > control`,
+    one `>` where the README says `>>`) is read from its start: reading on from the
+    old offset skipped the new command without a word, and the run went on. The
+    file is a line per command, so it is read whole and compared with what was read.
+    """
 
     def __init__(self, run_dir: Path) -> None:
-        self._tail = EventTail(run_dir / "control", from_end=True)
+        self.path = run_dir / "control"
+        self._read: bytes = self._contents() or b""
+        """The file's bytes up to the last whole line already taken (or there at start)."""
+
+    def _contents(self) -> bytes | None:
+        try:
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return b""
+        except OSError:         # unreadable for now: nothing new, and nothing forgotten
+            return None
 
     def poll(self) -> list[dict[str, Any]]:
-        return [c for c in self._tail.poll() if isinstance(c, dict) and c.get("cmd") in COMMANDS]
+        data = self._contents()
+        if data is None:
+            return []
+        appended = data.startswith(self._read)
+        new = data[len(self._read):] if appended else data
+        whole = new[:new.rfind(b"\n") + 1]          # a line still being written waits
+        self._read = (self._read if appended else b"") + whole
+        return [c for c in parse_lines(whole.split(b"\n"))
+                if isinstance(c, dict) and c.get("cmd") in COMMANDS]
 
 
 class RunControl:
