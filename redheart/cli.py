@@ -158,8 +158,15 @@ def run(
         if quiet and verbose:
             raise RedHeartError("--quiet and --verbose conflict; pass one of them")
         config = with_notify_urls(_load(profile, set_), notify or [])
-        run_training(config, profile.resolve().parent, RunReporter(quiet, verbose=verbose),
-                     run_dir, resume, samples, profile_steps=profile_steps)
+        try:
+            run_training(config, profile.resolve().parent, RunReporter(quiet, verbose=verbose),
+                         run_dir, resume, samples, profile_steps=profile_steps)
+        except KeyboardInterrupt:   # a second Ctrl-C (or one before training): said, not
+            # a silent exit 130 that left the user to guess what was saved
+            typer.echo("error: interrupted (SIGINT): stopped at once, without a checkpoint "
+                       "of the steps since the last one; continue with --resume last",
+                       err=True)
+            raise typer.Exit(130) from None
 
 
 class EvalSplit(str, Enum):

@@ -150,6 +150,8 @@ def test_a_second_sigint_stops_at_once(tmp_path, cache_opt):
     finally:
         proc.kill()
     assert proc.returncode == 130, stderr             # interrupted, not a clean stop (0)
+    assert stderr == ("error: interrupted (SIGINT): stopped at once, without a checkpoint of "
+                      "the steps since the last one; continue with --resume last\n")
     assert not (run_dir / "lock").exists()            # released on the way out
     finished = [e for e in read_events(run_dir / "events.jsonl") if e["type"] == "run_finished"]
     assert finished == []
