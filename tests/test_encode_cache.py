@@ -113,3 +113,36 @@ def test_an_encoder_stored_in_fp16_runs_in_fp32_and_matches_the_original(tmp_pat
     reference, _ = encoder.encode(TEST_TEXTS[:4])
     assert states.dtype == torch.float32
     assert torch.allclose(states[mask], reference[mask], atol=2e-2)
+
+
+def test_two_fills_at_once_write_separate_shards_and_keep_both(tmp_path, encoder):
+    """Two `prepare`s sharing a cache (the default cache_dir is shared by every profile)
+    each picked the next shard number, the same one, and wrote into the same file: the
+    cache was left damaged for both, and all its states had to be encoded again."""
+    first = EncoderCache(tmp_path, "all-MiniLM-L6-v2", encoder.max_tokens)
+    second = EncoderCache(tmp_path, "all-MiniLM-L6-v2", encoder.max_tokens)
+    started: list[int] = []
+
+    def meanwhile(_done: int, _total: int) -> None:   # the other process, mid-write
+        if not started:
+            started.append(second.fill(TEST_TEXTS[4:10], batch_size=4, encoder=encoder))
+    assert first.fill(TEST_TEXTS[:4], batch_size=2, encoder=encoder, on_progress=meanwhile) == 4
+    assert started == [6]
+    after = EncoderCache(tmp_path, "all-MiniLM-L6-v2", encoder.max_tokens,
+                         verify_checksums=True)
+    assert len(after) == 10 and len(list(after.dir.glob("shard-*.json"))) == 2
+    states, mask = encoder.encode(TEST_TEXTS[:10])
+    for i, text in enumerate(TEST_TEXTS[:10]):
+        cached = after.get(text).astype(np.float32)
+        assert np.allclose(cached, states[i, :int(mask[i].sum())].numpy(), atol=2e-3), text
+
+
+def test_a_shard_left_by_a_killed_writer_is_taken_over(filled, encoder):
+    """No process holds its lock, so its number is reused rather than left as litter."""
+    cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    (cache.dir / "shard-00002.f16").write_bytes(b"\0" * 100)         # killed mid-write
+    assert cache.fill(TEST_TEXTS[6:8], encoder=encoder) == 2
+    assert sorted(p.name for p in cache.dir.iterdir()) == [
+        "shard-00001.f16", "shard-00001.json", "shard-00002.f16", "shard-00002.json"]
+    assert len(EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens,
+                            verify_checksums=True)) == 8

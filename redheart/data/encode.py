@@ -14,11 +14,15 @@ states are the same): shards
 ({hidden, rows, checksum, entries: {text hash: [first row, length]}}). The
 JSON is written last, atomically, so a shard without one is an interrupted
 write and is ignored; a shard whose size or checksum disagrees is reported
-with the command that rebuilds it.
+with the command that rebuilds it. A writer creates its shard exclusively and
+holds a lock on it until the JSON is written, so two `prepare`s (or runs)
+filling one cache at once write two shards; an unlocked shard without JSON
+was left by a killed writer, and its number is reused.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -26,7 +30,7 @@ import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
@@ -80,6 +84,35 @@ def file_checksum(path: Path) -> str:
         while chunk := f.read(1 << 24):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _claim(data_path: Path) -> BinaryIO | None:
+    """`data_path` created (or an abandoned one taken over), locked and empty; None when
+    another process holds it."""
+    fresh = data_path.with_name(f".{data_path.name}.{os.getpid()}")
+    out = fresh.open("wb")
+    fcntl.flock(out, fcntl.LOCK_EX)
+    try:
+        os.link(fresh, data_path)           # fails if the name is taken: never replaces
+        return out
+    except FileExistsError:
+        out.close()
+    finally:
+        fresh.unlink(missing_ok=True)
+    try:
+        out = data_path.open("r+b")
+    except FileNotFoundError:               # its writer removed it: try the number again
+        return _claim(data_path)
+    try:
+        fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        out.close()
+        return None
+    if data_path.with_suffix(".json").exists():   # finished between our two looks
+        out.close()
+        return None
+    out.truncate(0)
+    return out
 
 
 @dataclass
@@ -199,44 +232,57 @@ class EncoderCache:
                 seen[key] = text
         return list(seen.values())
 
-    def _write_shard(self, todo: list[str], batch_size: int, encoder: TextEncoder,
-                     on_progress: Callable[[int, int], None] | None
-                     ) -> tuple[Path, dict[str, list[int]], int]:
-        """Encode `todo` into a new shard file; on a write failure (a full disk) the
-        partial file is removed, so the next `prepare` starts that shard again."""
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise cannot_write(self.dir, exc, "`redheart prepare PROFILE`") from None
-        number = len(list(self.dir.glob("shard-*.json"))) + 1
-        while (self.dir / f"shard-{number:05d}.json").exists():
-            number += 1
-        data_path = self.dir / f"shard-{number:05d}.f16"
+    def _write_shard(self, out: BinaryIO, data_path: Path, todo: list[str], batch_size: int,
+                     encoder: TextEncoder, on_progress: Callable[[int, int], None] | None
+                     ) -> tuple[dict[str, list[int]], int]:
+        """Encode `todo` into the claimed shard file `out`; on a write failure (a full disk)
+        the partial file is removed, so the next `prepare` starts that shard again."""
         # Similar lengths per forward pass: less padding, much faster encoding.
         order = sorted(range(len(todo)), key=lambda i: len(todo[i]))
         entries: dict[str, list[int]] = {}
         rows = 0
         try:
-            with data_path.open("wb") as out:
-                for begin in range(0, len(order), batch_size):
-                    batch = [todo[i] for i in order[begin:begin + batch_size]]
-                    states, mask = encoder.encode(batch, self.max_tokens, self.truncation)
-                    lengths = mask.sum(1).tolist()
-                    for text, row_states, length in zip(batch, states, lengths, strict=True):
-                        out.write(row_states[:length].numpy().astype(np.float16).tobytes())
-                        entries[text_key(text)] = [rows, int(length)]
-                        rows += int(length)
-                    if on_progress:
-                        on_progress(len(batch), len(todo))
-                out.flush()
-                os.fsync(out.fileno())
+            for begin in range(0, len(order), batch_size):
+                batch = [todo[i] for i in order[begin:begin + batch_size]]
+                states, mask = encoder.encode(batch, self.max_tokens, self.truncation)
+                lengths = mask.sum(1).tolist()
+                for text, row_states, length in zip(batch, states, lengths, strict=True):
+                    out.write(row_states[:length].numpy().astype(np.float16).tobytes())
+                    entries[text_key(text)] = [rows, int(length)]
+                    rows += int(length)
+                if on_progress:
+                    on_progress(len(batch), len(todo))
+            out.flush()
+            os.fsync(out.fileno())
         except OSError as exc:
             data_path.unlink(missing_ok=True)
             raise cannot_write(data_path, exc, "`redheart prepare PROFILE`") from None
         except BaseException:
             data_path.unlink(missing_ok=True)
             raise
-        return data_path, entries, rows
+        return entries, rows
+
+    def _claim_shard(self) -> tuple[BinaryIO, Path]:
+        """A new shard file, open and locked: another `prepare` or `run` filling the same
+        cache at the same time gets a number of its own, never this file.
+
+        The lock (flock, dropped by the kernel with the process) tells a shard being
+        written from one left without its index by a killed writer, whose number is
+        reused. The file is locked before it takes its name, so no claimant sees it
+        unlocked.
+        """
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            number = len(list(self.dir.glob("shard-*.json"))) + 1
+            while True:
+                data_path = self.dir / f"shard-{number:05d}.f16"
+                if not data_path.with_suffix(".json").exists():
+                    claimed = _claim(data_path)
+                    if claimed is not None:
+                        return claimed, data_path
+                number += 1
+        except OSError as exc:
+            raise cannot_write(self.dir, exc, "`redheart prepare PROFILE`") from None
 
     def fill(self, texts: Iterable[str], batch_size: int = 64,
              encoder: TextEncoder | None = None,
@@ -250,16 +296,20 @@ class EncoderCache:
         if self.hidden not in (None, encoder.hidden_size):
             raise DataError(f"{self.dir}: cached hidden size {self.hidden} differs from the "
                             f"encoder's {encoder.hidden_size}; {self.rebuild_hint}")
-        data_path, entries, rows = self._write_shard(todo, batch_size, encoder, on_progress)
-        meta = {"hidden": encoder.hidden_size, "rows": rows, "checksum": file_checksum(data_path),
-                "encoder": self.encoder_name, "max_tokens": self.max_tokens,
-                "truncation": self.truncation, "entries": entries}
+        out, data_path = self._claim_shard()
         meta_path = data_path.with_suffix(".json")
-        try:
-            write_text_atomically(meta_path, json.dumps(meta))
-        except OSError as exc:          # a shard without its index is never read: drop it
-            data_path.unlink(missing_ok=True)
-            raise cannot_write(meta_path, exc, "`redheart prepare PROFILE`") from None
+        with out:       # locked until its index is written: no other writer takes it over
+            entries, rows = self._write_shard(out, data_path, todo, batch_size, encoder,
+                                              on_progress)
+            meta = {"hidden": encoder.hidden_size, "rows": rows,
+                    "checksum": file_checksum(data_path), "encoder": self.encoder_name,
+                    "max_tokens": self.max_tokens, "truncation": self.truncation,
+                    "entries": entries}
+            try:
+                write_text_atomically(meta_path, json.dumps(meta))
+            except OSError as exc:      # a shard without its index is never read: drop it
+                data_path.unlink(missing_ok=True)
+                raise cannot_write(meta_path, exc, "`redheart prepare PROFILE`") from None
         self._open(meta_path, verify=False)
         return len(todo)
 
