@@ -2,8 +2,9 @@
 
 Deriving targets is not free (SURD per anecdote), so `prepare` keeps each
 source's examples as JSON under `<cache_dir>/examples/`, keyed by the file's
-content, kind and limit; `run` reads them back instead of re-deriving, and an
-edited source file gets a new key, never a stale one.
+content, kind and limit (and GoEmotions' label names, which its ids index);
+`run` reads them back instead of re-deriving, and an edited source or label
+file gets a new key, never a stale one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from redheart.atomic_file import write_text_atomically
 from redheart.config import DataSource
 from redheart.data.bad_rows import BadRows
 from redheart.data.example import DilemmaPair, Example
-from redheart.data.sources import SourceData, read_source, resolve_path
+from redheart.data.sources import SourceData, derived_from, read_source, resolve_path
 from redheart.errors import cannot_write
 
 _VERSION = 2
@@ -28,9 +29,13 @@ _VERSION = 2
 """
 
 
-def _store_path(cache_dir: Path, source: DataSource, path: Path, skip_bad_rows: bool) -> Path:
+def _store_path(cache_dir: Path, source: DataSource, path: Path, skip_bad_rows: bool,
+                labels: str = "") -> Path:
+    """`labels`: `derived_from`'s answer (GoEmotions' label names; none for other kinds)."""
     digest = hashlib.blake2b(digest_size=12)
     digest.update(f"v{_VERSION}|{source.kind}|{source.limit}|{skip_bad_rows}|".encode())
+    if labels:
+        digest.update(f"labels:{labels}|".encode())
     with path.open("rb") as f:
         while chunk := f.read(1 << 24):
             digest.update(chunk)
@@ -43,7 +48,8 @@ def load_sources(sources: tuple[DataSource, ...], base_dir: Path, cache_dir: str
     result = []
     for source in sources:
         path = resolve_path(source, base_dir)
-        store = _store_path(Path(cache_dir), source, path, skip_bad_rows)
+        store = _store_path(Path(cache_dir), source, path, skip_bad_rows,
+                            derived_from(source, base_dir, path))
         if store.is_file():
             result.append(_load(store, source, path))
             continue

@@ -98,6 +98,19 @@ def anchor_paths(config: Config, base_dir: Path) -> Config:
     return dataclasses.replace(config, data=data)
 
 
+def derived_from(source: DataSource, base_dir: Path, path: Path) -> str:
+    """What besides the data file decides a source's targets, checked: for GoEmotions the
+    label names in id order (the ids index emotions.txt), '' for the other kinds.
+
+    The example store is keyed by it, so edited or missing label files are read
+    again or refused, never answered from targets derived with the old ones.
+    """
+    if not READERS[source.kind].label_files:
+        return ""
+    goemotions.check_ekman_mapping(path, _optional(source.ekman_mapping, base_dir))
+    return ",".join(goemotions.read_label_names(path, _optional(source.labels, base_dir)))
+
+
 def read_source(source: DataSource, base_dir: Path, skip_bad_rows: bool = False) -> SourceData:
     path = resolve_path(source, base_dir)
     data = SourceData(source, path, bad=BadRows(skip=skip_bad_rows))
