@@ -48,3 +48,16 @@ def test_a_missing_emotions_txt_is_an_error_even_with_a_store(folder):
     with pytest.raises(DataError, match=r"emotions.txt: not found; GoEmotions needs "
                                         r"emotions.txt next to rows.tsv"):
         _emotion(folder)
+
+
+@pytest.mark.parametrize("damage", [lambda text: text[:len(text) // 2],
+                                    lambda text: '{"examples": [{"txt": "x"}], "pairs": []}'],
+                         ids=["cut", "other-schema"])
+def test_a_damaged_store_is_derived_again_and_rewritten(folder, damage):
+    """It is a cache of the source file: a cut or foreign one was a JSON traceback."""
+    _emotion(folder)
+    (store,) = (folder / "cache" / "examples").iterdir()
+    store.write_text(damage(store.read_text()))
+    assert _emotion(folder)["anger"] == 1.0
+    assert _emotion(folder)["anger"] == 1.0                     # read from the rewritten store
+    assert '"text": "I am so angry right now"' in store.read_text()

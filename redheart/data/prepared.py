@@ -50,8 +50,9 @@ def load_sources(sources: tuple[DataSource, ...], base_dir: Path, cache_dir: str
         path = resolve_path(source, base_dir)
         store = _store_path(Path(cache_dir), source, path, skip_bad_rows,
                             derived_from(source, base_dir, path))
-        if store.is_file():
-            result.append(_load(store, source, path))
+        stored = _load(store, source, path) if store.is_file() else None
+        if stored is not None:
+            result.append(stored)
             continue
         data = read_source(source, base_dir, skip_bad_rows)
         _save(store, data)
@@ -70,13 +71,17 @@ def _save(store: Path, data: SourceData) -> None:
         raise cannot_write(store, exc, "`redheart prepare PROFILE`") from None
 
 
-def _load(store: Path, source: DataSource, path: Path) -> SourceData:
-    payload = json.loads(store.read_text())
-
+def _load(store: Path, source: DataSource, path: Path) -> SourceData | None:
+    """The stored examples; None when the store cannot be read (cut by a crash or a
+    copy, or written by another version): it is derived from `path` again."""
     def tuples(row: dict) -> dict:
         return {k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
 
-    return SourceData(source, path,
-                      examples=[Example(**tuples(row)) for row in payload["examples"]],
-                      pairs=[DilemmaPair(**tuples(row)) for row in payload["pairs"]],
-                      bad=BadRows(skip=True, reasons=payload["bad_rows"]))
+    try:
+        payload = json.loads(store.read_text(encoding="utf-8"))
+        return SourceData(source, path,
+                          examples=[Example(**tuples(row)) for row in payload["examples"]],
+                          pairs=[DilemmaPair(**tuples(row)) for row in payload["pairs"]],
+                          bad=BadRows(skip=True, reasons=list(payload["bad_rows"])))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
