@@ -22,6 +22,25 @@ def test_skip_bad_rows_counts_and_reports(tmp_path):
     assert source["rows"] == 1 and source["bad_rows"] == 2
 
 
+
+def test_a_latin_1_row_is_skipped_and_a_blank_line_or_byte_order_mark_is_no_row(tmp_path):
+    """A non-UTF-8 row was a decoding traceback even with --skip-bad-rows; a TSV's blank
+    line (an editor's final newline) was a bad row, and a BOM stuck to the first text."""
+    from redheart.config import DataSource
+    from redheart.data.sources import read_source
+    from tests.bad_inputs.test_bad_inputs import TAXONOMY
+
+    for name in ("emotions.txt", "ekman_mapping.json"):
+        (tmp_path / name).write_bytes((TAXONOMY / name).read_bytes())
+    (tmp_path / "rows.tsv").write_bytes(b"\xef\xbb\xbfso glad\t17\ta\r\n\n"
+                                        b"caf\xe9 au lait\t0\tb\nreally sad\t25\tc\n\n")
+    data = read_source(DataSource(kind="goemotions", path="rows.tsv"), tmp_path,
+                       skip_bad_rows=True)
+    assert [(e.text, e.origin) for e in data.examples] == [
+        ("so glad", f"{tmp_path}/rows.tsv:1"), ("really sad", f"{tmp_path}/rows.tsv:4")]
+    assert data.bad.reasons == [f"{tmp_path}/rows.tsv:3: not UTF-8 (byte 0xe9 at column 4); "
+                                f"save the file as UTF-8"]
+
 def test_a_run_told_to_skip_bad_rows_trains_and_reports_them(quickstart_data, tmp_path):
     """`run` has no --skip-bad-rows: the profile key is how a run (and validate) skips."""
     from redheart.runs.events import read_events

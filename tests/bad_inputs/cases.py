@@ -41,9 +41,13 @@ class Workspace:
     taxonomy: Path | None = None
     """The GoEmotions folder with emotions.txt and ekman_mapping.json."""
 
-    def write(self, name: str, text: str) -> Path:
+    def write(self, name: str, text: str | bytes) -> Path:
+        """`text` as UTF-8, or bytes as they are (a file in another encoding)."""
         path = self.dir / name
-        path.write_text(text)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
         return path
 
     def profile(self, text: str) -> str:
@@ -88,7 +92,7 @@ def config_case(id_: str, text: str | None, expected: str, *extra: str) -> Case:
     return Case(id_, "profile", build, expected.replace("{p}", "{d}/profile.toml"))
 
 
-def row_case(id_: str, kind: str, content: str, expected: str) -> Case:
+def row_case(id_: str, kind: str, content: str | bytes, expected: str) -> Case:
     """`redheart prepare` of one source holding these rows."""
     name = "bad.tsv" if kind == "goemotions" else "bad.jsonl"
 
@@ -298,6 +302,11 @@ CASES: list[Case] = [
     row_case("tsv-not-ids", "goemotions", GOOD_TSV + "fine text\tjoy\tabc2\n",
              "2: label ids: 'joy' is not a comma list of integers"),
     row_case("tsv-empty-text", "goemotions", GOOD_TSV + "   \t3\tabc2\n", "2: text: empty"),
+    row_case("tsv-latin-1", "goemotions", GOOD_TSV.encode() + b"caf\xe9 au lait\t0\tabc2\n",
+             "2: not UTF-8 (byte 0xe9 at column 4); save the file as UTF-8"),
+    row_case("jsonl-latin-1", "scruples_anecdotes",
+             b'{"title": "AITA for caf\xe9", "text": "x", "label_scores": {}}\n',
+             "1: not UTF-8 (byte 0xe9 at column 24); save the file as UTF-8"),
     row_case("jsonl-invalid-json", "jsonl",
              '{"text": "ok", "emotion": "joy"}\n{"text": "broken",\n',
              "2: invalid JSON (Expecting property name enclosed in double quotes at column 19)"),

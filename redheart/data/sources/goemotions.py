@@ -16,6 +16,7 @@ from pathlib import Path
 from redheart.data.bad_rows import BadRows, DataError
 from redheart.data.download.hint import missing_hint
 from redheart.data.example import Example, sentiment_of
+from redheart.data.sources.json_lines import text_lines
 from redheart.tasks import EKMAN, EKMAN_OF_FINE, FINE_LABELS
 
 
@@ -55,34 +56,32 @@ def read(path: Path, bad: BadRows, labels: Path | None = None,
     names = read_label_names(path, labels)
     check_ekman_mapping(path, ekman_mapping)
     fine_index = {name: FINE_LABELS.index(name) for name in names}
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            where = f"{path}:{number}"
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 3:
-                bad.reject(where, f"expected 3 tab-separated columns (text, label ids, id), "
-                                  f"got {len(parts)}")
-                continue
-            text, ids_text, _ = parts
-            if not text.strip():
-                bad.reject(where, "text: empty")
-                continue
-            try:
-                ids = [int(i) for i in ids_text.split(",")]
-            except ValueError:
-                bad.reject(where, f"label ids: '{ids_text}' is not a comma list of integers")
-                continue
-            unknown = [i for i in ids if not 0 <= i < len(names)]
-            if unknown:
-                bad.reject(where, f"label ids: {unknown[0]} is not a label of emotions.txt "
-                                  f"(0..{len(names) - 1})")
-                continue
-            fine = [0.0] * len(FINE_LABELS)
-            ekman = dict.fromkeys(EKMAN, 0.0)
-            for i in set(ids):
-                fine[fine_index[names[i]]] = 1.0
-                ekman[EKMAN_OF_FINE[names[i]]] += 1.0
-            total = sum(ekman.values())
-            emotion = tuple(ekman[name] / total for name in EKMAN)
-            yield Example(text=text, origin=where, emotion=emotion,
-                          sentiment=sentiment_of(emotion), fine=tuple(fine))
+    for where, line in text_lines(path, bad):
+        parts = line.split("\t")
+        if len(parts) != 3:
+            bad.reject(where, f"expected 3 tab-separated columns (text, label ids, id), "
+                              f"got {len(parts)}")
+            continue
+        text, ids_text, _ = parts
+        if not text.strip():
+            bad.reject(where, "text: empty")
+            continue
+        try:
+            ids = [int(i) for i in ids_text.split(",")]
+        except ValueError:
+            bad.reject(where, f"label ids: '{ids_text}' is not a comma list of integers")
+            continue
+        unknown = [i for i in ids if not 0 <= i < len(names)]
+        if unknown:
+            bad.reject(where, f"label ids: {unknown[0]} is not a label of emotions.txt "
+                              f"(0..{len(names) - 1})")
+            continue
+        fine = [0.0] * len(FINE_LABELS)
+        ekman = dict.fromkeys(EKMAN, 0.0)
+        for i in set(ids):
+            fine[fine_index[names[i]]] = 1.0
+            ekman[EKMAN_OF_FINE[names[i]]] += 1.0
+        total = sum(ekman.values())
+        emotion = tuple(ekman[name] / total for name in EKMAN)
+        yield Example(text=text, origin=where, emotion=emotion,
+                      sentiment=sentiment_of(emotion), fine=tuple(fine))
