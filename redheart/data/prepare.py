@@ -64,7 +64,8 @@ def texts_by_budget(config: Config,
 
 
 def check_sources(config: Config, base_dir: Path) -> None:
-    """Sources exist and each file is there, named by its profile line when missing."""
+    """Sources exist, each file is there and each budget fits the encoder, named by its
+    profile line when not."""
     if not config.data.sources:
         raise DataError(f"{config.source}: [data] has no sources; add [[data.sources]] entries "
                         f"(kind, path), e.g. kind = \"jsonl\", path = \"sample:sample.jsonl\"")
@@ -74,6 +75,48 @@ def check_sources(config: Config, base_dir: Path) -> None:
         except DataError as exc:
             where = key_location(config.source, ("data", "sources"), index, "path")
             raise DataError(f"{where}: {exc}") from None
+    check_token_budgets(config)
+
+
+def encoder_token_limit(name: str) -> int | None:
+    """The most tokens the encoder reads: its position table, or its tokenizer's
+    model_max_length when smaller (RoBERTa's 514 positions hold 512); None if neither says."""
+    path = resolve_encoder_dir(name)
+    limits = []
+    for file, key in (("config.json", "max_position_embeddings"),
+                      ("tokenizer_config.json", "model_max_length")):
+        try:
+            value = json.loads((path / file).read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 1_000_000:
+            limits.append(value)
+    return min(limits) if limits else None
+
+
+def check_token_budgets(config: Config) -> None:
+    """Every source's max_tokens fits the encoder, named by its profile line otherwise.
+
+    A longer budget encoded every text up to the first one past the encoder's
+    positions, then stopped on a tensor-shape traceback; `data stats` reported
+    a cut at a length no text is read to.
+    """
+    limit = encoder_token_limit(config.data.encoder)
+    if limit is None:
+        return
+    for index, source in enumerate(config.data.sources):
+        budget = token_budget(config.data, source)
+        if budget.max_tokens <= limit:
+            continue
+        if source.max_tokens:
+            where = key_location(config.source, ("data", "sources"), index, "max_tokens")
+            key = "[[data.sources]] max_tokens"
+        else:
+            where = key_location(config.source, ("data",), None, "max_tokens")
+            key = "[data] max_tokens"
+        raise DataError(f"{where}: {key} = {budget.max_tokens}: the encoder "
+                        f"'{config.data.encoder}' reads at most {limit} tokens; set "
+                        f"max_tokens to {limit} or less")
 
 
 def prepare(config: Config, base_dir: Path, skip_bad_rows: bool = False,

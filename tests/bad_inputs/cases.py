@@ -294,6 +294,21 @@ CASES: list[Case] = [
          "error: [data] encoder = '{d}/not-a-model': {d}/not-a-model is not a Hugging Face "
          "model directory (no config.json); name a local model directory or "
          "'all-MiniLM-L6-v2'"),
+    Case("max-tokens-past-the-encoder", "profile",
+         lambda ws: (ws.write("long.jsonl", json.dumps({"text": "word " * 600, "emotion": "joy"})
+                              + "\n"),
+                     ["redheart", "prepare", ws.data_profile("jsonl", "long.jsonl",
+                                                             "max_tokens = 1024")])[-1],
+         "error: {d}/profile.toml:3: [data] max_tokens = 1024: the encoder 'all-MiniLM-L6-v2' "
+         "reads at most 512 tokens; set max_tokens to 512 or less"),
+    Case("source-max-tokens-past-the-encoder", "profile",
+         lambda ws: (ws.write("long.jsonl", json.dumps({"text": "word " * 600, "emotion": "joy"})
+                              + "\n"),
+                     ["redheart", "data", "stats", ws.profile(
+                         f'[data]\ncache_dir = "{ws.dir / "cache"}"\n\n[[data.sources]]\n'
+                         f'kind = "jsonl"\npath = "long.jsonl"\nmax_tokens = 600\n')])[-1],
+         "error: {d}/profile.toml:7: [[data.sources]] max_tokens = 600: the encoder "
+         "'all-MiniLM-L6-v2' reads at most 512 tokens; set max_tokens to 512 or less"),
     # -------------------------------------------------------------------- data
     row_case("tsv-columns", "goemotions", GOOD_TSV + "only text here\n",
              "2: expected 3 tab-separated columns (text, label ids, id), got 1"),
