@@ -146,3 +146,36 @@ def test_a_shard_left_by_a_killed_writer_is_taken_over(filled, encoder):
         "shard-00001.f16", "shard-00001.json", "shard-00002.f16", "shard-00002.json"]
     assert len(EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens,
                             verify_checksums=True)) == 8
+
+
+def test_a_damaged_shard_names_its_own_files_and_only_its_texts_are_encoded_again(
+        filled, encoder):
+    """The fix said to delete the whole cache folder: every text of that budget encoded
+    again (minutes to hours) when one shard was bad."""
+    cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    assert cache.fill(TEST_TEXTS[6:9], encoder=encoder) == 3
+    second = cache.dir / "shard-00002.f16"
+    second.write_bytes(second.read_bytes()[:-2])
+    with pytest.raises(DataError) as caught:
+        EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    index = second.with_suffix(".json")
+    assert str(caught.value) == (
+        f"{second}: damaged cache shard ({second.stat().st_size} bytes, expected "
+        f"{second.stat().st_size + 2}); delete {second} and {index} (only its texts are "
+        f"encoded again) and run `redheart prepare PROFILE` again")
+    second.unlink()
+    index.unlink()
+    again = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    assert again.fill(TEST_TEXTS[:9], encoder=encoder) == 3
+    assert len(EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens,
+                            verify_checksums=True)) == 9
+
+
+def test_an_index_without_entries_is_a_damaged_index_not_a_key_error(filled, encoder):
+    cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    index = next(cache.dir.glob("shard-*.json"))
+    meta = json.loads(index.read_text())
+    del meta["entries"]
+    index.write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"shard-00001.json: damaged cache index; delete "):
+        EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)

@@ -158,19 +158,23 @@ class EncoderCache:
 
     def _open(self, meta_path: Path, verify: bool) -> None:
         data_path = meta_path.with_suffix(".f16")
+        # One damaged shard costs only its own texts: the others stay valid.
+        fix = (f"delete {data_path} and {meta_path} (only its texts are encoded again) and "
+               f"run `redheart prepare PROFILE` again")
         try:
             meta = json.loads(meta_path.read_text())
             rows, hidden = int(meta["rows"]), int(meta["hidden"])
-        except (OSError, ValueError, KeyError, TypeError):
-            raise DataError(f"{meta_path}: damaged cache index; {self.rebuild_hint}") from None
+            entries = {str(key): [int(start), int(length)]
+                       for key, (start, length) in meta["entries"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            raise DataError(f"{meta_path}: damaged cache index; {fix}") from None
         expected = rows * hidden * 2
         actual = data_path.stat().st_size if data_path.is_file() else -1
         if actual != expected:
             raise DataError(f"{data_path}: damaged cache shard ({actual} bytes, expected "
-                            f"{expected}); {self.rebuild_hint}")
+                            f"{expected}); {fix}")
         if verify and file_checksum(data_path) != meta.get("checksum"):
-            raise DataError(f"{data_path}: damaged cache shard (checksum mismatch); "
-                            f"{self.rebuild_hint}")
+            raise DataError(f"{data_path}: damaged cache shard (checksum mismatch); {fix}")
         if self.hidden not in (None, hidden):
             raise DataError(f"{data_path}: hidden size {hidden} differs from other shards "
                             f"({self.hidden}); {self.rebuild_hint}")
@@ -180,11 +184,11 @@ class EncoderCache:
         opened = os.fstat(fd)
         if opened.st_size != expected:      # replaced between the check above and the open
             raise DataError(f"{data_path}: damaged cache shard ({opened.st_size} bytes, "
-                            f"expected {expected}); {self.rebuild_hint}")
+                            f"expected {expected}); {fix}")
         shard_id = len(self._shards)
-        self._shards.append(_Shard(data_path, fd, hidden, meta["entries"],
+        self._shards.append(_Shard(data_path, fd, hidden, entries,
                                    (opened.st_size, opened.st_mtime_ns)))
-        for key, (start, length) in meta["entries"].items():
+        for key, (start, length) in entries.items():
             self._index[key] = (shard_id, start, length)
 
     def __contains__(self, text: str) -> bool:
