@@ -108,6 +108,17 @@ def row_case(id_: str, kind: str, content: str | bytes, expected: str) -> Case:
                 "goemotions" if kind == "goemotions" else "")
 
 
+def label_file_case(id_: str, name: str, content: str | bytes, expected: str) -> Case:
+    """`redheart prepare` of a good GoEmotions row beside this emotions.txt or
+    ekman_mapping.json (`name`); `expected` follows `error: {d}/NAME`."""
+    def build(ws: Workspace) -> list[str]:
+        argv = row_case(id_, "goemotions", GOOD_TSV, "").build(ws)
+        ws.write(name, content)
+        return argv
+
+    return Case(id_, "data", build, f"error: {{d}}/{name}{expected}", "goemotions")
+
+
 class _Payload:
     """Unpickling this would create `path`: proof that code ran."""
 
@@ -322,6 +333,14 @@ CASES: list[Case] = [
     row_case("jsonl-latin-1", "scruples_anecdotes",
              b'{"title": "AITA for caf\xe9", "text": "x", "label_scores": {}}\n',
              "1: not UTF-8 (byte 0xe9 at column 24); save the file as UTF-8"),
+    label_file_case("ekman-mapping-a-list", "ekman_mapping.json", '["joy"]\n',
+                    ": expected an object of Ekman class: [GoEmotions labels]"),
+    label_file_case("ekman-mapping-a-string", "ekman_mapping.json", '{"joy": "joy"}\n',
+                    ": 'joy' must list GoEmotions labels, got 'joy'"),
+    label_file_case("ekman-mapping-unknown-label", "ekman_mapping.json",
+                    '{"joy": ["joy", "glee"]}\n', ": 'glee' is not a GoEmotions label"),
+    label_file_case("emotions-latin-1", "emotions.txt", b"admiration\nd\xe9sir\n",
+                    ": not UTF-8 (byte 0xe9 at line 2); save the file as UTF-8"),
     row_case("jsonl-invalid-json", "jsonl",
              '{"text": "ok", "emotion": "joy"}\n{"text": "broken",\n',
              "2: invalid JSON (Expecting property name enclosed in double quotes at column 19)"),

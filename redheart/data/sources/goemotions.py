@@ -20,13 +20,23 @@ from redheart.data.sources.json_lines import text_lines
 from redheart.tasks import EKMAN, EKMAN_OF_FINE, FINE_LABELS
 
 
+def _text(path: Path) -> str:
+    """A label file's text; one not in UTF-8 is named with its line, not a traceback."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise DataError(f"{path}: not UTF-8 (byte 0x{raw[exc.start]:02x} at line {line}); "
+                        f"save the file as UTF-8") from None
+
+
 def read_label_names(tsv: Path, path: Path | None = None) -> list[str]:
     path = path or tsv.parent / "emotions.txt"
     if not path.is_file():
         raise DataError(f"{path}: not found; GoEmotions needs emotions.txt next to {tsv.name} "
                         f"or named by the source's `labels`{missing_hint(path)}")
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
-             if line.strip()]
+    names = [line.strip() for line in _text(path).splitlines() if line.strip()]
     for number, name in enumerate(names, start=1):
         if name not in FINE_LABELS:
             raise DataError(f"{path}:{number}: unknown GoEmotions label '{name}'")
@@ -41,12 +51,18 @@ def check_ekman_mapping(tsv: Path, path: Path | None = None) -> None:
                         f"{tsv.name} or named by the source's `ekman_mapping`"
                         f"{missing_hint(path)}")
     try:
-        groups = json.loads(path.read_text(encoding="utf-8"))
+        groups = json.loads(_text(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from None
+    if not isinstance(groups, dict):
+        raise DataError(f"{path}: expected an object of Ekman class: [GoEmotions labels]")
     for ekman, members in groups.items():
+        if not isinstance(members, list):
+            raise DataError(f"{path}: '{ekman}' must list GoEmotions labels, got {members!r}")
         for member in members:
-            if EKMAN_OF_FINE.get(member) != ekman:
+            if member not in EKMAN_OF_FINE:
+                raise DataError(f"{path}: {member!r} is not a GoEmotions label")
+            if EKMAN_OF_FINE[member] != ekman:
                 raise DataError(f"{path}: '{member}' is grouped under '{ekman}', but the "
                                 f"model's taxonomy puts it under '{EKMAN_OF_FINE.get(member)}'")
 
