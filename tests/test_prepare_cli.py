@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from redheart.data.prepare import prepare
 from tests.conftest import PROFILES, run_here
@@ -56,7 +57,14 @@ def test_prepare_cli_prints_the_summary(tmp_path):
                       f'data.cache_dir="{tmp_path}"', "--set", "data.encode_batch=128")
     assert result.returncode == 0, result.stderr
     assert "jsonl" in result.stderr and "255 rows" in result.stderr
-    assert "new texts" in result.stderr
+    states = next((tmp_path / "states").iterdir())
+    size = sum(p.stat().st_size for p in states.iterdir()) / 2**20
+    assert re.search(rf"^encoded 347 new texts in \d+\.\d s; 347 in the cache {states} "
+                     rf"\(128 tokens, head; {size:.1f} MiB\)$", result.stderr, re.M), result.stderr
+    again = run_here("prepare", "profiles/quickstart.toml", "--set",
+                     f'data.cache_dir="{tmp_path}"')
+    assert (f"encoded 0 new texts; 347 in the cache {states} (128 tokens, head; {size:.1f} "
+            f"MiB)") in again.stderr.splitlines()
 
 
 def test_the_cache_is_filled_on_a_visible_gpu_unless_the_profile_trains_on_the_cpu(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,10 @@ class CacheFill:
     """Texts encoded into it by this call."""
     cached: int
     """Texts in it afterwards."""
+    seconds: float = 0.0
+    """Time this call spent encoding into it."""
+    size: int = 0
+    """Bytes of its shards afterwards (states and indexes): what it takes on disk."""
 
 
 @dataclass
@@ -183,9 +188,16 @@ def encode_sources(config: Config, sources: list[SourceData],
     for cache, budget, texts in caches:
         if encoder is None and cache.hidden is not None:
             check_input_dim(config, cache.hidden)
+        started = time.monotonic()
         encoded = cache.fill(texts, config.data.encode_batch, encoder, progress)
-        report.caches.append(CacheFill(cache.dir, budget, encoded, len(cache)))
+        report.caches.append(CacheFill(cache.dir, budget, encoded, len(cache),
+                                       time.monotonic() - started, cache_size(cache.dir)))
     return report
+
+
+def cache_size(folder: Path) -> int:
+    """Bytes of a cache folder's shards and indexes (0 before its first shard)."""
+    return sum(p.stat().st_size for p in folder.glob("shard-*") if p.is_file())
 
 
 def encoder_hidden_size(name: str) -> int:

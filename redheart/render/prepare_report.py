@@ -9,6 +9,7 @@ from rich.console import Console
 from redheart.config import Config
 from redheart.data.prepare import encode_sources, read_sources
 from redheart.render.encoding_progress import encoding_progress
+from redheart.units import MIB
 
 
 def run_prepare(config: Config, base_dir: Path, skip_bad_rows: bool,
@@ -32,5 +33,7 @@ def run_prepare(config: Config, base_dir: Path, skip_bad_rows: bool,
         console.print("encoder_trainable: the encoder is fine-tuned, so token states are "
                       "computed in each step and nothing is cached", highlight=False)
     for cache in report.caches:
-        console.print(f"encoded {cache.encoded} new texts; {cache.cached} in the cache "
-                      f"{cache.dir} ({cache.budget.label()})", highlight=False, soft_wrap=True)
+        took = f" in {cache.seconds:.1f} s" if cache.encoded else ""
+        console.print(f"encoded {cache.encoded} new texts{took}; {cache.cached} in the cache "
+                      f"{cache.dir} ({cache.budget.label()}; {cache.size / MIB:.1f} MiB)",
+                      highlight=False, soft_wrap=True)
