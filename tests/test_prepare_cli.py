@@ -82,3 +82,19 @@ def test_the_cache_is_filled_on_a_visible_gpu_unless_the_profile_trains_on_the_c
     assert [device_for(d) for d in ("auto", "cuda", "cpu")] == ["cuda", "cuda", "cpu"]
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert [device_for(d) for d in ("auto", "cuda", "cpu")] == ["cpu", "cpu", "cpu"]
+
+
+def test_data_stats_says_which_rows_a_run_trains_on(tmp_path):
+    """Rows alone hid that quickstart's eval_fraction keeps a tenth of each source for dev
+    (25 of 255 examples and 4 of 46 pairs, by the blake2b hash of the text)."""
+    result = run_here("data", "stats", "profiles/quickstart.toml", "--json",
+                      "--set", f'data.cache_dir="{tmp_path}"')
+    sample, dilemmas = json.loads(result.stdout)["sources"]
+    assert (sample["split"], sample["rows"], sample["held_out"]) == ("train", 255, 25)
+    assert (dilemmas["split"], dilemmas["rows"], dilemmas["held_out"]) == ("train", 46, 4)
+    table = run_here("data", "stats", "profiles/quickstart.toml",
+                     "--set", f'data.cache_dir="{tmp_path}"').stdout.splitlines()
+    assert "split train: 230 rows trained on, 25 held out for dev ([data] eval_fraction)" in table
+    no_holdout = run_here("data", "stats", "profiles/quickstart.toml", "--set",
+                          f'data.cache_dir="{tmp_path}"', "--set", "data.eval_fraction=0")
+    assert "split train: all 46 rows trained on" in no_holdout.stdout.splitlines()

@@ -92,12 +92,24 @@ def token_lengths(texts: list[str], encoder: str) -> list[int]:
                                           verbose=False)["input_ids"]]
 
 
+def held_out(sources: list[SourceData], eval_fraction: float) -> dict[int, int]:
+    """Rows of each training source (by id of its DataSource) that `eval_fraction` holds
+    out for dev, as the trainer splits them: they are evaluated on, never trained on."""
+    from redheart.data.split import splits
+
+    return {id(part.source): len(part.examples) + len(part.pairs)
+            for part in splits(sources, eval_fraction).dev if part.source.split == "train"}
+
+
 def data_stats(sources: list[SourceData], data_config: DataConfig) -> dict[str, Any]:
-    """Per source: its stats, its token budget and the share of its texts that budget cuts."""
+    """Per source: its stats, its split (and the rows held out of it for dev), its token
+    budget and the share of its texts that budget cuts."""
     out = []
+    kept_apart = held_out(sources, data_config.eval_fraction)
     for data in sources:
         lengths = token_lengths(source_texts(data), data_config.encoder)
         stats = source_stats(data, lengths)
+        stats.update(split=data.source.split, held_out=kept_apart.get(id(data.source), 0))
         budget = token_budget(data_config, data.source)
         stats["tokens"].update(
             max_tokens=budget.max_tokens, truncation=budget.truncation,

@@ -56,3 +56,19 @@ def print_stats(stats: dict[str, Any], console: Console | None = None) -> None:
                   f"({tokens['truncation']})")
         console.print(table)
         console.print(Text(counts, style="dim"))
+        if "split" in source:
+            console.print(Text(_split_line(source), style="dim"))
+
+
+def _split_line(source: dict[str, Any]) -> str:
+    """What a run does with the source's rows: train on them (less those held out for
+    dev), evaluate on them, or keep them for `validate --split test`."""
+    if source["split"] == "dev":
+        return "split dev: evaluated on, picks the best checkpoint; never trained on"
+    if source["split"] == "test":
+        return "split test: never trained on; read by `redheart validate --split test`"
+    held = source.get("held_out", 0)
+    if not held:
+        return f"split train: all {source['rows']} rows trained on"
+    return (f"split train: {source['rows'] - held} rows trained on, {held} held out for dev "
+            f"([data] eval_fraction)")
