@@ -180,7 +180,8 @@ class DataConfig:
     """Where examples come from and how text becomes token states."""
 
     encoder: str = "all-MiniLM-L6-v2"
-    """Frozen text encoder: the bundled all-MiniLM-L6-v2, or a local HF model directory."""
+    """Frozen text encoder: the bundled all-MiniLM-L6-v2, or a local HF model directory
+    (relative to the working directory, as cache_dir; a run records it absolute)."""
     max_tokens: int = _field(128, min=MIN_TOKENS, max=MAX_TOKENS)
     """Token states kept per text of a source that sets no max_tokens of its own; longer
     texts are truncated."""

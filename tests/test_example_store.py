@@ -61,3 +61,4 @@ def test_a_damaged_store_is_derived_again_and_rewritten(folder, damage):
     assert _emotion(folder)["anger"] == 1.0
     assert _emotion(folder)["anger"] == 1.0                     # read from the rewritten store
     assert '"text": "I am so angry right now"' in store.read_text()
+

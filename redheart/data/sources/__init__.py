@@ -11,6 +11,7 @@ from pathlib import Path
 from redheart.config import SOURCE_KINDS, Config, DataSource
 from redheart.data.bad_rows import BadRows, DataError
 from redheart.data.download.hint import download_command
+from redheart.data.encoder import BUNDLED_ENCODER
 from redheart.data.example import DilemmaPair, Example
 from redheart.data.sources import goemotions, jsonl, scruples
 
@@ -80,7 +81,8 @@ def _optional(path: str, base_dir: Path) -> Path | None:
 
 
 def anchor_paths(config: Config, base_dir: Path) -> Config:
-    """The config with source paths made absolute and the cache directory resolved.
+    """The config with source paths made absolute, and the cache directory and a local
+    encoder directory resolved (both relative to the working directory).
 
     A run directory and each checkpoint keep a copy of the config; with
     anchored paths, `validate` or `--resume` from any working directory reads
@@ -93,7 +95,10 @@ def anchor_paths(config: Config, base_dir: Path) -> Config:
             ekman_mapping=(str(_optional(s.ekman_mapping, base_dir).resolve())
                            if s.ekman_mapping else ""))
         for s in config.data.sources)
-    data = dataclasses.replace(config.data, sources=sources,
+    encoder = config.data.encoder
+    if encoder != BUNDLED_ENCODER:      # a local directory: relative to the working directory
+        encoder = str(Path(encoder).expanduser().resolve())
+    data = dataclasses.replace(config.data, sources=sources, encoder=encoder,
                                cache_dir=str(Path(config.data.cache_dir).resolve()))
     return dataclasses.replace(config, data=data)
 
