@@ -179,3 +179,18 @@ def test_an_index_without_entries_is_a_damaged_index_not_a_key_error(filled, enc
     index.write_text(json.dumps(meta))
     with pytest.raises(DataError, match=r"shard-00001.json: damaged cache index; delete "):
         EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+
+
+def test_a_disk_without_hard_links_still_fills_the_cache(filled, encoder, monkeypatch):
+    """Claiming a shard by hard link must not make `prepare` fail where links are refused."""
+    import os
+
+    def refuse(*_args) -> None:
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "link", refuse)
+    cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
+    assert cache.fill(TEST_TEXTS[6:8], encoder=encoder) == 2
+    assert sorted(p.name for p in cache.dir.iterdir()) == [
+        "shard-00001.f16", "shard-00001.json", "shard-00002.f16", "shard-00002.json"]
+    assert len(EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens,
+                            verify_checksums=True)) == 8

@@ -97,6 +97,14 @@ def _claim(data_path: Path) -> BinaryIO | None:
         return out
     except FileExistsError:
         out.close()
+    except OSError:                         # no hard links here (some network or FUSE disks)
+        out.close()
+        try:
+            out = data_path.open("xb")      # exclusive still; locked a moment after
+            fcntl.flock(out, fcntl.LOCK_EX)
+            return out
+        except FileExistsError:
+            pass
     finally:
         fresh.unlink(missing_ok=True)
     try:
