@@ -109,6 +109,16 @@ class RunView:
             self.opened_at = self.started_at
         self.state = "running"
         self.keep_last = _keep_last(event.get("config"))
+        self._abandon_after(self.step)
+
+    def _abandon_after(self, step: int) -> None:
+        """A launch that starts at step S (a resume; 0 after a death before the first
+        checkpoint) trains S+1 onward again: the killed launch's points past S are
+        abandoned, as TensorBoard and `redheart plot` drop them, so the newest launch's
+        curve is the one drawn, without a loop back to S."""
+        for series in (*self.loss.values(), *self.eval.values(),
+                       *self.throughput.values()):
+            series.drop_after(step)
 
     def _on_plan(self, event: dict[str, Any]) -> None:
         self.plan = event

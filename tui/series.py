@@ -29,7 +29,8 @@ class Series:
         self._data = np.empty((3, min(_FIRST, capacity)))
         self._n = 0
         self.compactions = 0
-        """How often older points were merged: anything derived from them is stale."""
+        """How often older points were merged (or later ones dropped): anything derived
+        from them is stale."""
 
     def __len__(self) -> int:
         return self._n
@@ -44,6 +45,16 @@ class Series:
                 self._compact()
         self._data[:, self._n] = (step, t, value)
         self._n += 1
+
+    def drop_after(self, step: float) -> None:
+        """Forget the points past `step`: a resumed launch restarts at its checkpoint's
+        step, and the killed launch's later points would draw the curve looping back
+        (and break the increasing steps that windowing and decimation rely on). Counted
+        as a compaction, so whatever was derived from the dropped points is redone."""
+        keep = int(np.searchsorted(self._data[0, :self._n], step, side="right"))
+        if keep < self._n:
+            self._n = keep
+            self.compactions += 1
 
     def _compact(self) -> None:
         """Average the older half in pairs (a pair takes its later step and time, so

@@ -1,0 +1,59 @@
+"""A resumed run's curves in the console: the newest launch's points, one curve, no loop
+back to the checkpoint it resumed from (as TensorBoard and `redheart plot` draw it)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from redheart.runs.smoothing import ema
+from tui.compare_data import compare_traces
+from tui.run_view import RunView
+from tui.smoothing import smoothed
+from tui.traces import ChartSettings
+
+
+def _launch(start: int, end: int, value: float, evals: tuple[int, ...]) -> list[dict]:
+    """run_started at `start`, then steps start+1..end whose total is `value`."""
+    events: list[dict] = [{"type": "run_started", "step": start, "t": float(start),
+                           "total_steps": 40}]
+    for step in range(start + 1, end + 1):
+        events.append({"type": "step", "step": step, "t": float(step),
+                       "loss": {"total": value, "emotion": value / 2},
+                       "samples_per_s": value * 10})
+        if step in evals:
+            events.append({"type": "eval", "step": step, "t": float(step),
+                           "metrics": {"loss": value + 5}})
+    return events
+
+
+def test_a_resumed_launch_replaces_the_killed_launchs_later_points():
+    view = RunView()
+    view.apply(_launch(0, 23, 1.0, evals=(18, 22)))     # killed at 23, checkpoint at 20
+    before = smoothed(view.loss["total"], 0.6).copy()
+    assert before.size == 23
+    view.apply(_launch(20, 40, 2.0, evals=(36, 40)))    # --resume last: 21..40 again
+
+    total = view.loss["total"]
+    assert total.steps.tolist() == list(range(1, 41))
+    assert total.values.tolist() == [1.0] * 20 + [2.0] * 20
+    assert view.eval["loss"].steps.tolist() == [18, 36, 40]
+    assert view.eval["loss"].values.tolist() == [6.0, 7.0, 7.0]
+    assert view.throughput["samples/s"].steps.tolist() == list(range(1, 41))
+    # the cached smoothed curve is redone, not extended past the dropped points
+    np.testing.assert_allclose(smoothed(total, 0.6), ema(total.values.tolist(), 0.6))
+
+
+def test_the_compare_chart_draws_a_resumed_run_with_increasing_steps():
+    view = RunView()
+    view.apply(_launch(0, 23, 1.0, evals=()) + _launch(20, 30, 2.0, evals=()))
+    [line] = compare_traces({"resumed": view}, "total", ChartSettings(smoothing=0.0))
+    assert line.x.tolist() == list(range(1, 31))
+    assert np.all(np.diff(line.x) > 0)
+    assert line.y[-10:].tolist() == [2.0] * 10
+
+
+def test_a_launch_restarted_from_step_zero_abandons_every_earlier_point():
+    view = RunView()
+    view.apply(_launch(0, 7, 1.0, evals=()) + _launch(0, 5, 3.0, evals=()))
+    assert view.loss["total"].steps.tolist() == [1, 2, 3, 4, 5]
+    assert view.loss["total"].values.tolist() == [3.0] * 5
