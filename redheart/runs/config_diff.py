@@ -68,9 +68,12 @@ def _metrics(run_dir: Path) -> dict[str, Any]:
     """A run's numbers by dotted name: status, final.* and best.*."""
     row: RunSummary = summarize_run(run_dir)
     best, best_step = best_eval(run_dir)
+    newest_eval, train_loss = _final(run_dir)
     found: dict[str, Any] = {"status": row.status, "final.step": row.step,
-                             "final.train_loss": row.last_loss}
-    found.update({f"final.eval.{k}": v for k, v in (_final_eval(run_dir) or {}).items()})
+                             "final.train_loss": train_loss}
+    if newest_eval is not None:
+        found["final.eval.step"] = newest_eval.get("step")
+        found.update({f"final.eval.{k}": v for k, v in newest_eval["metrics"].items()})
     found["best.step"] = best_step if best is not None else row.best_step
     if best is not None:
         found.update({f"best.eval.{k}": v for k, v in best.items()})
@@ -83,15 +86,30 @@ def _metrics(run_dir: Path) -> dict[str, Any]:
 EVAL_SEARCH_BYTES = 64 * MIB
 """How far back from the end `diff` looks for the newest eval (evals come once an epoch;
 two runs can afford more than a listing of a hundred)."""
+TRAIN_LOSS_STEPS = 20
+"""`final.train_loss` is the mean total of the newest launch's last this many steps: each
+batch comes from one source and their losses differ many times over (about 0.1 on a
+dilemma-pair batch, 5 on an emotion batch in a quickstart run), so one step's total says
+which source that batch drew, not how far the run got, and two runs' last steps compare
+nothing."""
 
 
-def _final_eval(run_dir: Path) -> dict[str, Any] | None:
-    """The newest eval event's metrics, if one is within EVAL_SEARCH_BYTES of the end."""
+def _final(run_dir: Path) -> tuple[dict[str, Any] | None, float | None]:
+    """(the newest eval event within EVAL_SEARCH_BYTES of the end, the mean training total
+    of the newest launch's last TRAIN_LOSS_STEPS step events)."""
     path = run_dir / "events.jsonl"
+
+    def enough(events: list[dict[str, Any]]) -> bool:
+        kinds = [e.get("type") for e in events]
+        return "eval" in kinds and (kinds.count("step") >= TRAIN_LOSS_STEPS or "plan" in kinds)
+
     try:
-        tail = tail_events(path, lambda evs: any(e.get("type") == "eval" for e in evs),
-                           limit=EVAL_SEARCH_BYTES)
+        tail = tail_events(path, enough, limit=EVAL_SEARCH_BYTES)
     except OSError:
-        return None
+        return None, None
     evals = [e for e in tail if e.get("type") == "eval" and isinstance(e.get("metrics"), dict)]
-    return evals[-1]["metrics"] if evals else None
+    plans = [i for i, e in enumerate(tail) if e.get("type") == "plan"]
+    launch = tail[plans[-1]:] if plans else tail
+    totals = [(e.get("loss") or {}).get("total") for e in launch if e.get("type") == "step"]
+    totals = [v for v in totals if isinstance(v, (int, float))][-TRAIN_LOSS_STEPS:]
+    return (evals[-1] if evals else None), (sum(totals) / len(totals) if totals else None)
