@@ -14,8 +14,11 @@ from tui.run_view import RunView
 from tui.traces import ChartSettings, Trace, trace
 
 RUN_COLORS = ("#00d7d7", "#ff5f5f", "#5fd75f", "#ffaf00", "#af87ff", "#e4e4e4", "#5f87ff",
-              "#ff87d7")
-"""One per run, distinct on dark and light themes; repeats past eight runs."""
+              "#ff87d7", "#d7d700", "#af5f00", "#00af87", "#d70087", "#87afff", "#878787",
+              "#afd75f", "#ff8787")
+"""One per run, distinct on dark and light themes: a sweep of a dozen runs compared at
+once gets a colour each (eight drew its ninth run in its first's colour, the two curves
+and legend entries alike); repeats only past sixteen runs."""
 SECTION = "──"
 """First cell of the row that opens the metrics below the config keys."""
 _SAME = object()
