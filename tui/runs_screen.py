@@ -21,7 +21,7 @@ from redheart.runs.listing import RunSummary
 from tui.compare_screen import CompareScreen
 from tui.messages import RunsListed
 from tui.runs_source import RunsError, RunsSource
-from tui.runs_table import COLUMNS, cells
+from tui.runs_table import COLUMNS, cells, shown_columns
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text import set_text
 
@@ -65,6 +65,8 @@ class RunsScreen(Screen):
         self.runs: dict[str, RunSummary] = {}
         self.marked: list[str] = []
         """Marked runs' paths, in the order marked (the first is the diff's reference)."""
+        self.shown: list[str] = list(COLUMNS)
+        """The columns on screen: those that fit its width (runs_table.shown_columns)."""
         self.sub_title = f"runs in {source.label}"
 
     def compose(self) -> ComposeResult:
@@ -101,21 +103,48 @@ class RunsScreen(Screen):
         self.marked = [path for path in self.marked if path in self.runs]
         table = self.query_one(DataTable)
         keys = list(self.runs)
-        if [str(key.value) for key in table.rows] != keys:
-            current = self.current
-            table.clear()
-            for key, run in self.runs.items():
-                table.add_row(*cells(run, key in self.marked), key=key)
-            if current is not None and current in self.runs:
-                table.move_cursor(row=keys.index(current))
+        shown = self._fitting_columns()
+        if [str(key.value) for key in table.rows] != keys or shown != self.shown:
+            self._rebuild(shown)
         else:
             for key, run in self.runs.items():
                 self._update_row(key, run)
         self._show_status()
 
+    def _fitting_columns(self) -> list[str]:
+        if self.size.width <= 0:          # not laid out yet: no width to fit
+            return self.shown
+        rows = [cells(run, key in self.marked) for key, run in self.runs.items()]
+        return shown_columns(rows, self.size.width - 2)   # the vertical scrollbar's room
+
+    def _rebuild(self, shown: list[str]) -> None:
+        """Every row again, under the columns `shown` (the cursor stays on its run)."""
+        table = self.query_one(DataTable)
+        current = self.current
+        if shown != self.shown:
+            table.clear(columns=True)
+            for name in shown:
+                table.add_column(name, key=name or "mark")
+            self.shown = shown
+        else:
+            table.clear()
+        for key, run in self.runs.items():
+            table.add_row(*self._cells(key, run), key=key)
+        if current is not None and current in self.runs:
+            table.move_cursor(row=list(self.runs).index(current))
+
+    def _cells(self, key: str, run: RunSummary) -> list:
+        row = cells(run, key in self.marked)
+        return [cell for name, cell in zip(COLUMNS, row, strict=True) if name in self.shown]
+
+    def on_resize(self) -> None:
+        if self.runs and (shown := self._fitting_columns()) != self.shown:
+            self._rebuild(shown)
+            self._show_status()
+
     def _update_row(self, key: str, run: RunSummary) -> None:
         table = self.query_one(DataTable)
-        for column, value in zip(COLUMNS, cells(run, key in self.marked), strict=True):
+        for column, value in zip(self.shown, self._cells(key, run), strict=True):
             column_key = column or "mark"
             if table.get_cell(key, column_key) != value:
                 # the column widens with its cell: a live run's size going from 99.9M to
@@ -141,6 +170,9 @@ class RunsScreen(Screen):
             text = f"{len(self.runs)} runs in {self.source.label}"
             if self.marked:
                 text += f"; {len(self.marked)} marked"
+            if hidden := [name for name in COLUMNS if name not in self.shown]:
+                text += (f"; {', '.join(hidden)} left out at {self.size.width} columns "
+                         f"(redheart runs --json has them)")
             if run is not None:
                 text += f"\n{run.path}" + (f": {run.problem}" if run.problem else "")
         set_text(self.query_one("#runs-status", Static), text)

@@ -23,6 +23,27 @@ from redheart.runs.listing import RunSummary
 COLUMNS = ("", "run", "profile", "status", "step", "best eval loss", "samples/s", "started",
            "duration", "size")
 MARK = "●"
+ESSENTIAL = ("", "run", "status", "step", "best eval loss")
+"""Always shown: the mark, and what a listing is read for (which run, alive, how far, how
+good)."""
+OPTIONAL = ("duration", "samples/s", "started", "size", "profile")
+"""Kept in this order as far as the width allows, as `redheart runs` keeps them: at 80
+columns every column side by side put duration and size past the right edge, cut with no
+sign that they were there."""
+PADDING = 2
+"""Cells a DataTable column takes beside its text (cell_padding 1 each side)."""
+
+
+def shown_columns(rows: list[tuple[Text, ...]], width: int) -> list[str]:
+    """The columns (in COLUMNS order) that fit `width` cells: the essential ones always,
+    then each optional one that still fits, in order of preference."""
+    natural = {name: max([len(name), *(row[i].cell_len for row in rows)]) + PADDING
+               for i, name in enumerate(COLUMNS)}
+    shown = list(ESSENTIAL)
+    for name in OPTIONAL:
+        if sum(natural[n] for n in shown) + natural[name] <= width:
+            shown.append(name)
+    return [name for name in COLUMNS if name in shown]
 
 
 def cells(row: RunSummary, marked: bool) -> tuple[Text, ...]:
