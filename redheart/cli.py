@@ -169,6 +169,13 @@ def run(
             raise typer.Exit(130) from None
 
 
+class RunsSort(str, Enum):
+    """How `redheart runs` orders its rows (redheart.runs.listing.SORTS)."""
+
+    newest = "newest"
+    best = "best"
+
+
 class EvalSplit(str, Enum):
     """The splits `validate` reports on (redheart.data.split.EVAL_SPLITS)."""
 
@@ -378,19 +385,23 @@ def runs(
         show_default=False)] = None,
     profile: Annotated[Path | None, typer.Option(
         "--profile", help="Take the folder from this profile's \\[run] runs_root.")] = None,
+    sort: Annotated[RunsSort, typer.Option(
+        "--sort", help="newest first, or best: the lowest best eval loss first (runs not "
+        "evaluated yet last).")] = RunsSort.newest,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Every run under a folder, newest first, with its status, step and best eval loss.
 
+    --sort best puts the lowest best eval loss first.
     Status: live, finished, stopped, failed, killed or damaged.
     Also samples/s, start, duration and size."""
     with user_errors(debug):
-        from redheart.runs.listing import list_runs
+        from redheart.runs.listing import list_runs, sort_runs
 
         if root is None:
             root = Path(_load(profile, None).run.runs_root) if profile else Path("runs")
-        rows = list_runs(root)
+        rows = sort_runs(list_runs(root), sort.value)
         if json_out:
             typer.echo(json.dumps([row.as_json() for row in rows], indent=2))
         else:
