@@ -87,21 +87,38 @@ def _located(message: str, where: _Where) -> str:
 
 
 def _apply_override(raw: dict, override: str) -> tuple[str, str]:
-    """Merge one `section.key=value` into the parsed profile; -> (section, key)."""
+    """Merge one `section.key=value` (or `section.table.key=value`, a key of a nested
+    table such as `train.task_weights.emotion`, as `redheart diff` names it) into the
+    parsed profile; -> (table, key), the table dotted ("train", "train.task_weights")."""
     where = f"--set {override}"
     key, sep, value_text = override.partition("=")
     parts = key.strip().split(".")
-    if not sep or len(parts) != 2 or not all(parts):
+    if not sep or len(parts) not in (2, 3) or not all(parts):
         raise ConfigError(f"{where}: expected section.key=value, e.g. --set train.lr=3e-4")
-    section, name = parts
+    section, name = parts[:2]
     if section not in SECTIONS:
         raise ConfigError(unknown_name(where, "section", section, SECTIONS))
     names = {f.name for f in dataclasses.fields(SECTIONS[section])}
     if name not in names:
         raise ConfigError(unknown_name(f"{where}: [{section}]", "key", name, names))
-    raw.setdefault(section, {})[name] = _parse_override_value(
-        value_text.strip(), _field_type(SECTIONS[section], name))
-    return section, name
+    kind = _field_type(SECTIONS[section], name)
+    if len(parts) == 2:
+        raw.setdefault(section, {})[name] = _parse_override_value(value_text.strip(), kind)
+        return section, name
+    if not dataclasses.is_dataclass(kind):
+        raise ConfigError(f"{where}: [{section}] {name} is a value, not a table; "
+                          f"set it as --set {section}.{name}=VALUE")
+    subnames = {f.name for f in dataclasses.fields(kind)}
+    if parts[2] not in subnames:
+        raise ConfigError(unknown_name(f"{where}: [{section}.{name}]", "key", parts[2],
+                                       subnames))
+    table = raw.setdefault(section, {}).get(name)
+    if not isinstance(table, dict):     # absent (the defaults), or a value: the check names it
+        table = raw[section][name] = {} if table is None else table
+    if isinstance(table, dict):
+        table[parts[2]] = _parse_override_value(value_text.strip(),
+                                                _field_type(kind, parts[2]))
+    return f"{section}.{name}", parts[2]
 
 
 def _parse_override_value(text: str, expected: Any) -> Any:
@@ -124,7 +141,8 @@ class _Where:
     lines: KeyLines
     path: tuple[str, ...]
     overrides: Mapping[tuple[str, str], str]
-    """(section, key) -> the `--set` text that gave its value."""
+    """(table, key) -> the `--set` text that gave its value; the table dotted for a nested
+    one ("train.task_weights")."""
     index: int | None = None
 
     def child(self, name: str, index: int | None = None) -> _Where:
@@ -132,8 +150,9 @@ class _Where:
 
     def location(self, key: str) -> str:
         """`file:line` of a key, or the `--set` that overrode it."""
-        if len(self.path) == 1 and (self.path[0], key) in self.overrides:
-            return f"--set {self.overrides[(self.path[0], key)]}"
+        table = ".".join(self.path)
+        if self.index is None and (table, key) in self.overrides:
+            return f"--set {self.overrides[(table, key)]}"
         line = self.lines.key_line(self.path, self.index, key)
         return f"{self.source}:{line}" if line else self.source
 
