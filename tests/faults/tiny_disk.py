@@ -17,6 +17,7 @@ Exit code 97: the tmpfs could not be mounted (no user namespaces here).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import signal
@@ -46,11 +47,18 @@ def free_bytes(path: Path) -> int:
 
 
 def fill(filler: Path, leave: int) -> None:
-    """Grow `filler` until only `leave` bytes are free (0: every last block)."""
+    """Grow `filler` until only `leave` bytes are free (0: every last block).
+
+    The run keeps writing while this measures: when it took blocks between the measure and
+    the allocation, the allocation fails whole, so measure again and retry."""
     with filler.open("ab", buffering=0) as f:
-        room = free_bytes(filler.parent) - leave
-        if room > 0:
-            os.posix_fallocate(f.fileno(), f.seek(0, 2), room)
+        while (room := free_bytes(filler.parent) - leave) > 0:
+            try:
+                os.posix_fallocate(f.fileno(), f.seek(0, 2), room)
+                break
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
         if leave == 0:
             try:
                 while f.write(b"\0" * 4096):
