@@ -10,6 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 
 from redheart.render.runs_table import (
+    OPTIONAL,
     STATUS_STYLES,
     best_text,
     duration_text,
@@ -25,9 +26,7 @@ COLUMNS = ("", "run", "profile", "status", "step", "best eval loss", "samples/s"
 MARK = "●"
 ESSENTIAL = ("", "run", "status", "step", "best eval loss")
 """Always shown: the mark, and what a listing is read for (which run, alive, how far, how
-good)."""
-OPTIONAL = ("duration", "samples/s", "started", "size", "profile")
-"""Kept in this order as far as the width allows, as `redheart runs` keeps them: at 80
+good). The others come and go in `redheart runs`' order of preference (OPTIONAL): at 80
 columns every column side by side put duration and size past the right edge, cut with no
 sign that they were there."""
 PADDING = 2
