@@ -96,7 +96,7 @@ def test_data_stats_keeps_a_long_path_on_one_line_off_a_terminal():
                           "tokens": {"p50": 13, "p90": 17, "p99": 20, "max": 22,
                                      "max_tokens": 128, "truncation": "head", "cut": 0.0}}]}
     out = io.StringIO()
-    print_stats(stats, Console(file=out, width=80, color_system=None))   # as `| cat` gets it
+    print_stats(stats, Console(file=out, width=80, color_system=None))   # an 80-column terminal
     lines = out.getvalue().splitlines()
     assert lines[0] == f"scruples_dilemmas: {path}"
     assert all(len(line) <= 80 for line in lines[1:])          # the table still fits

@@ -7,10 +7,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from redheart.render.stdout_console import stdout_console
+
 
 def print_deltas(report: dict[str, Any], console: Console | None = None) -> None:
     """max |delta| per output key of `--verify`, failures marked."""
-    console = console or Console()
+    console = console or stdout_console()
     tolerance = report["tolerance"]
     table = Table(title=f"grown vs small: fp32, dropout off, {report['verify_batches']} "
                         f"real batches")
@@ -26,7 +28,7 @@ def print_deltas(report: dict[str, Any], console: Console | None = None) -> None
 
 def print_grown(report: dict[str, Any], console: Console | None = None) -> None:
     """Parameters before and after, and what was written where."""
-    console = console or Console()
+    console = console or stdout_console()
     console.print(f"grew {report['source']}: {report['params_before'] / 1e6:,.2f}M -> "
                   f"{report['params_after'] / 1e6:,.2f}M parameters (factor {report['factor']}, "
                   f"noise {_noise(report['noise_db'])}, new layers {report['new_layers']})",

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from redheart.memory.forecast import CATEGORIES
+from redheart.render.stdout_console import stdout_console
 from redheart.units import MIB
 
 SHORT = {"weights": "wts", "gradients": "grads", "optimizer": "optim",
@@ -23,7 +24,7 @@ def _mib(value: int | None) -> str:
 
 def print_plan(plan: dict[str, Any], title: str, console: Console | None = None) -> None:
     """`plan` is `Plan.as_json()`; all figures in MiB."""
-    console = console or Console()
+    console = console or stdout_console()
     totals = plan["forecast"]
     ranks = plan.get("ranks", 1)
     per_rank = f", per rank of {ranks} ({plan['strategy']})" if ranks > 1 else ""

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from redheart.config_keys import spell_value
+from redheart.render.stdout_console import stdout_console
 
 KEY_ROOM_FOR_VALUES = 30
 """Columns kept for the two values (and the table's padding) beside the config keys."""
@@ -31,7 +32,7 @@ def _setting(value: Any) -> str:
 
 def print_diff(result: dict[str, Any], console: Console | None = None) -> None:
     """The differing config keys, then the metrics side by side."""
-    console = console or Console()
+    console = console or stdout_console()
     a, b = result["runs"]["a"], result["runs"]["b"]
     console.print(f"A: {a}\nB: {b}", markup=False, highlight=False, soft_wrap=True)  # whole paths
     if result["config"]:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+from redheart.render.stdout_console import stdout_console
 from redheart.runs.listing import RunSummary
 
 STATUS_STYLES = {"live": "bold green", "stopped": "yellow", "failed": "red", "killed": "red",
@@ -117,8 +118,7 @@ def print_runs(rows: list[RunSummary], title: str, console: Console | None = Non
     squeezed: Rich shrinks all of them, which cut `finished` to `finis…`, the step to
     `300/3…` and stacked `1.2346 @ 11000` on three lines at 80 columns."""
     if console is None:             # off a terminal (a pipe, a file): one line per run
-        console = Console()
-        console = console if console.is_terminal else Console(width=200)
+        console = stdout_console()
     if not rows:
         console.print(f"no run directories in {title}")
         return

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from redheart.render.stdout_console import stdout_console
+
 
 def _r(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.2f}"
@@ -20,7 +22,7 @@ def print_stats(stats: dict[str, Any], console: Console | None = None) -> None:
     which Rich wraps to the table's width: a narrow table (a source with one task) cut
     its own path in two. The name line is not wrapped at all (a path longer than the
     console was folded onto two lines in a piped listing)."""
-    console = console or Console()
+    console = console or stdout_console()
     for number, source in enumerate(stats["sources"]):
         if number:
             console.print()

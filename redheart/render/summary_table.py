@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from redheart.render.stdout_console import stdout_console
+
 
 def print_summary(summary: dict[str, Any], title: str, console: Console | None = None) -> None:
     """Module table with params in millions; disabled rows dimmed."""
@@ -23,4 +25,4 @@ def print_summary(summary: dict[str, Any], title: str, console: Console | None =
         table.add_row(row["name"], row["group"], f"{row['params'] / 1e6:,.2f}M", share,
                       "yes" if row["essential"] else "", "yes" if row["enabled"] else "off",
                       style=None if row["enabled"] else "dim")
-    (console or Console()).print(table)
+    (console or stdout_console()).print(table)

@@ -9,6 +9,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from redheart.render.stdout_console import stdout_console
+
 ROWS = (("emotion", "macro_f1", "emotion macro-F1, multi-label p>=0.3", True),
         ("emotion", "single_label_accuracy", "emotion accuracy, single-label rows", True),
         ("emotion", "single_label_macro_f1", "emotion macro-F1, single-label rows", True),
@@ -112,7 +114,7 @@ def print_validation(result: dict[str, Any], title: str, console: Console | None
         verdict = verdicts.get(task, {}).get(key)
         cells.append("-" if verdict is None else "yes" if verdict else "no")
         table.add_row(f"{label} {'↑' if higher else '↓'}", *cells)
-    console = console or Console()
+    console = console or stdout_console()
     console.print(table)
     for line in _notes(result):
         console.print(line)
