@@ -5,6 +5,7 @@ counts and reports them instead."""
 from __future__ import annotations
 
 import json
+import shutil
 
 from tests.conftest import run_here
 
@@ -53,7 +54,10 @@ def test_a_run_told_to_skip_bad_rows_trains_and_reports_them(quickstart_data, tm
     profile.write_text((PROFILES / "quickstart.toml").read_text()
                        .replace('"sample:dilemmas.jsonl"', '"sample:dilemmas.jsonl"\n\n'
                                 '[[data.sources]]\nkind = "jsonl"\npath = "bad.jsonl"', 1))
-    common = ("--set", f'data.cache_dir="{config.data.cache_dir}"',
+    # A copy of the session's cache: this run adds a text, which the session's own must
+    # not hold (test_prepare_cli counts its texts).
+    cache = shutil.copytree(config.data.cache_dir, tmp_path / "cache")
+    common = ("--set", f'data.cache_dir="{cache}"',
               "--set", "train.max_steps=2", "--run-dir", str(tmp_path / "run"))
     refused = run_here("run", str(profile), *common)
     assert refused.returncode == 2
