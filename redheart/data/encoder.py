@@ -33,8 +33,11 @@ def resolve_encoder_dir(name: str) -> Path:
     else:
         path = Path(name).expanduser()
     if not (path / "config.json").is_file():
-        raise ConfigError(f"[data] encoder = '{name}': {path} is not a Hugging Face model "
-                          f"directory (no config.json); name a local model directory or "
+        # Absolute: a relative name is read against the working directory, not the
+        # profile's folder, and the message has to say where it looked.
+        raise ConfigError(f"[data] encoder = '{name}': {path.absolute()} is not a Hugging "
+                          f"Face model directory (no config.json); name a local model "
+                          f"directory (relative to the working directory) or "
                           f"'{BUNDLED_ENCODER}'")
     return path
 

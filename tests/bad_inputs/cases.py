@@ -303,8 +303,15 @@ CASES: list[Case] = [
                      'so sad", "emotion": "sadness"}\n'), ["redheart", "prepare", ws.data_profile(
                          "jsonl", "ok.jsonl", f'encoder = "{ws.dir / "not-a-model"}"')])[-1],
          "error: [data] encoder = '{d}/not-a-model': {d}/not-a-model is not a Hugging Face "
-         "model directory (no config.json); name a local model directory or "
-         "'all-MiniLM-L6-v2'"),
+         "model directory (no config.json); name a local model directory (relative to the "
+         "working directory) or 'all-MiniLM-L6-v2'"),
+    Case("encoder-relative-not-found", "profile",     # the message says where it looked
+         lambda ws: (ws.write("ok.jsonl", '{"text": "I am so sad", "emotion": "sadness"}\n'),
+                     ["redheart", "prepare", ws.data_profile("jsonl", "ok.jsonl",
+                                                             'encoder = "no-such-encoder"')])[-1],
+         "error: [data] encoder = 'no-such-encoder': /{*}/no-such-encoder is not a Hugging "
+         "Face model directory (no config.json); name a local model directory (relative to "
+         "the working directory) or 'all-MiniLM-L6-v2'"),
     Case("max-tokens-past-the-encoder", "profile",
          lambda ws: (ws.write("long.jsonl", json.dumps({"text": "word " * 600, "emotion": "joy"})
                               + "\n"),
