@@ -144,18 +144,27 @@ same LR (Adam moves both halves of every split weight, so the function moves twi
 per step), and profiles/grow-1.3b.toml takes a quarter of local-8gb's."""
 
 
-def continuing_profile(grown: Config, init_from: str) -> Config:
+def grown_run_name(name: str, factor: int) -> str:
+    """`[run] name` of the grown profile: its runs are named `<name>-<timestamp>`, and
+    `redheart runs` shows the name as the profile, so a 4x model kept under the small
+    one's name read as another run of it."""
+    return f"{name}-x{factor}"
+
+
+def continuing_profile(grown: Config, init_from: str, factor: int) -> Config:
     """The profile that trains the grown model on: the small run's, minus its run caps.
 
     The small run's config records `--samples N` as `limit = N` on every source and a
     smoke test's `--set train.max_steps=4` as its own; neither belongs to the run that
     continues, so both are cleared (all rows, `epochs` passes). The peak LR is
-    `GROWN_LR_FRACTION` of the small one's, eta_min kept at or below it.
+    `GROWN_LR_FRACTION` of the small one's, eta_min kept at or below it; the run name
+    says the factor (grown_run_name).
     """
     lr = grown.train.lr * GROWN_LR_FRACTION
     sources = tuple(dataclasses.replace(s, limit=0) for s in grown.data.sources)
     return dataclasses.replace(
-        grown, data=dataclasses.replace(grown.data, sources=sources),
+        grown, run=dataclasses.replace(grown.run, name=grown_run_name(grown.run.name, factor)),
+        data=dataclasses.replace(grown.data, sources=sources),
         train=dataclasses.replace(grown.train, init_from=init_from, max_steps=0, lr=lr,
                                   eta_min=min(grown.train.eta_min, lr)))
 
@@ -173,6 +182,8 @@ def profile_header(checkpoint: Path, factor: int, small: Config) -> str:
         "Every other key is the small run's, except:",
         f"- [train] lr = {GROWN_LR_FRACTION:g} x the small run's {small.train.lr:g} (a grown model",
         "  continues at a fraction of the LR; README: Growing the model 4x);",
+        f"- [run] name = '{grown_run_name(small.run.name, factor)}', so its runs are told from "
+        f"the small run's;",
     ]
     if dropped:
         lines += [f"- dropped the small run's caps: {', '.join(dropped)}; set",
@@ -224,6 +235,6 @@ def grow_checkpoint(checkpoint: Path, out: Path, factor: int, noise_db: float | 
     metrics = {"grown_from": str(path), "factor": factor, "noise_db": noise_db,
                "new_layers": new_layers, "max_abs_delta": report.deltas or None}
     write_checkpoint(root, snap, grown_config, metrics, is_best=False, keep_last=1)
-    profile = continuing_profile(grown_config, f"checkpoints/{checkpoint_name(0)}")
+    profile = continuing_profile(grown_config, f"checkpoints/{checkpoint_name(0)}", factor)
     (out / "profile.toml").write_text(profile_header(checkpoint, factor, config) + dumps(profile))
     return report

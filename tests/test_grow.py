@@ -258,7 +258,9 @@ def test_grown_profile_drops_the_small_runs_caps_and_lowers_the_lr(tmp_path, qui
     assert profile.train.lr == pytest.approx(2.5e-4)
     assert profile.train.eta_min <= profile.train.lr
     assert profile.train.warmup_steps == base.train.warmup_steps   # the rest is the small run's
+    assert profile.run.name == f"{base.run.name}-x4"       # `redheart runs` tells them apart
     header = (out / "profile.toml").read_text().split("\n[")[0]
+    assert f"[run] name = '{base.run.name}-x4'" in header
     assert "lr = 0.25 x the small run's 0.001" in header
     assert "max_steps = 4" in header
     assert "data.sources[0] limit = 24, data.sources[1] limit = 24" in " ".join(
