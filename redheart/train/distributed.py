@@ -203,23 +203,36 @@ def peer_failure(exc: BaseException, ctx: DistContext, step: int | None) -> Peer
 
     gloo fails a collective at once when a peer's connection closes; nccl,
     and a peer on another host that vanished without closing its connection,
-    fail when `[distributed] timeout_s` runs out.
+    fail when `[distributed] timeout_s` runs out. `step` is None while the
+    job starts (the data read, the run directory, the resume): a peer that
+    ends then has most often refused bad input with its own one-line error,
+    so this line points there instead of at `--resume last`, which cannot
+    mend a bad row or profile and has no checkpoint of this launch to use.
     """
     if not ctx.active or not isinstance(exc, RuntimeError):
         return None
     lost = lost_ranks(ctx)
-    where = f" at step {step}" if step is not None else ""
     if lost:
         names = ", ".join(f"rank {r} (pid {ctx.peers[r][1]} on {ctx.peers[r][0]})"
                           for r in lost)
+        if step is None:
+            whose = "its" if len(lost) == 1 else "their"
+            return PeerLost(f"{names} ended while the job was starting, so rank {ctx.rank} "
+                            f"stops too; {whose} own error above (or torchrun's report of "
+                            f"how it ended) says why")
         verb = "was" if len(lost) == 1 else "were"
-        return PeerLost(f"{names} {verb} lost{where}, so rank {ctx.rank} stops too; the job "
-                        f"continues from its newest checkpoint with --resume last")
+        return PeerLost(f"{names} {verb} lost at step {step}, so rank {ctx.rank} stops too; "
+                        f"the job continues from its newest checkpoint with --resume last")
     if not _is_collective_error(exc):
         return None
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return PeerLost(f"rank {ctx.rank} lost contact with the other ranks{where} ({reason[:200]}); "
-                    f"the job continues from its newest checkpoint with --resume last")
+    if step is None:
+        return PeerLost(f"rank {ctx.rank} lost contact with the other ranks while the job was "
+                        f"starting ({reason[:200]}); their errors above (or torchrun's report) "
+                        f"say why")
+    return PeerLost(f"rank {ctx.rank} lost contact with the other ranks at step {step} "
+                    f"({reason[:200]}); the job continues from its newest checkpoint with "
+                    f"--resume last")
 
 
 def _is_collective_error(exc: BaseException) -> bool:
