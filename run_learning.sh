@@ -31,6 +31,15 @@ CPU_WHEEL_INDEX="https://download.pytorch.org/whl/cpu"
 
 die() { echo "run_learning.sh: $*" >&2; exit 2; }
 
+# A path as the user typed it, made absolute against the folder they typed it in:
+# the commands run from $ROOT, where a relative name means another file, or none.
+from_here() {
+    case "$1" in
+        /*) echo "$1" ;;
+        *) echo "$PWD/$1" ;;
+    esac
+}
+
 has_nvidia_gpu() {
     command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L 2>/dev/null | grep -q '^GPU'
 }
@@ -157,9 +166,12 @@ case "$cmd" in
                     args+=(--set "checkpoint.every_steps=$2"); shift 2 ;;
                 --gpus) [ $# -ge 2 ] || die "--gpus needs a number"; gpus="$2"; shift 2 ;;
                 --gpus=*) gpus="${1#*=}"; shift ;;
-                --profile) [ $# -ge 2 ] || die "--profile needs a file"; profile="$2"; shift 2 ;;
+                --profile) [ $# -ge 2 ] || die "--profile needs a file"
+                    profile="$(from_here "$2")"; shift 2 ;;
                 --resume) [ $# -ge 2 ] || die "--resume needs last, best or a checkpoint"
-                    args+=(--resume "$2"); shift 2 ;;
+                    case "$2" in last|best) args+=(--resume "$2") ;;
+                        *) args+=(--resume "$(from_here "$2")") ;; esac
+                    shift 2 ;;
                 --debug) args+=(--debug); shift ;;
                 *) die "train-cloud: unknown option '$1' (--gpus N, --profile FILE, --resume last, --full-dataset, --checkpoint-interval N, --debug)" ;;
             esac
@@ -195,10 +207,7 @@ case "$cmd" in
                 *) die "train-validate: unknown option '$1' (--load-checkpoint [PATH])" ;;
             esac
         done
-        case "$checkpoint" in
-            ''|/*) ;;
-            *) checkpoint="$PWD/$checkpoint" ;;  # the user's folder, not $ROOT
-        esac
+        [ -z "$checkpoint" ] || checkpoint="$(from_here "$checkpoint")"
         cd "$ROOT"
         if [ -z "$checkpoint" ]; then  # the best pointer of the newest run that has one
             for dir in $(ls -td runs/*/checkpoints 2>/dev/null); do

@@ -127,3 +127,21 @@ def test_train_validate_reads_a_path_from_where_it_was_typed(tmp_path):
     assert result.stdout == f"{root} validate {here}/runs/x/checkpoints/last\n"
     result = train_validate(root, "--load-checkpoint", "/data/runs/x", cwd=here)
     assert result.stdout == f"{root} validate /data/runs/x\n"
+
+
+def test_train_cloud_reads_its_paths_from_where_they_were_typed(tmp_path):
+    """The launcher runs from its own folder: `--profile mine.toml` typed elsewhere was
+    'profile not found' (or silently another file of that name under the repository)."""
+    root = script_copy(tmp_path)
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    result = subprocess.run([str(root / "run_learning.sh"), "train-cloud", "--profile",
+                             "mine.toml", "--resume", "runs/x/checkpoints/last"],
+                            capture_output=True, text=True, cwd=here, timeout=60,
+                            env={**os.environ, "REDHEART_TORCH": "cpu",
+                                 "REDHEART_VENV": str(root / "venv")})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (f"{root} run {here}/mine.toml "
+                             f"--resume {here}/runs/x/checkpoints/last\n")
+    default = train_cloud(root, "0", "--resume", "last")
+    assert default.stdout == f"{root} run profiles/cloud.toml --resume last\n"
