@@ -10,8 +10,10 @@
 #                                  (--tui: in the Textual console)
 #   ./run_learning.sh train-cloud [--gpus N] [--profile FILE] [--resume last]
 #                                  [--full-dataset] [--checkpoint-interval N] [--debug]
+#                                  [--set SECTION.KEY=VALUE]...
 #                                  train the full model with profiles/cloud.toml (--gpus N:
-#                                  torchrun, one process per GPU; DDP or FSDP2)
+#                                  torchrun, one process per GPU; DDP or FSDP2; --set: as
+#                                  redheart run's, e.g. the train.device=cpu its error names)
 #   ./run_learning.sh train-validate [--load-checkpoint [PATH]]
 #                                  validate PATH (step folder, best/last pointer or run
 #                                  directory), or the best checkpoint of the latest run
@@ -38,6 +40,13 @@ from_here() {
         /*) echo "$1" ;;
         *) echo "$PWD/$1" ;;
     esac
+}
+
+# Dies unless option $1 has a value: $2 arguments are left, $3 is the next one. A next
+# argument that is itself an option means the value was left out: taking it would
+# turn `--resume --debug` into a checkpoint named --debug.
+need_value() {
+    if [ "$2" -lt 2 ] || [ "${3#--}" != "$3" ]; then die "$1 needs $4"; fi
 }
 
 has_nvidia_gpu() {
@@ -116,7 +125,8 @@ setup() {
 }
 
 usage() {
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    # the whole header comment, however long it grows
+    sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
 cmd="${1:-}"
@@ -140,7 +150,7 @@ case "$cmd" in
         tui=""
         while [ $# -gt 0 ]; do
             case "$1" in
-                --samples) [ $# -ge 2 ] || die "--samples needs a number"; args+=(--samples "$2"); shift 2 ;;
+                --samples) need_value "$1" $# "${2:-}" "a number"; args+=(--samples "$2"); shift 2 ;;
                 --samples=*) args+=(--samples "${1#*=}"); shift ;;
                 --debug) args+=(--debug); shift ;;
                 --verbose) args+=(--verbose); shift ;;
@@ -162,18 +172,20 @@ case "$cmd" in
         while [ $# -gt 0 ]; do
             case "$1" in
                 --full-dataset) shift ;;  # the cloud profile reads every row already
-                --checkpoint-interval) [ $# -ge 2 ] || die "--checkpoint-interval needs a number"
+                --checkpoint-interval) need_value "$1" $# "${2:-}" "a number"
+                    case "$2" in *[!0-9]*|0*) die "--checkpoint-interval must be a positive number of steps (got '$2')" ;; esac
                     args+=(--set "checkpoint.every_steps=$2"); shift 2 ;;
-                --gpus) [ $# -ge 2 ] || die "--gpus needs a number"; gpus="$2"; shift 2 ;;
+                --gpus) need_value "$1" $# "${2:-}" "a number"; gpus="$2"; shift 2 ;;
                 --gpus=*) gpus="${1#*=}"; shift ;;
-                --profile) [ $# -ge 2 ] || die "--profile needs a file"
+                --profile) need_value "$1" $# "${2:-}" "a file"
                     profile="$(from_here "$2")"; shift 2 ;;
-                --resume) [ $# -ge 2 ] || die "--resume needs last, best or a checkpoint"
+                --set) need_value "$1" $# "${2:-}" "SECTION.KEY=VALUE"; args+=(--set "$2"); shift 2 ;;
+                --resume) need_value "$1" $# "${2:-}" "last, best or a checkpoint"
                     case "$2" in last|best) args+=(--resume "$2") ;;
                         *) args+=(--resume "$(from_here "$2")") ;; esac
                     shift 2 ;;
                 --debug) args+=(--debug); shift ;;
-                *) die "train-cloud: unknown option '$1' (--gpus N, --profile FILE, --resume last, --full-dataset, --checkpoint-interval N, --debug)" ;;
+                *) die "train-cloud: unknown option '$1' (--gpus N, --profile FILE, --resume last, --full-dataset, --checkpoint-interval N, --set SECTION.KEY=VALUE, --debug)" ;;
             esac
         done
         case "$gpus" in ''|*[!0-9]*|0) die "--gpus must be a positive number (got '$gpus')" ;; esac
@@ -181,8 +193,7 @@ case "$cmd" in
         cd "$ROOT"
         if [ "$gpus" -gt 1 ]; then
             # Checked before torchrun: each rank would print the device error and
-            # torchrun a traceback of its own, and redheart's hint (--set) is not
-            # an option of train-cloud.
+            # torchrun a traceback of its own.
             visible="$(visible_cuda_gpus)"
             if [ "$visible" -eq 0 ]; then
                 die "train-cloud --gpus $gpus: no CUDA GPU is visible here (torch.cuda.device_count() is 0); run it on a machine with $gpus GPUs, or ./run_learning.sh train-local on this one"

@@ -145,3 +145,40 @@ def test_train_cloud_reads_its_paths_from_where_they_were_typed(tmp_path):
                              f"--resume {here}/runs/x/checkpoints/last\n")
     default = train_cloud(root, "0", "--resume", "last")
     assert default.stdout == f"{root} run profiles/cloud.toml --resume last\n"
+
+
+def test_train_cloud_takes_the_set_its_device_error_names(tmp_path):
+    """On a box without a GPU, `redheart run` says `--set train.device=cpu`; train-cloud
+    answered that flag with 'unknown option'."""
+    root = script_copy(tmp_path)
+    result = train_cloud(root, "0", "--set", "train.device=cpu", "--checkpoint-interval", "50")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (f"{root} run profiles/cloud.toml --set train.device=cpu "
+                             f"--set checkpoint.every_steps=50\n")
+
+
+def test_train_cloud_refuses_a_missing_or_bad_value_in_its_own_words(tmp_path):
+    """`--checkpoint-interval abc` was an error about `--set checkpoint.every_steps=abc`,
+    a flag the user never typed; `--resume --debug` resumed from a checkpoint '--debug'."""
+    root = script_copy(tmp_path)
+    for args, line in (
+            (("--checkpoint-interval", "abc"),
+             "--checkpoint-interval must be a positive number of steps (got 'abc')"),
+            (("--checkpoint-interval", "0"),
+             "--checkpoint-interval must be a positive number of steps (got '0')"),
+            (("--resume", "--debug"), "--resume needs last, best or a checkpoint"),
+            (("--profile", "--gpus", "2"), "--profile needs a file"),
+            (("--set",), "--set needs SECTION.KEY=VALUE")):
+        result = train_cloud(root, "0", *args)
+        assert (result.returncode, result.stdout) == (2, ""), args
+        assert result.stderr == f"run_learning.sh: {line}\n", args
+
+
+def test_help_shows_the_whole_header():
+    """`help` printed a fixed 19 lines of the header, whatever it held."""
+    result = run_script("help")
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Red Heart launcher: the commands users of the original system know."
+    assert "  ./run_learning.sh tui [PROFILE | --attach RUN_DIR | --remote HOST:PATH]" in lines
+    assert lines[-1] == "pip take torch from that index (for example a specific CUDA wheel index)."
