@@ -129,10 +129,18 @@ usage() {
     sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
+# `setup --force` must not read as a forced reinstall that never happened.
+no_arguments() {
+    local name="$1"
+    shift
+    [ $# -eq 0 ] || die "$name takes no arguments (got '$*')"
+}
+
 cmd="${1:-}"
 [ $# -gt 0 ] && shift
 case "$cmd" in
     setup)
+        no_arguments setup "$@"
         setup ""
         echo "setup: ready ($("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)'))"
         ;;
@@ -236,7 +244,12 @@ case "$cmd" in
         exec "$VENV/bin/redheart-tui" "$@"
         ;;
     -h|--help|help)
+        no_arguments "$cmd" "$@"
         usage
+        ;;
+    '')
+        usage >&2
+        die "no command given (available: setup, test, train-local, train-cloud, train-validate, tui)"
         ;;
     *)
         usage >&2

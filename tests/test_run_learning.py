@@ -182,3 +182,23 @@ def test_help_shows_the_whole_header():
     assert lines[0] == "Red Heart launcher: the commands users of the original system know."
     assert "  ./run_learning.sh tui [PROFILE | --attach RUN_DIR | --remote HOST:PATH]" in lines
     assert lines[-1] == "pip take torch from that index (for example a specific CUDA wheel index)."
+
+
+def test_setup_and_help_refuse_arguments_they_would_ignore(tmp_path):
+    """`setup --force` said 'setup: ready' without forcing anything."""
+    venv = tmp_path / "venv"
+    for args, line in ((("setup", "--force"), "setup takes no arguments (got '--force')"),
+                       (("help", "train-cloud"), "help takes no arguments (got 'train-cloud')")):
+        # PYTHON=false: a launcher that went on to set up fails at once, installing nothing
+        result = run_script(*args, REDHEART_VENV=str(venv), PYTHON="false")
+        assert (result.returncode, result.stdout) == (2, ""), args
+        assert result.stderr == f"run_learning.sh: {line}\n"
+    assert not venv.exists()                    # refused before setup created anything
+
+
+def test_no_command_says_so():
+    result = run_script()
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "run_learning.sh: no command given (available: setup, test, train-local, "
+        "train-cloud, train-validate, tui)")
