@@ -229,9 +229,10 @@ case "$cmd" in
         [ -z "$checkpoint" ] || checkpoint="$(from_here "$checkpoint")"
         cd "$ROOT"
         if [ -z "$checkpoint" ]; then  # the best pointer of the newest run that has one
-            for dir in $(ls -td runs/*/checkpoints 2>/dev/null); do
+            # one folder a line: a run name may hold spaces ([run] name = "my run")
+            while IFS= read -r dir; do
                 if [ -f "$dir/best" ]; then checkpoint="$dir/best"; break; fi
-            done
+            done < <(ls -td runs/*/checkpoints 2>/dev/null)
             [ -n "$checkpoint" ] \
                 || die "train-validate: no run with a best checkpoint under runs/; train first or pass --load-checkpoint PATH"
         fi

@@ -202,3 +202,17 @@ def test_no_command_says_so():
     assert result.stderr.strip().splitlines()[-1] == (
         "run_learning.sh: no command given (available: setup, test, train-local, "
         "train-cloud, train-validate, tui)")
+
+
+def test_train_validate_finds_the_newest_run_whose_name_has_a_space(tmp_path):
+    """`[run] name = "my run"` is a valid profile; its folder was split in two words, so
+    train-validate validated an older run's best instead, without a word."""
+    root = script_copy(tmp_path)
+    for age, name in ((300, "old-20260101-000000"), (100, "my run-20260102-000000")):
+        checkpoints = root / "runs" / name / "checkpoints"
+        checkpoints.mkdir(parents=True)
+        (checkpoints / "best").write_text("step-00000003\n")
+        os.utime(checkpoints, (time.time() - age, time.time() - age))
+    result = train_validate(root)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{root} validate runs/my run-20260102-000000/checkpoints/best\n"
