@@ -181,7 +181,7 @@ case "$cmd" in
             case "$1" in
                 --full-dataset) shift ;;  # the cloud profile reads every row already
                 --checkpoint-interval) need_value "$1" $# "${2:-}" "a number"
-                    case "$2" in *[!0-9]*|0*) die "--checkpoint-interval must be a positive number of steps (got '$2')" ;; esac
+                    case "$2" in ''|*[!0-9]*|0*) die "--checkpoint-interval must be a positive number of steps (got '$2')" ;; esac
                     args+=(--set "checkpoint.every_steps=$2"); shift 2 ;;
                 --gpus) need_value "$1" $# "${2:-}" "a number"; gpus="$2"; shift 2 ;;
                 --gpus=*) gpus="${1#*=}"; shift ;;

@@ -166,6 +166,8 @@ def test_train_cloud_refuses_a_missing_or_bad_value_in_its_own_words(tmp_path):
              "--checkpoint-interval must be a positive number of steps (got 'abc')"),
             (("--checkpoint-interval", "0"),
              "--checkpoint-interval must be a positive number of steps (got '0')"),
+            (("--checkpoint-interval", ""),
+             "--checkpoint-interval must be a positive number of steps (got '')"),
             (("--resume", "--debug"), "--resume needs last, best or a checkpoint"),
             (("--profile", "--gpus", "2"), "--profile needs a file"),
             (("--set",), "--set needs SECTION.KEY=VALUE")):
