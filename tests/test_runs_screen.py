@@ -62,7 +62,8 @@ def total_losses(run_dir) -> list[float]:
             if e["type"] == "step"]
 
 
-def test_runs_screen_lists_runs_live_status_and_opens_one(runs_root, tmp_path):
+def test_runs_screen_lists_runs_live_status_and_opens_one(runs_root, tmp_path, monkeypatch):
+    monkeypatch.delenv("COLUMNS", raising=False)    # xdist's workers set 80: every column
     root = tmp_path / "runs"
     shutil.copytree(runs_root, root)
     live = root / "lr-3e-4"                       # the same run, caught before its end
