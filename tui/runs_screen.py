@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 
-from redheart.runs.listing import RunSummary
+from redheart.runs.listing import SORTS, RunSummary, sort_runs
 from tui.compare_screen import CompareScreen
 from tui.messages import RunsListed
 from tui.runs_source import RunsError, RunsSource
@@ -27,7 +27,7 @@ from tui.widgets.text import set_text
 
 REFRESH_S = {False: 2.0, True: 5.0}
 """Seconds between listings, local and over ssh (each is an ssh round trip there)."""
-HELP = ("enter open (follow live, replay ended) · space mark · c compare marked · "
+HELP = ("enter open (live or replay) · space mark · c compare marked · b best first · "
         "n new run · esc console · q quit")
 """One line at 120 columns; the footer names the same keys at any width."""
 HELP_MARKDOWN = """\
@@ -38,6 +38,7 @@ HELP_MARKDOWN = """\
 | `enter`, click | open the run under the cursor (followed while live, replayed when ended) |
 | `space` | mark / unmark it |
 | `c` | compare the marked runs (their curves and config diff) |
+| `b` | order by best eval loss (the winner first, runs not evaluated last); again: newest first |
 | `n` | start a new run from a profile, into this folder |
 | `esc` | back to the console |
 | `ctrl+p` | command palette |
@@ -55,6 +56,7 @@ class RunsScreen(Screen):
     BINDINGS = [Binding("enter", "open_run", "Open", priority=True),
                 Binding("space", "mark", "Mark"),
                 Binding("c", "compare", "Compare"),
+                Binding("b", "sort", "Best first"),
                 Binding("n", "new_run", "New run"),
                 Binding("escape", "back", "Console"),
                 Binding("q", "app.quit_console", "Quit")]
@@ -66,6 +68,9 @@ class RunsScreen(Screen):
         self.marked: list[str] = []
         """Marked runs' paths, in the order marked (the first is the diff's reference)."""
         self.shown: list[str] = list(COLUMNS)
+        self.sort = SORTS[0]
+        """Row order, one of redheart.runs.listing.SORTS (b cycles): picking a sweep's
+        winner by eye out of a dozen best losses misreads them."""
         """The columns on screen: those that fit its width (runs_table.shown_columns)."""
         self.sub_title = f"runs in {source.label}"
 
@@ -99,7 +104,7 @@ class RunsScreen(Screen):
         if message.error:
             set_text(self.query_one("#runs-status", Static), f"error: {message.error}")
             return
-        self.runs = {str(run.path): run for run in message.runs}
+        self.runs = {str(run.path): run for run in sort_runs(message.runs, self.sort)}
         self.marked = [path for path in self.marked if path in self.runs]
         table = self.query_one(DataTable)
         keys = list(self.runs)
@@ -170,12 +175,26 @@ class RunsScreen(Screen):
             text = f"{len(self.runs)} runs in {self.source.label}"
             if self.marked:
                 text += f"; {len(self.marked)} marked"
+            if self.sort != SORTS[0]:
+                text += f"; sorted by {self.sort} eval loss (b: {self._next_sort()} first)"
             if hidden := [name for name in COLUMNS if name not in self.shown]:
                 text += (f"; {', '.join(hidden)} left out at {self.size.width} columns "
                          f"(redheart runs --json has them)")
             if run is not None:
                 text += f"\n{run.path}" + (f": {run.problem}" if run.problem else "")
         set_text(self.query_one("#runs-status", Static), text)
+
+    def _next_sort(self) -> str:
+        return SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+
+    def action_sort(self) -> None:
+        """Newest first, or the best eval loss first (runs not evaluated yet last), as
+        `redheart runs --sort` orders them."""
+        self.sort = self._next_sort()
+        self.runs = {str(run.path): run for run in sort_runs(list(self.runs.values()),
+                                                              self.sort)}
+        self._rebuild(self.shown)
+        self._show_status()
 
     def action_mark(self) -> None:
         key = self.current
