@@ -28,6 +28,9 @@ from tui.widgets.chart_options import ChartOptions
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.text import set_text
 
+REFRESH_S = {False: 10.0, True: 30.0}
+"""Seconds between re-reads while a compared run is live, local and over ssh: each reads
+every run's whole event stream (seconds for a long run), so less often than the listing."""
 HEADER = 12
 """Cells of a run's name kept in its column's header (its colour tells the rest)."""
 HELP_MARKDOWN = """\
@@ -36,7 +39,7 @@ HELP_MARKDOWN = """\
 | key | action |
 |---|---|
 | `esc` | back to the runs |
-| `f5` | read the runs again |
+| `f5` | read the runs again (by itself every 10 s while one is live, 30 s over ssh) |
 | `tab` | next control: metric, log, smoothing, window, x axis, the diff |
 | `left` / `right` | smoothing slider: less / more |
 | `ctrl+p` | command palette |
@@ -150,9 +153,16 @@ class CompareScreen(Screen):
         self.query_one("#compare-plot").border_title = "Loss (line: training, ●: eval)"
         self.query_one("#compare-diff").border_title = f"Config diff (vs {self.runs[0].name})"
         self.action_reload()
+        self.set_interval(REFRESH_S[self.source.remote], self._reload_while_live)
 
     def action_reload(self) -> None:
         self.load()
+
+    def _reload_while_live(self) -> None:
+        """A live run's curve grows while it is compared; ended runs are read once."""
+        if any(run.status == "live" and self.views.get(run.name) is not None
+               and self.views[run.name].state in ("running", "paused") for run in self.runs):
+            self.load()
 
     @work(thread=True, exclusive=True, group="compare")
     def load(self) -> None:
@@ -178,8 +188,9 @@ class CompareScreen(Screen):
         self.views = message.views
         metric = self.query_one("#compare-metric", Select)
         names = metrics_of(self.views) or ["total"]
+        chosen = metric.value        # a reload keeps the task the user picked
         metric.set_options([(name, name) for name in names])
-        metric.value = names[0]
+        metric.value = chosen if chosen in names else names[0]
         self.query_one(DiffTable).show(["key", *(run.name for run in self.runs)],
                                        message.diff)
         self.place(self.size.width)
