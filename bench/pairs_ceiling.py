@@ -155,7 +155,7 @@ def main() -> None:
               f"actions both come from an anecdote with different shares")
 
     encode_sources(config, sources)
-    states = SourceFeaturizers(config)
+    states = SourceFeaturizers(config, read=sources)
 
     def difference(pairs: list[DilemmaPair]) -> np.ndarray:
         def pool(texts: list[str]) -> np.ndarray:

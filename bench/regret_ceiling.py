@@ -64,7 +64,7 @@ def main() -> None:
     sources = [s for s in read_sources(config, args.profile.resolve().parent)
                if s.source.kind == "scruples_anecdotes"]
     encode_sources(config, sources)
-    states = SourceFeaturizers(config)
+    states = SourceFeaturizers(config, read=sources)
     split = {name: [e for s in sources if s.source.split == name for e in s.examples
                     if e.regret is not None] for name in ("train", "dev")}
     if not split["train"] or not split["dev"]:

@@ -11,6 +11,7 @@ import torch
 
 from redheart.config import DataConfig, DataSource, longest_budget, token_budget
 from redheart.config_load import load_profile
+from redheart.data.bad_rows import DataError
 from redheart.data.batching import BatchPlan, loader, source_lengths
 from redheart.data.encode import EncoderCache, SourceFeaturizers, cache_for
 from redheart.data.encoder import TextEncoder, load_tokenizer, tokenize
@@ -109,6 +110,23 @@ def test_each_source_is_cached_and_batched_with_its_own_budget(tmp_path, encoder
             expected, _ = encoder.encode([anecdotes.examples[rows[0]].text], 40, "head_tail")
             assert torch.allclose(batch.inputs[0], expected[0].half().float(), atol=1e-6)
     assert max(widths[0]) <= 16 and widths[1] == {40}
+
+
+def test_the_probes_read_each_text_from_its_own_sources_budget(tmp_path, encoder):
+    """Caches are shared across profiles: one that read the anecdotes at 16 tokens head
+    left them in the 16-token cache, which the probes' lookup used to answer first."""
+    config = _two_source_profile(tmp_path)
+    short, anecdotes = prepare(config, tmp_path).sources
+    text = anecdotes.examples[0].text
+    other_profile = cache_for(config, short.source)             # 16 tokens, head
+    assert other_profile.fill([text], encoder=encoder) == 1
+    states = SourceFeaturizers(config, read=[short, anecdotes]).get(text).astype(np.float32)
+    expected, _ = encoder.encode([text], 40, "head_tail")
+    assert states.shape == (40, 384)
+    assert np.allclose(states, expected[0].numpy(), atol=2e-3)
+    assert SourceFeaturizers(config, read=[short, anecdotes]).get(TEST_TEXTS[0]).shape[0] <= 16
+    with pytest.raises(DataError, match="a text of no source"):
+        SourceFeaturizers(config, read=[short]).get(text)
 
 
 def test_a_trained_encoder_tokenises_each_source_with_its_budget(tmp_path, tokenizer):

@@ -44,6 +44,8 @@ from redheart.units import MIB
 if TYPE_CHECKING:
     import torch
 
+    from redheart.data.sources import SourceData
+
 ENCODER_IDENTITY_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json",
                           "vocab.txt", "special_tokens_map.json")
 """An encoder directory's files besides the weights: what a cache's identity hashes, and
@@ -347,11 +349,17 @@ class SourceFeaturizers:
     comes from one source, so it is featurized with that source's budget.
     """
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, read: Iterable[SourceData] = ()) -> None:
+        """`read`: the sources whose texts `get` answers, each from its own budget."""
         self.data: DataConfig = config.data
         self._by_budget: dict[TokenBudget, EncoderCache | TokenFeaturizer] = {}
         for source in config.data.sources:      # each cache's index is read once, here
             self.for_source(source)
+        self._cache_of: dict[str, EncoderCache] = {}
+        for data in read:
+            featurizer = self.for_source(data.source)
+            if isinstance(featurizer, EncoderCache):
+                self._cache_of.update(dict.fromkeys(data.texts(), featurizer))
 
     def for_source(self, source: DataSource) -> EncoderCache | TokenFeaturizer:
         budget = token_budget(self.data, source)
@@ -366,13 +374,18 @@ class SourceFeaturizers:
         return self._by_budget[budget]
 
     def get(self, text: str) -> np.ndarray:
-        """A cached text's token states from whichever budget's cache holds it.
+        """A text's token states, from the cache of its own source's budget.
 
-        Readers outside batching (validate's probes) pool over texts of
-        several sources; each text was encoded with its own source's budget.
+        Readers outside batching (validate's probes) pool over texts of several
+        sources. The first cache that held a text answered before, and caches are
+        shared across profiles: an anecdote that another profile had encoded at 128
+        tokens head gave the probe those states, not the 256 head + tail the model
+        reads. A text in two sources of different budgets takes the later source's.
         """
-        for featurizer in self._by_budget.values():
-            if isinstance(featurizer, EncoderCache) and text in featurizer:
-                return featurizer.get(text)
-        raise DataError(f"text not in any encoder cache under {self.data.cache_dir}; run "
-                        f"`redheart prepare PROFILE` first")
+        cache = self._cache_of.get(text)
+        if cache is None:
+            raise DataError(f"a text of no source given to SourceFeaturizers: {text[:40]!r}")
+        if text not in cache:
+            raise DataError(f"text not in the encoder cache {cache.dir}; run "
+                            f"`redheart prepare PROFILE` first")
+        return cache.get(text)

@@ -51,20 +51,12 @@ class PrepareReport:
         return sum(c.cached for c in self.caches)
 
 
-def source_texts(data: SourceData) -> list[str]:
-    """Every text of one source: examples, and both actions of each pair."""
-    texts = [e.text for e in data.examples]
-    for pair in data.pairs:
-        texts += [pair.first, pair.second]
-    return texts
-
-
 def texts_by_budget(config: Config,
                     sources: list[SourceData]) -> dict[TokenBudget, list[str]]:
     """The texts to encode per token budget, in source order."""
     groups: dict[TokenBudget, list[str]] = {}
     for data in sources:
-        groups.setdefault(token_budget(config.data, data.source), []).extend(source_texts(data))
+        groups.setdefault(token_budget(config.data, data.source), []).extend(data.texts())
     return groups
 
 

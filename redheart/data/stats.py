@@ -15,7 +15,6 @@ import numpy as np
 from redheart.config import DataConfig, token_budget
 from redheart.data.encoder import resolve_encoder_dir
 from redheart.data.example import Example
-from redheart.data.prepare import source_texts
 from redheart.data.sources import SourceData
 from redheart.tasks import EKMAN, SURD
 
@@ -107,7 +106,7 @@ def data_stats(sources: list[SourceData], data_config: DataConfig) -> dict[str, 
     out = []
     kept_apart = held_out(sources, data_config.eval_fraction)
     for data in sources:
-        lengths = token_lengths(source_texts(data), data_config.encoder)
+        lengths = token_lengths(data.texts(), data_config.encoder)
         stats = source_stats(data, lengths)
         stats.update(split=data.source.split, held_out=kept_apart.get(id(data.source), 0))
         budget = token_budget(data_config, data.source)

@@ -48,4 +48,5 @@ def training_data(config: Config, base_dir: Path,
     encode_sources(config, sources, on_progress)
     parts = splits(sources, config.data.eval_fraction)
     skipped = tuple(f"{data.path}: {data.bad.summary()}" for data in sources if data.bad.count)
-    return TrainingData(parts.train, parts.dev, parts.test, SourceFeaturizers(config), skipped)
+    return TrainingData(parts.train, parts.dev, parts.test,
+                        SourceFeaturizers(config, read=sources), skipped)

@@ -156,7 +156,7 @@ def _frozen_states(config: Config, sources: list[SourceData], device: torch.devi
     """
     frozen = replace(config, data=replace(config.data, encoder_trainable=False))
     encode_sources(frozen, sources, on_progress, device=device.type)
-    return SourceFeaturizers(frozen)
+    return SourceFeaturizers(frozen, read=sources)
 
 
 def _check_encoder_weights(folder: Path, config: Config) -> None:

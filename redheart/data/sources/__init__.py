@@ -29,6 +29,13 @@ class SourceData:
     pairs: list[DilemmaPair] = field(default_factory=list)
     bad: BadRows = field(default_factory=BadRows)
 
+    def texts(self) -> list[str]:
+        """Every text of the source: examples, and both actions of each pair."""
+        texts = [e.text for e in self.examples]
+        for pair in self.pairs:
+            texts += [pair.first, pair.second]
+        return texts
+
 
 def resolve_path(source: DataSource, base_dir: Path) -> Path:
     """`sample:NAME` is the embedded set; a relative path is relative to the profile."""
