@@ -142,7 +142,7 @@ def test_a_shard_left_by_a_killed_writer_is_taken_over(filled, encoder):
     cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
     (cache.dir / "shard-00002.f16").write_bytes(b"\0" * 100)         # killed mid-write
     assert cache.fill(TEST_TEXTS[6:8], encoder=encoder) == 2
-    assert sorted(p.name for p in cache.dir.iterdir()) == [
+    assert sorted(p.name for p in cache.dir.glob("shard-*")) == [
         "shard-00001.f16", "shard-00001.json", "shard-00002.f16", "shard-00002.json"]
     assert len(EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens,
                             verify_checksums=True)) == 8
@@ -181,16 +181,19 @@ def test_an_index_without_entries_is_a_damaged_index_not_a_key_error(filled, enc
         EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
 
 
-def test_a_disk_without_hard_links_still_fills_the_cache(filled, encoder, monkeypatch):
-    """Claiming a shard by hard link must not make `prepare` fail where links are refused."""
-    import os
+def test_a_shard_a_live_writer_holds_is_left_alone(filled, encoder):
+    """A shard being written (locked, no index yet) is another writer's: this fill takes
+    the next number and does not touch a byte of it."""
+    import fcntl
 
-    def refuse(*_args) -> None:
-        raise PermissionError(1, "Operation not permitted")
-    monkeypatch.setattr(os, "link", refuse)
     cache = EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens)
-    assert cache.fill(TEST_TEXTS[6:8], encoder=encoder) == 2
-    assert sorted(p.name for p in cache.dir.iterdir()) == [
-        "shard-00001.f16", "shard-00001.json", "shard-00002.f16", "shard-00002.json"]
-    assert len(EncoderCache(filled, "all-MiniLM-L6-v2", encoder.max_tokens,
-                            verify_checksums=True)) == 8
+    busy = cache.dir / "shard-00002.f16"
+    with busy.open("wb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)
+        writer.write(b"B" * 100)
+        writer.flush()
+        assert cache.fill(TEST_TEXTS[6:8], encoder=encoder) == 2
+        assert busy.read_bytes() == b"B" * 100
+    assert sorted(p.name for p in cache.dir.glob("shard-*")) == [
+        "shard-00001.f16", "shard-00001.json", "shard-00002.f16", "shard-00003.f16",
+        "shard-00003.json"]

@@ -88,37 +88,27 @@ def file_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
+CLAIM_LOCK = ".claim.lock"
+"""A cache folder's lock file, held only while a writer picks its shard number."""
+
+
 def _claim(data_path: Path) -> BinaryIO | None:
     """`data_path` created (or an abandoned one taken over), locked and empty; None when
-    another process holds it."""
-    fresh = data_path.with_name(f".{data_path.name}.{os.getpid()}")
-    out = fresh.open("wb")
-    fcntl.flock(out, fcntl.LOCK_EX)
+    another writer holds it. Called under the folder's claim lock, so no other claimant
+    runs between a create and its lock."""
     try:
-        os.link(fresh, data_path)           # fails if the name is taken: never replaces
-        return out
+        out = data_path.open("xb")
     except FileExistsError:
-        out.close()
-    except OSError:                         # no hard links here (some network or FUSE disks)
-        out.close()
-        try:
-            out = data_path.open("xb")      # exclusive still; locked a moment after
-            fcntl.flock(out, fcntl.LOCK_EX)
-            return out
-        except FileExistsError:
-            pass
-    finally:
-        fresh.unlink(missing_ok=True)
-    try:
         out = data_path.open("r+b")
-    except FileNotFoundError:               # its writer removed it: try the number again
-        return _claim(data_path)
     try:
         fcntl.flock(out, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    except BlockingIOError:             # its writer is alive
         out.close()
         return None
-    if data_path.with_suffix(".json").exists():   # finished between our two looks
+    # Its writer may have failed and removed it between our open and our lock: a lock on
+    # a removed file would hand us a shard nobody can read.
+    same = data_path.exists() and os.fstat(out.fileno()).st_ino == data_path.stat().st_ino
+    if not same or data_path.with_suffix(".json").exists():
         out.close()
         return None
     out.truncate(0)
@@ -280,21 +270,23 @@ class EncoderCache:
         """A new shard file, open and locked: another `prepare` or `run` filling the same
         cache at the same time gets a number of its own, never this file.
 
-        The lock (flock, dropped by the kernel with the process) tells a shard being
-        written from one left without its index by a killed writer, whose number is
-        reused. The file is locked before it takes its name, so no claimant sees it
-        unlocked.
+        The shard's lock (flock, dropped by the kernel with the process) tells a shard
+        being written from one left without its index by a killed writer, whose number is
+        reused. Claimants take turns under the folder's claim lock, so a file is always
+        locked before another claimant can look at it.
         """
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            number = len(list(self.dir.glob("shard-*.json"))) + 1
-            while True:
-                data_path = self.dir / f"shard-{number:05d}.f16"
-                if not data_path.with_suffix(".json").exists():
-                    claimed = _claim(data_path)
-                    if claimed is not None:
-                        return claimed, data_path
-                number += 1
+            with (self.dir / CLAIM_LOCK).open("ab") as turn:
+                fcntl.flock(turn, fcntl.LOCK_EX)      # released when the file closes
+                number = len(list(self.dir.glob("shard-*.json"))) + 1
+                while True:
+                    data_path = self.dir / f"shard-{number:05d}.f16"
+                    if not data_path.with_suffix(".json").exists():
+                        claimed = _claim(data_path)
+                        if claimed is not None:
+                            return claimed, data_path
+                    number += 1
         except OSError as exc:
             raise cannot_write(self.dir, exc, "`redheart prepare PROFILE`") from None
 
