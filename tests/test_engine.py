@@ -4,6 +4,8 @@ Non-finite gradients are in tests/faults/test_nonfinite_module.py."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -132,3 +134,12 @@ def test_a_control_file_rewritten_with_a_single_redirect_is_read_from_its_start(
     path.write_text('{"cmd": "set-lr", "lr": 0.0003}\n{"cmd": "pause"}\n')    # longer
     assert [c["cmd"] for c in reader.poll()] == ["set-lr", "pause"]
     assert reader.poll() == []
+    stat = path.stat()
+    path.write_text('{"cmd": "set-lr", "lr": 0.0003}\n{"cmd": "pause"}\n')    # the same again
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))   # a later write
+    assert [c["cmd"] for c in reader.poll()] == ["set-lr", "pause"]
+    assert reader.poll() == []
+    path.unlink()                                            # removed, then a fresh one
+    assert reader.poll() == []
+    path.write_text('{"cmd": "stop"}\n')
+    assert [c["cmd"] for c in reader.poll()] == ["stop"]

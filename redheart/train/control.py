@@ -61,32 +61,50 @@ class ControlReader:
     written before the run started are not replayed.
 
     A file rewritten rather than appended to (`echo '{"cmd": "stop"}' > control`,
-    one `>` where the README says `>>`) is read from its start: reading on from the
-    old offset skipped the new command without a word, and the run went on. The
-    file is a line per command, so it is read whole and compared with what was read.
+    one `>` where the README says `>>`) is read from its start, even when it holds the
+    same bytes as before: reading on from the old offset skipped the new command
+    without a word, and the run went on. A poll costs one stat; the file is read only
+    when its inode, size or modification time moved.
     """
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / "control"
-        self._read: bytes = self._contents() or b""
+        self._seen: tuple[int, int, int] | None = None
+        """(inode, size, mtime) when last read; None before the first successful look."""
+        self._read = b""
         """The file's bytes up to the last whole line already taken (or there at start)."""
+        self._look()            # what is there now is history, not commands
 
-    def _contents(self) -> bytes | None:
+    def _look(self) -> bytes | None:
+        """The file's new whole-line bytes since the last look (everything, if it was
+        rewritten); None when nothing moved or it cannot be read now."""
         try:
-            return self.path.read_bytes()
+            stat = self.path.stat()
         except FileNotFoundError:
-            return b""
+            stat = None
         except OSError:         # unreadable for now: nothing new, and nothing forgotten
             return None
-
-    def poll(self) -> list[dict[str, Any]]:
-        data = self._contents()
-        if data is None:
-            return []
-        appended = data.startswith(self._read)
+        seen = (stat.st_ino, stat.st_size, stat.st_mtime_ns) if stat else (0, 0, 0)
+        if seen == self._seen:
+            return None
+        try:
+            data = self.path.read_bytes() if stat else b""
+        except FileNotFoundError:
+            data = b""
+        except OSError:
+            return None
+        first, self._seen = self._seen is None, seen
+        appended = (stat is not None and self._read and data.startswith(self._read)
+                    and len(data) > len(self._read))
         new = data[len(self._read):] if appended else data
         whole = new[:new.rfind(b"\n") + 1]          # a line still being written waits
         self._read = (self._read if appended else b"") + whole
+        return None if first else whole
+
+    def poll(self) -> list[dict[str, Any]]:
+        whole = self._look()
+        if not whole:
+            return []
         return [c for c in parse_lines(whole.split(b"\n"))
                 if isinstance(c, dict) and c.get("cmd") in COMMANDS]
 
