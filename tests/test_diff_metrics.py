@@ -46,11 +46,35 @@ def test_final_train_loss_is_the_mean_of_the_last_steps_not_one_batch(tmp_path):
     assert abs(metrics["final.train_loss"]["a"] - metrics["final.train_loss"]["b"]) < 0.25
 
 
-def test_final_train_loss_counts_only_the_newest_launch(tmp_path):
-    # launch 1 logged steps 1..30 at 9.0; the resume from step 30 logged 31..36
-    a = _run(tmp_path / "a", [9.0] * 30 + [1.0, 3.0] * 3, {18: 8.0}, relaunch_at=30)
-    metrics = diff_runs(a, a)["metrics"]
-    assert metrics["final.train_loss"]["a"] == 2.0
+def _write(folder: Path, events: list[dict]) -> Path:
+    folder.mkdir()
+    (folder / "config.toml").write_text('[run]\nname = "sweep"\n')
+    with (folder / "events.jsonl").open("w") as f:
+        for seq, event in enumerate(events, start=1):
+            f.write(json.dumps({"v": 1, "seq": seq, **event}) + "\n")
+    return folder
+
+
+def _steps(values: dict[int, float]) -> list[dict]:
+    return [{"type": "step", "step": step, "loss": {"total": total}}
+            for step, total in values.items()]
+
+
+def test_final_train_loss_follows_the_run_across_a_resume_and_a_launch_without_steps(tmp_path):
+    """Killed at step 29, resumed from 20: its steps 21..29 were done again, so the run's
+    last 20 are launch 1's 11..20 and launch 2's 21..30. A finished run launched again
+    (`nothing left to train`) adds a launch with no steps, which changes nothing."""
+    launch = [{"type": "plan"}, {"type": "run_started", "step": 0}]
+    killed = _steps({step: 9.0 if step > 20 else 4.0 for step in range(1, 30)})
+    resumed = _steps({step: 2.0 for step in range(21, 31)})
+    done = {"type": "eval", "step": 30, "metrics": {"loss": 7.0}}
+    again = [{"type": "plan"}, {"type": "run_started", "step": 30}, {"type": "warning"}]
+    events = [*launch, *killed, *launch[:1], {"type": "run_started", "step": 20}, *resumed,
+              done]
+    a = _write(tmp_path / "a", events)
+    b = _write(tmp_path / "b", [*events, *again])
+    metrics = diff_runs(a, b)["metrics"]
+    assert metrics["final.train_loss"] == {"a": 3.0, "b": 3.0}      # (10 x 4.0 + 10 x 2.0) / 20
 
 
 def test_the_newest_eval_says_its_step(tmp_path):

@@ -87,29 +87,44 @@ EVAL_SEARCH_BYTES = 64 * MIB
 """How far back from the end `diff` looks for the newest eval (evals come once an epoch;
 two runs can afford more than a listing of a hundred)."""
 TRAIN_LOSS_STEPS = 20
-"""`final.train_loss` is the mean total of the newest launch's last this many steps: each
-batch comes from one source and their losses differ many times over (about 0.1 on a
+"""`final.train_loss` is the mean total of the run's last this many steps: each batch
+comes from one source and their losses differ many times over (about 0.1 on a
 dilemma-pair batch, 5 on an emotion batch in a quickstart run), so one step's total says
 which source that batch drew, not how far the run got, and two runs' last steps compare
 nothing."""
 
 
+def _last_totals(events: list[dict[str, Any]]) -> list[float]:
+    """The training totals of the run's last TRAIN_LOSS_STEPS steps, newest first, across
+    launches: read backwards, a step at or past one already taken belongs to a launch a
+    resume abandoned (it restarted below it), and a launch with no steps (a finished run
+    launched again) takes nothing."""
+    totals: list[float] = []
+    below = float("inf")
+    for event in reversed(events):
+        step, total = event.get("step"), (event.get("loss") or {}).get("total")
+        if (event.get("type") == "step" and isinstance(step, int) and step < below
+                and isinstance(total, (int, float))):
+            totals.append(total)
+            below = step
+            if len(totals) == TRAIN_LOSS_STEPS:
+                break
+    return totals
+
+
 def _final(run_dir: Path) -> tuple[dict[str, Any] | None, float | None]:
     """(the newest eval event within EVAL_SEARCH_BYTES of the end, the mean training total
-    of the newest launch's last TRAIN_LOSS_STEPS step events)."""
+    of the run's last TRAIN_LOSS_STEPS steps)."""
     path = run_dir / "events.jsonl"
 
     def enough(events: list[dict[str, Any]]) -> bool:
-        kinds = [e.get("type") for e in events]
-        return "eval" in kinds and (kinds.count("step") >= TRAIN_LOSS_STEPS or "plan" in kinds)
+        return (any(e.get("type") == "eval" for e in events)
+                and len(_last_totals(events)) == TRAIN_LOSS_STEPS)
 
     try:
         tail = tail_events(path, enough, limit=EVAL_SEARCH_BYTES)
     except OSError:
         return None, None
     evals = [e for e in tail if e.get("type") == "eval" and isinstance(e.get("metrics"), dict)]
-    plans = [i for i, e in enumerate(tail) if e.get("type") == "plan"]
-    launch = tail[plans[-1]:] if plans else tail
-    totals = [(e.get("loss") or {}).get("total") for e in launch if e.get("type") == "step"]
-    totals = [v for v in totals if isinstance(v, (int, float))][-TRAIN_LOSS_STEPS:]
+    totals = _last_totals(tail)
     return (evals[-1] if evals else None), (sum(totals) / len(totals) if totals else None)
