@@ -347,11 +347,9 @@ class SourceFeaturizers:
         self._by_budget: dict[TokenBudget, EncoderCache | TokenFeaturizer] = {}
         for source in config.data.sources:      # each cache's index is read once, here
             self.for_source(source)
-        self._cache_of: dict[str, EncoderCache] = {}
-        for data in read:
-            featurizer = self.for_source(data.source)
-            if isinstance(featurizer, EncoderCache):
-                self._cache_of.update(dict.fromkeys(data.texts(), featurizer))
+        self._read = list(read)
+        self._cache_of: dict[str, EncoderCache] | None = None
+        """Text -> its source's cache, built at the first `get`: training never asks."""
 
     def for_source(self, source: DataSource) -> EncoderCache | TokenFeaturizer:
         budget = token_budget(self.data, source)
@@ -374,6 +372,12 @@ class SourceFeaturizers:
         tokens head gave the probe those states, not the 256 head + tail the model
         reads. A text in two sources of different budgets takes the later source's.
         """
+        if self._cache_of is None:
+            self._cache_of = {}
+            for data in self._read:
+                featurizer = self.for_source(data.source)
+                if isinstance(featurizer, EncoderCache):
+                    self._cache_of.update(dict.fromkeys(data.texts(), featurizer))
         cache = self._cache_of.get(text)
         if cache is None:
             raise DataError(f"a text of no source given to SourceFeaturizers: {text[:40]!r}")

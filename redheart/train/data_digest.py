@@ -8,7 +8,9 @@ resumed run then went on silently at a position in other rows (a
 shortened file ended the epoch early), and picked `best` by comparing eval
 losses over two different evaluation sets. Each checkpoint now records, per
 source and split, how many rows it trained on and a digest of their texts
-in order; `--resume` compares them before any weights are loaded.
+in order; `--resume` compares them before any weights are loaded. Labels are
+not digested: the position depends on the texts' order, and a relabelling
+fix may want to resume.
 """
 
 from __future__ import annotations
@@ -20,23 +22,17 @@ from redheart.data.sources import SourceData
 from redheart.runs.checkpoints import CheckpointError
 
 
-def _texts(data: SourceData) -> list[str]:
-    if data.pairs:
-        return [f"{pair.first}\0{pair.second}" for pair in data.pairs]
-    return [example.text for example in data.examples]
-
-
 def data_digest(train: list[SourceData], evaluation: list[SourceData]) -> list[dict[str, Any]]:
     """One entry per source and split: its path as the profile names it, rows, digest."""
     entries = []
     for split, sources in (("train", train), ("eval", evaluation)):
         for data in sources:
-            texts = _texts(data)
             digest = hashlib.blake2b(digest_size=8)
-            for text in texts:
+            for text in data.texts():
                 digest.update(text.encode())
                 digest.update(b"\n\0")
-            entries.append({"split": split, "source": data.source.path, "rows": len(texts),
+            entries.append({"split": split, "source": data.source.path,
+                            "rows": len(data.examples) + len(data.pairs),
                             "digest": digest.hexdigest()})
     return entries
 
