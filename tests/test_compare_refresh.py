@@ -44,6 +44,7 @@ def test_a_live_run_compared_grows_and_the_picked_task_is_kept(tmp_path, monkeyp
             await app.push_screen(screen)
             await wait_for(pilot, lambda: _steps(screen, "live") > 0, timeout=60)
             before = _steps(screen, "live")
+            ended = screen.views["ended"]            # read once: only the live run again
             metric = screen.query_one("#compare-metric", Select)
             metric.value = "emotion"
             await pilot.pause(0.1)
@@ -53,9 +54,10 @@ def test_a_live_run_compared_grows_and_the_picked_task_is_kept(tmp_path, monkeyp
             await wait_for(pilot, lambda: _steps(screen, "live") > before
                            and screen.views["live"].state == "finished", timeout=30)
             assert metric.value == "emotion"
-            ended = screen.views["ended"]
-            await pilot.pause(1.0)                      # both ended: no more re-reads
             assert screen.views["ended"] is ended
+            live = screen.views["live"]
+            await pilot.pause(1.0)                      # both ended: no more re-reads
+            assert screen.views["live"] is live
 
     try:
         asyncio.run(scenario())

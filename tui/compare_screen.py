@@ -158,18 +158,28 @@ class CompareScreen(Screen):
     def action_reload(self) -> None:
         self.load()
 
+    def _live(self) -> set[str]:
+        """Names of the compared runs still training as far as their views know."""
+        return {run.name for run in self.runs if run.status == "live"
+                and run.name in self.views
+                and self.views[run.name].state in ("running", "paused")}
+
     def _reload_while_live(self) -> None:
-        """A live run's curve grows while it is compared; ended runs are read once."""
-        if any(run.status == "live" and self.views.get(run.name) is not None
-               and self.views[run.name].state in ("running", "paused") for run in self.runs):
-            self.load()
+        """A live run's curve grows while it is compared: it is read again (and the diffs,
+        whose final metrics move with it); an ended run's view is kept as read."""
+        if live := self._live():
+            self.load(live)
 
     @work(thread=True, exclusive=True, group="compare")
-    def load(self) -> None:
-        """Every run's events and the diffs, off the UI thread (a long run is seconds)."""
+    def load(self, only: set[str] | None = None) -> None:
+        """The runs' events (those named in `only`, else all) and the diffs, off the UI
+        thread (a long run is seconds)."""
         try:
             views = {}
             for run in self.runs:
+                if only is not None and run.name not in only and run.name in self.views:
+                    views[run.name] = self.views[run.name]
+                    continue
                 view = RunView(run_dir=str(run.path))
                 view.apply(self.source.events(str(run.path)))
                 views[run.name] = view
