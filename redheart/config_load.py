@@ -94,7 +94,8 @@ def _apply_override(raw: dict, override: str) -> tuple[str, str]:
     key, sep, value_text = override.partition("=")
     parts = key.strip().split(".")
     if not sep or len(parts) not in (2, 3) or not all(parts):
-        raise ConfigError(f"{where}: expected section.key=value, e.g. --set train.lr=3e-4")
+        raise ConfigError(f"{where}: expected section.key=value (or section.table.key=value), "
+                          f"e.g. --set train.lr=3e-4")
     section, name = parts[:2]
     if section not in SECTIONS:
         raise ConfigError(unknown_name(where, "section", section, SECTIONS))
@@ -112,10 +113,8 @@ def _apply_override(raw: dict, override: str) -> tuple[str, str]:
     if parts[2] not in subnames:
         raise ConfigError(unknown_name(f"{where}: [{section}.{name}]", "key", parts[2],
                                        subnames))
-    table = raw.setdefault(section, {}).get(name)
-    if not isinstance(table, dict):     # absent (the defaults), or a value: the check names it
-        table = raw[section][name] = {} if table is None else table
-    if isinstance(table, dict):
+    table = raw.setdefault(section, {}).setdefault(name, {})
+    if isinstance(table, dict):         # else the profile gave a value: the check names it
         table[parts[2]] = _parse_override_value(value_text.strip(),
                                                 _field_type(kind, parts[2]))
     return f"{section}.{name}", parts[2]

@@ -68,10 +68,10 @@ class RunsScreen(Screen):
         self.marked: list[str] = []
         """Marked runs' paths, in the order marked (the first is the diff's reference)."""
         self.shown: list[str] = list(COLUMNS)
+        """The columns on screen: those that fit its width (runs_table.shown_columns)."""
         self.sort = SORTS[0]
         """Row order, one of redheart.runs.listing.SORTS (b cycles): picking a sweep's
         winner by eye out of a dozen best losses misreads them."""
-        """The columns on screen: those that fit its width (runs_table.shown_columns)."""
         self.sub_title = f"runs in {source.label}"
 
     def compose(self) -> ComposeResult:

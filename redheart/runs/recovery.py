@@ -139,7 +139,10 @@ def repair_best_pointer(root: Path) -> str | None:
         return None
     newest = max(written_best, key=written_best.__getitem__)
     path = root / "best"
-    current = path.read_text().strip() if path.is_file() else None
+    try:                                # a garbled pointer is one a kill left: rewritten
+        current = path.read_text().strip() if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        current = None
     order = folders.get(current, {}).get("order") if current is not None else None
     if isinstance(order, int) and order >= written_best[newest]:
         return None

@@ -280,7 +280,8 @@ CASES: list[Case] = [
                 "error: --set model.modules=utilties: [model] modules: unknown module "
                 "'utilties'; did you mean 'utilities'?", "--set", "model.modules=utilties"),
     config_case("set-malformed", "",
-                "error: --set train.lr: expected section.key=value, e.g. --set train.lr=3e-4",
+                "error: --set train.lr: expected section.key=value (or section.table.key=value), "
+                "e.g. --set train.lr=3e-4",
                 "--set", "train.lr"),
     config_case("missing-profile", None,
                 "error: {p}: profile not found; pass the path of a TOML file such as "
