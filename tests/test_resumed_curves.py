@@ -57,3 +57,20 @@ def test_a_launch_restarted_from_step_zero_abandons_every_earlier_point():
     view.apply(_launch(0, 7, 1.0, evals=()) + _launch(0, 5, 3.0, evals=()))
     assert view.loss["total"].steps.tolist() == [1, 2, 3, 4, 5]
     assert view.loss["total"].values.tolist() == [3.0] * 5
+
+
+def test_plot_abandons_the_killed_launchs_points_past_the_resume(tmp_path):
+    """Killed at step 29, resumed from 20 and now at 25: `redheart plot` drew launch 1's
+    26..29 after launch 2's 21..25; it draws the console's curve."""
+    import json
+
+    from redheart.runs.plot import curves
+
+    events = [*_launch(0, 29, 1.0, evals=(18,)), *_launch(20, 25, 2.0, evals=())]
+    (tmp_path / "events.jsonl").write_text("".join(
+        json.dumps({"v": 1, "seq": seq, **event}) + "\n"
+        for seq, event in enumerate(events, start=1)))
+    drawn = curves(tmp_path)
+    train = next(points for tag, points in drawn.items() if points and len(points) > 20)
+    assert [step for step, _ in train] == list(range(1, 26))
+    assert [value for _, value in train][19:] == [1.0] + [2.0] * 5

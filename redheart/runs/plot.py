@@ -35,12 +35,17 @@ class PlotError(RedHeartError):
 
 
 def curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """{tag: [(step, value), ...]} of the tags drawn, by step, the newest launch's value
-    winning at a step logged twice."""
+    """{tag: [(step, value), ...]} of the tags drawn, by step: a launch that starts at
+    step S (a resume) abandons the earlier launch's points past S, as TensorBoard's purge
+    and the console's curves do, so a killed launch's later steps are not drawn."""
     wanted = {tag for tag, _ in PANELS}
     points: dict[str, dict[int, float]] = {tag: {} for tag in wanted}
     stream = ScalarStream()
     for event in stream_events(events_path(run_dir)):
+        start = event.get("step")
+        if event.get("type") == "run_started" and isinstance(start, int):
+            for tag, by_step in points.items():
+                points[tag] = {step: v for step, v in by_step.items() if step <= start}
         for scalar in stream.scalars(event):
             if scalar.tag in wanted:
                 points[scalar.tag][scalar.step] = scalar.value
