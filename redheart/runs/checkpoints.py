@@ -177,7 +177,8 @@ def _write_checkpoint(root: Path, snap: Snapshot, config: Config, metrics: dict[
     final = root / name
     tmp = _tmp_folder(root, snap.state.step)
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()     # not parents: a deleted run directory is an error, never recreated
+    root.mkdir(exist_ok=True)   # not parents: a deleted run directory is an error, never
+    tmp.mkdir()                 # recreated
     save_file(snap.model, str(tmp / "model.safetensors"))
     for module_name, tensors in snap.extra.items():  # e.g. a fine-tuned encoder
         save_file(tensors, str(tmp / f"{module_name}.safetensors"))

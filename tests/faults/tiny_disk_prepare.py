@@ -56,7 +56,7 @@ def main() -> int:
     states = next(cache.glob("states/*"))
     verified = EncoderCache(cache, "all-MiniLM-L6-v2", 128, verify_checksums=True)
     report[-1]["cached_texts"] = len(verified)
-    report[-1]["shards"] = sorted(p.name for p in states.iterdir())
+    report[-1]["shards"] = sorted(p.name for p in states.glob("shard-*"))
     report[-1]["free_mib"] = os.statvfs(args.mount).f_bavail * os.statvfs(args.mount).f_frsize \
         // 2**20
     print(json.dumps(report))
