@@ -42,6 +42,20 @@ def test_pointers_and_pruning_keep_last_and_best(saved):
     assert not list(root.glob(".tmp-*"))
 
 
+def test_pruning_after_a_resume_from_an_earlier_step_keeps_the_new_checkpoints(saved):
+    """A launch wrote steps 3 to 6 and was abandoned; the run resumed from step 2 writes 3
+    and 4 again. keep_last keeps those two, written last, not the abandoned 5 and 6 that
+    sort higher (by step it kept 5 and 6 and pruned the run's own new checkpoints)."""
+    root, model, optimizer, config = saved
+    for step in (5, 6):                       # the abandoned launch went further first
+        save_checkpoint(root, model, optimizer, TrainState(step=step), config, {}, False, 9)
+    for step in (3, 4):                       # resumed from step 2, writing 3 and 4 again
+        save_checkpoint(root, model, optimizer, TrainState(step=step), config, {}, False, 2)
+    assert sorted(p.name for p in root.glob("step-*")) == [
+        "step-00000002", "step-00000003", "step-00000004"]        # best, and the 2 newest
+    assert pointer_target(root, "last") == "step-00000004"
+
+
 def test_round_trip_restores_parameters_and_state(saved, tiny_config):
     root, model, _, _ = saved
     fresh = UnifiedModel(tiny_config)

@@ -40,6 +40,7 @@ from redheart.runs.recovery import (
     REPLACED_PREFIX,
     TMP_PREFIX,
     checkpoint_name,
+    complete_folders,
     newest_complete,
     next_order,
     remove_folder,
@@ -242,8 +243,20 @@ def save_checkpoint(root: Path, model: torch.nn.Module, optimizer: torch.optim.O
 
 
 def _prune(root: Path, keep_last: int) -> None:
+    """Keep the `keep_last` folders written last (and whatever `last` and `best` name).
+
+    By write order, not step: after `--resume` from an earlier checkpoint, the abandoned
+    launch's higher-numbered folders were kept as the newest while the run's own new
+    checkpoints were pruned. Folders from before `order` was recorded sort first, by step.
+    """
     pinned = {pointer_target(root, p) for p in ("last", "best")}
-    folders = sorted(p for p in root.glob("step-*") if p.is_dir())
+    written = complete_folders(root)
+
+    def age(folder: Path) -> tuple[int, str]:
+        order = written.get(folder.name, {}).get("order")
+        return (order if isinstance(order, int) else -1, folder.name)
+
+    folders = sorted((p for p in root.glob("step-*") if p.is_dir()), key=age)
     for old in folders[:-keep_last]:
         if old.name not in pinned:
             remove_folder(old)
