@@ -74,3 +74,19 @@ def test_plot_abandons_the_killed_launchs_points_past_the_resume(tmp_path):
     train = next(points for tag, points in drawn.items() if points and len(points) > 20)
     assert [step for step, _ in train] == list(range(1, 26))
     assert [value for _, value in train][19:] == [1.0] + [2.0] * 5
+
+
+def test_the_checkpoint_list_prunes_by_write_order_as_the_disk_does():
+    """Launch 1 wrote steps 3 to 6 (6 its best), then the run resumed from step 2 and wrote
+    3 and 4 again: keep_last 2 keeps the best and the two written last, as `_prune` does."""
+    config = "[checkpoint]\nkeep_last = 2\n"
+
+    def saved(step: int, best: bool = False) -> dict:
+        return {"type": "checkpoint", "step": step, "best": best,
+                "path": f"runs/r/checkpoints/step-{step:08d}"}
+
+    view = RunView()
+    view.apply([{"type": "run_started", "step": 0, "config": config},
+                *(saved(step, best=step == 6) for step in (3, 4, 5, 6)),
+                {"type": "run_started", "step": 2, "config": config}, saved(3), saved(4)])
+    assert [(c.step, c.best) for c in view.checkpoints] == [(6, True), (3, False), (4, False)]

@@ -11,7 +11,6 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import PurePath
 from typing import Any
 
 from redheart.runs.events import SeqGaps
@@ -166,17 +165,20 @@ class RunView:
                 checkpoint.best = False
         # The end of a run saves the step a periodic save may just have written: the
         # same folder, listed once (it stays best if it was).
+        # Kept in write order, as keep_last prunes on disk: a resume from an earlier step
+        # writes lower-numbered folders after the abandoned launch's higher ones.
         same = next((c for c in self.checkpoints if c.path == path), None)
         if same is not None:
             same.best = same.best or best
+            self.checkpoints.remove(same)
+            self.checkpoints.append(same)
         else:
             self.checkpoints.append(Checkpoint(path, int(event.get("step", 0)), best))
-            self.checkpoints.sort(key=lambda c: PurePath(c.path).name)
         self._prune(path)
 
     def _prune(self, last: str) -> None:
         """What redheart/runs/checkpoints.py `_prune` just did on disk after writing
-        `last`: every folder but the newest keep_last goes, unless the `last` or `best`
+        `last`: every folder but the keep_last written last goes, unless the `last` or `best`
         pointer names it. The events carry no deletions; without this the list showed
         folders long gone and hid the older best that is still there."""
         if self.keep_last is None:
