@@ -133,6 +133,9 @@ def test_a_growing_run_keeps_its_size_unit_and_help_describes_the_runs_keys(tmp_
             (root / "grows" / "notes.bin").write_bytes(b"\0" * 150_000)   # 5 cells to 6
             await wait_for(pilot, lambda: runs_rows(app.screen)[str(root / "grows")][-1]
                            != before, timeout=60)
+            # A rebuilt table (its columns re-fitted) measures new rows when idle, before
+            # it draws them: measure what is drawn.
+            await pilot.pause()
             table = app.screen.query_one(DataTable)
             for index, column in enumerate(table.ordered_columns):
                 shown = column.get_render_width(table) - 2 * table.cell_padding
