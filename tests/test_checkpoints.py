@@ -215,3 +215,14 @@ def test_a_kill_while_a_resumed_run_rewrites_its_step_keeps_the_checkpoint(tmp_p
     assert sorted(p.name for p in root.iterdir()) == ["best", "last", "step-00000003"]
     folder = checkpoint_folder(root / "best")                     # whole, as before the kill
     assert json.loads((folder / "state.json").read_text())["step"] == 3
+
+
+def test_a_garbled_best_pointer_is_rewritten_when_the_run_is_next_locked(saved):
+    """Bytes that are no UTF-8 (a disk error, a kill mid-write on an old filesystem) were a
+    decode traceback while the lock was taken; the folder written as best is named again."""
+    from redheart.runs.recovery import repair_best_pointer
+
+    root, *_ = saved
+    (root / "best").write_bytes(b"\xff\xfe\x00garbled")
+    assert repair_best_pointer(root) == "step-00000002"
+    assert pointer_target(root, "best") == "step-00000002"
